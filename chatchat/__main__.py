@@ -1,0 +1,5 @@
+import sys
+
+from chatchat.cli import main
+
+sys.exit(main())

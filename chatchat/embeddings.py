@@ -1,0 +1,113 @@
+"""One `Embedder` interface: local ONNX models through fastembed, or a provider's embeddings API."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from chatchat.catalog import Catalog, EmbeddingEntry
+from chatchat.config import KeyStore, Settings
+from chatchat.errors import ModelError, ProviderError
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+class FastEmbedEmbedder:
+    """A local ONNX model dir (model file + tokenizer files), run by fastembed. Never downloads."""
+
+    _register_lock = threading.Lock()
+
+    def __init__(self, entry: EmbeddingEntry, model_path: Path, batch_size: int = 32, threads: int | None = None):
+        from fastembed import TextEmbedding
+        from fastembed.common.model_description import ModelSource, PoolingType
+
+        self.model_id = entry.id
+        self.dim = entry.dim
+        self.batch_size = batch_size
+        name = f"chatchat/{entry.id}"
+        with self._register_lock:
+            known = {m["model"] for m in TextEmbedding.list_supported_models()}
+            if name not in known:
+                TextEmbedding.add_custom_model(
+                    model=name,
+                    pooling=PoolingType.MEAN if entry.pooling == "mean" else PoolingType.CLS,
+                    normalization=entry.normalize,
+                    sources=ModelSource(hf=name),
+                    dim=entry.dim,
+                    model_file=entry.model_file,
+                )
+        try:
+            self._model = TextEmbedding(name, specific_model_path=str(model_path), threads=threads, lazy_load=False)
+        except Exception as exc:  # onnxruntime and tokenizers raise many types
+            raise ModelError(f"Embedding model '{entry.id}' at {model_path} could not load: {exc}") from exc
+        self._model.model.tokenizer.enable_truncation(max_length=entry.max_length)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # one ONNX session; concurrent callers queue instead of oversubscribing cores
+            rows = list(self._model.embed(list(texts), batch_size=self.batch_size))
+        return np.asarray(rows, dtype=np.float32)
+
+
+class OpenAIEmbedder:
+    """A provider's /embeddings endpoint (OpenAI-compatible)."""
+
+    def __init__(self, model_id: str, base_url: str, api_key: str | None, model: str, dim: int, timeout: float = 60):
+        import openai
+
+        self.model_id = model_id
+        self.dim = dim
+        self._model = model
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import openai
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            response = self._client.embeddings.create(model=self._model, input=list(texts))
+        except openai.APIError as exc:
+            raise ProviderError(f"Embeddings from {self._client.base_url} failed: {exc}") from exc
+        vectors = np.asarray([item.embedding for item in response.data], dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+class EmbedderPool:
+    """Loads each embedding model once, on first use."""
+
+    def __init__(self, settings: Settings, catalog: Catalog):
+        self.settings = settings
+        self.catalog = catalog
+        self._loaded: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str) -> Embedder:
+        with self._lock:
+            if model_id not in self._loaded:
+                self._loaded[model_id] = self._load(self.catalog.embedding(model_id))
+            return self._loaded[model_id]
+
+    def _load(self, entry: EmbeddingEntry) -> Embedder:
+        from chatchat.hub import require_installed
+
+        if entry.provider:
+            provider = self.catalog.provider(entry.provider)
+            key = KeyStore(self.settings.home).get(provider.id, provider.key_env)
+            return OpenAIEmbedder(entry.id, provider.base_url, key, entry.model or entry.id, entry.dim)
+        path = require_installed(self.settings, entry)
+        threads = self.settings.llm_threads or None
+        return FastEmbedEmbedder(entry, path, batch_size=self.settings.embed_batch_size, threads=threads)

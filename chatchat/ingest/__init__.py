@@ -1,0 +1,1 @@
+"""file → parse → split → embed → store."""
