@@ -1,0 +1,28 @@
+"""Helpers shared by the CLI sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from chatchat.config import load_settings
+from chatchat.service import Services
+
+
+def open_services(args: argparse.Namespace) -> Services:
+    return Services.open(load_settings(home=getattr(args, "home", None)))
+
+
+def print_json(value: Any) -> None:
+    def plain(item: Any) -> Any:
+        if is_dataclass(item):
+            return asdict(item)
+        if isinstance(item, list):
+            return [plain(i) for i in item]
+        return item
+
+    json.dump(plain(value), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,220 @@
+"""The ingest job: for each file, keep the original, parse, split, embed and store — one file at a time,
+each file all-or-nothing. One bad file never stops the batch; a failed replacement leaves the old version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from chatchat.embeddings import Embedder
+from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
+from chatchat.ingest.split import Chunk, enhance, split_elements
+from chatchat.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
+
+MAX_FILE_NAME_BYTES = 200
+STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
+
+
+@dataclass
+class FileResult:
+    file: str
+    status: str  # added | replaced | unchanged | failed | cancelled
+    chunks: int = 0
+    pages: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Progress:
+    file: str
+    file_index: int
+    file_count: int
+    stage: str  # parse | split | embed | store | done
+    done: int = 0
+    total: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def safe_file_name(name: str) -> str:
+    """The name a file is kept under: its last path part, without control characters, NFC-normalised.
+    Hostile names (`../x`, `/etc/passwd`, `C:\\x`, NUL bytes) are reduced to their base name or refused."""
+    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().strip(".").strip()
+    if not base:
+        raise InvalidName(f"{name!r} is not a usable file name.")
+    while len(base.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:-1] + dot + ext) if dot and stem else base[:-1]
+    return base
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Ingestor:
+    """Turns files into a knowledge base's documents."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        embedder: Embedder,
+        max_bytes: int,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        force: bool = False,
+    ):
+        self.kb = kb
+        self.force = force
+        self.embedder = embedder
+        self.max_bytes = max_bytes
+        self.progress = progress or (lambda _: None)
+        self.cancel = cancel or threading.Event()
+
+    def run(self, paths: list[Path], names: list[str] | None = None) -> list[FileResult]:
+        names = names or [p.name for p in paths]
+        results: list[FileResult] = []
+        for index, (path, name) in enumerate(zip(paths, names)):
+            if self.cancel.is_set():
+                results.append(FileResult(file=str(name), status="cancelled", error="cancelled before it started"))
+                continue
+            results.append(self._one(Path(path), str(name), index, len(paths)))
+        if any(r.status in ("added", "replaced") for r in results):
+            with self.kb.writing():
+                self.kb.optimize()
+        return results
+
+    def _report(self, file: str, index: int, count: int, stage: str, done: int = 0, total: int = 0) -> None:
+        self.progress(Progress(file, index, count, stage, done, total))
+
+    def _one(self, path: Path, raw_name: str, index: int, count: int) -> FileResult:
+        try:
+            name = safe_file_name(raw_name)
+        except InvalidName as exc:
+            return FileResult(file=raw_name, status="failed", error=exc.message)
+        staged: Path | None = None
+        try:
+            staged = self._stage(path, name)
+            digest = sha256_of(staged)
+            existing = self.kb.document(name)
+            if existing and existing.status == "ready" and existing.sha256 == digest and not self.force:
+                self._report(name, index, count, "done", 1, 1)
+                return FileResult(file=name, status="unchanged", chunks=existing.chunks, pages=existing.pages)
+            return self._ingest(staged, name, digest, existing, index, count)
+        except ChatchatError as exc:
+            return FileResult(file=name, status="cancelled" if isinstance(exc, Cancelled) else "failed", error=exc.message)
+        except Exception as exc:  # a library bug must not stop the batch; report it per file
+            return FileResult(file=name, status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if staged is not None and staged.exists():
+                staged.unlink()
+
+    def _stage(self, path: Path, name: str) -> Path:
+        from chatchat.ingest.parse import SUPPORTED_EXTENSIONS
+
+        extension = Path(name).suffix.lower()
+        if extension not in SUPPORTED_EXTENSIONS:
+            raise UnsupportedFile(
+                f"'{name}': {'files without an extension' if not extension else extension + ' files'} "
+                f"are not supported. Supported: {' '.join(sorted(SUPPORTED_EXTENSIONS))}"
+            )
+        if not path.is_file():
+            raise UnsupportedFile(f"'{name}' is not a readable file.")
+        size = path.stat().st_size
+        if size > self.max_bytes:
+            raise FileTooLarge(
+                f"'{name}' is {size / 2**20:.0f} MB; the limit is {self.max_bytes / 2**20:.0f} MB "
+                "(setting max_upload_mb)."
+            )
+        staging = self.kb.folder / "staging"
+        staging.mkdir(exist_ok=True)
+        staged = staging / f"{uuid.uuid4().hex}{extension}"
+        shutil.copyfile(path, staged)
+        return staged
+
+    def _ingest(self, staged: Path, name: str, digest: str, existing: DocumentRecord | None, index: int, count: int) -> FileResult:
+        from chatchat.ingest.parse import parse_file
+
+        info = self.kb.info
+        self._report(name, index, count, "parse")
+        elements = parse_file(staged, filename=name)
+        self._check_cancel()
+        self._report(name, index, count, "split")
+        chunks = split_elements(elements, info.chunk_size, info.chunk_overlap)
+        pages = max((e.page for e in elements if e.page), default=None)
+        if not chunks:
+            raise ParseError(f"'{name}' contains no text to index (empty, only whitespace, or images without text).")
+        doc_id = uuid.uuid4().hex
+        with self.kb.writing(), self.kb.pending(doc_id):
+            self.kb.register(DocumentRecord(doc_id, name, digest, staged.stat().st_size, pages, 0, "ingesting", None, now_iso()))
+            try:
+                stored = 0
+                for batch in _batches(chunks, STORE_BATCH):
+                    rows = self._embed(batch, info.title_enhance, name, index, count, stored, len(chunks))
+                    self._report(name, index, count, "store", stored, len(chunks))
+                    stored += self.kb.add_chunks(doc_id, name, rows)
+                self._check_cancel()
+                original = self.kb.files_dir / name
+                tmp = original.with_name(original.name + ".incoming")
+                shutil.copyfile(staged, tmp)
+                os.replace(tmp, original)
+                self.kb.commit(doc_id, pages, stored)
+            except BaseException:
+                self.kb.discard(doc_id)
+                raise
+        self._report(name, index, count, "done", len(chunks), len(chunks))
+        return FileResult(file=name, status="replaced" if existing else "added", chunks=stored, pages=pages)
+
+    def _embed(self, chunks: list[Chunk], title_enhance: bool, name: str, index: int, count: int, offset: int, total: int) -> list[ChunkRow]:
+        rows: list[ChunkRow] = []
+        step = 64
+        for start in range(0, len(chunks), step):
+            self._check_cancel()
+            part = chunks[start : start + step]
+            contents = [enhance(c) if title_enhance else c.text for c in part]
+            vectors = self.embedder.embed(contents)
+            rows.extend(
+                ChunkRow(text=c.text, content=content, page=c.page, section=c.section, index=c.index, vector=v)
+                for c, content, v in zip(part, contents, vectors)
+            )
+            self._report(name, index, count, "embed", offset + start + len(part), total)
+        return rows
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("cancelled; nothing of this file was stored")
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def collect_files(paths: list[Path]) -> list[Path]:
+    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p for p in path.rglob("*")
+                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
+        else:
+            found.append(path)
+    return found

@@ -1,0 +1,100 @@
+"""Chinese-aware recursive splitting and title enhancement.
+
+Text is cut at the coarsest boundary that makes pieces fit: paragraphs, lines, sentence ends
+(。！？ . ! ?), clause ends (；; …), commas (，, 、), and finally characters. Pieces are then
+packed into chunks of at most `chunk_size` characters that overlap by up to `chunk_overlap`.
+Separators stay with the text before them, so sentences keep their punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Iterable
+
+from chatchat.ingest.elements import Element
+
+SEPARATORS = [
+    r"\n\s*\n",
+    r"\n",
+    r"[。！？!?]+[”’」』\"')）]*|\.(?=\s)",
+    r"[；;…]+",
+    r"[，,、：:]",
+    r"\s+",
+]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    page: int | None
+    section: str | None
+    index: int
+
+
+def _cut(text: str, pattern: str) -> list[str]:
+    """Split after each match of pattern, keeping the separator on the left piece."""
+    pieces, start = [], 0
+    for match in re.finditer(pattern, text):
+        if match.end() > start:
+            pieces.append(text[start : match.end()])
+            start = match.end()
+    pieces.append(text[start:])
+    return [piece for piece in pieces if piece]
+
+
+def _pieces(text: str, size: int, separators: list[str]) -> list[str]:
+    """Pieces no longer than size, cut at the coarsest boundary possible."""
+    if len(text) <= size:
+        return [text]
+    for level, pattern in enumerate(separators):
+        parts = _cut(text, pattern)
+        if len(parts) > 1:
+            result: list[str] = []
+            for part in parts:
+                result.extend(_pieces(part, size, separators[level + 1 :]) if len(part) > size else [part])
+            return result
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _pack(pieces: list[str], size: int, overlap: int) -> list[str]:
+    chunks: list[str] = []
+    window: list[str] = []
+    length = 0
+    for piece in pieces:
+        if window and length + len(piece) > size:
+            chunks.append("".join(window).strip())
+            while window and (length > overlap or length + len(piece) > size):
+                length -= len(window.pop(0))
+        window.append(piece)
+        length += len(piece)
+    if window:
+        tail = "".join(window).strip()
+        if tail and not (chunks and chunks[-1].endswith(tail)):
+            chunks.append(tail)
+    return [chunk for chunk in chunks if chunk]
+
+
+def split_text(text: str, chunk_size: int = 250, chunk_overlap: int = 50) -> list[str]:
+    if chunk_overlap >= chunk_size:
+        raise ValueError("chunk_overlap must be smaller than chunk_size")
+    text = re.sub(r"[ \t\u3000]+\n", "\n", text.strip())
+    return _pack(_pieces(text, chunk_size, SEPARATORS), chunk_size, chunk_overlap)
+
+
+def split_elements(elements: Iterable[Element], chunk_size: int = 250, chunk_overlap: int = 50) -> list[Chunk]:
+    """Chunks that never cross a page or a section, so each cites one page and heading."""
+    chunks: list[Chunk] = []
+    for (page, section), group in groupby(elements, key=lambda e: (e.page, e.section)):
+        body = "\n\n".join(e.text.strip() for e in group if e.text.strip() and e.text.strip() != section)
+        for text in split_text(body, chunk_size, chunk_overlap):
+            chunks.append(Chunk(text=text, page=page, section=section, index=len(chunks)))
+    return chunks
+
+
+def enhance(chunk: Chunk) -> str:
+    """The text to embed and index: the section title in front gives a chunk its context."""
+    if not chunk.section or chunk.text.startswith(chunk.section):
+        return chunk.text
+    return f"{chunk.section}\n{chunk.text}"

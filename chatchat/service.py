@@ -1,0 +1,163 @@
+"""The one object the UI, the API and the CLI call. It holds the settings, the catalog, the store and the
+loaded models, and no presentation logic."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from chatchat.catalog import Catalog, load_catalog
+from chatchat.config import Settings, load_settings
+from chatchat.embeddings import EmbedderPool
+from chatchat.errors import InvalidName, NotFound
+from chatchat.ingest.job import FileResult, Ingestor, Progress
+from chatchat.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
+
+SEARCH_MODES = ("hybrid", "vector", "fulltext")
+
+
+class Services:
+    def __init__(self, settings: Settings, catalog: Catalog, store: Store):
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.embedders = EmbedderPool(settings, catalog)
+        self.interrupted: dict[str, list[str]] = {}
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> "Services":
+        """Load everything cheap, and finish whatever a crash left half done. Models load on first use."""
+        settings = settings or load_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(user_path=settings.home / "models.yaml")
+        store = Store(settings.kb_dir, settings.db_dir, settings.vector_index_threshold)
+        services = cls(settings, catalog, store)
+        services.recover()
+        return services
+
+    def recover(self) -> None:
+        for name in self.store.names():
+            rolled_back = self.store.get(name).cleanup()
+            if rolled_back:
+                self.interrupted[name] = rolled_back
+        self.store.drop_orphan_tables()
+
+    # --- knowledge bases ------------------------------------------------------------------
+    def list_kbs(self) -> list[KBInfo]:
+        return self.store.list()
+
+    def kb_info(self, name: str) -> KBInfo:
+        return self.store.get(name).info
+
+    def create_kb(
+        self,
+        name: str,
+        description: str = "",
+        embedding: str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+    ) -> KBInfo:
+        entry = self.catalog.embedding(embedding or self.settings.default_embedding)
+        size = chunk_size or self.settings.chunk_size
+        overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
+        if not 50 <= size <= 8000 or not 0 <= overlap < size:
+            raise InvalidName(f"Chunk size must be 50–8000 and overlap 0–{size - 1} (got {size}/{overlap}).")
+        return self.store.create(
+            name,
+            embedding=entry.id,
+            dim=entry.dim,
+            description=description,
+            chunk_size=size,
+            chunk_overlap=overlap,
+            title_enhance=self.settings.title_enhance,
+        )
+
+    def delete_kb(self, name: str) -> None:
+        self.store.delete(name)
+
+    def documents(self, kb: str) -> list[DocumentRecord]:
+        return self.store.get(kb).documents()
+
+    def add_files(
+        self,
+        kb: str,
+        paths: list[Path],
+        names: list[str] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[FileResult]:
+        base = self.store.get(kb)
+        if names is not None and len(names) != len(paths):
+            raise InvalidName("Each uploaded file needs exactly one name.")
+        return self._ingestor(base, progress, cancel).run([Path(p) for p in paths], names)
+
+    def remove_document(self, kb: str, file: str) -> None:
+        base = self.store.get(kb)
+        with base.writing():
+            base.remove_file(file)
+            base.optimize()
+
+    def reingest(self, kb: str, file: str, progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> FileResult:
+        """Parse the kept original again (after a parser upgrade, or to retry)."""
+        base = self.store.get(kb)
+        original = base.files_dir / file
+        if not original.is_file():
+            raise NotFound(f"The original of '{file}' is not kept in '{kb}'; upload it again.")
+        [result] = self._ingestor(base, progress, cancel, force=True).run([original])
+        return result
+
+    def rebuild_kb(self, kb: str, progress: Callable[[Progress], None] | None = None,
+                   cancel: threading.Event | None = None) -> list[FileResult]:
+        """Re-parse, re-split and re-embed every kept original (e.g. after changing chunk settings)."""
+        base = self.store.get(kb)
+        originals = sorted(p for p in base.files_dir.iterdir() if p.is_file() and not p.name.endswith(".incoming"))
+        return self._ingestor(base, progress, cancel, force=True).run(originals)
+
+    def _ingestor(self, base: KnowledgeBase, progress: Callable[[Progress], None] | None,
+                  cancel: threading.Event | None, force: bool = False) -> Ingestor:
+        """force: ingest even unchanged files again (a full re-parse, re-split and re-embed)."""
+        return Ingestor(
+            base,
+            self.embedders.get(base.info.embedding),
+            max_bytes=self.settings.max_upload_mb * 2**20,
+            progress=progress,
+            cancel=cancel,
+            force=force,
+        )
+
+    def chunks(self, kb: str, file: str) -> list[Hit]:
+        return self.store.get(kb).chunks_of(file)
+
+    def search(
+        self,
+        kb: str,
+        query: str,
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        mode: str | None = None,
+        files: list[str] | None = None,
+    ) -> list[Hit]:
+        mode = mode or self.settings.search_mode
+        if mode not in SEARCH_MODES:
+            raise InvalidName(f"Unknown search mode '{mode}'; use one of {', '.join(SEARCH_MODES)}.")
+        if not query or not query.strip():
+            raise InvalidName("The search query is empty.")
+        base = self.store.get(kb)
+        vector = None
+        if mode != "fulltext":
+            vector = self.embedders.get(base.info.embedding).embed([query])[0]
+        return base.search(
+            vector,
+            query,
+            top_k=top_k or self.settings.top_k,
+            score_threshold=self.settings.score_threshold if score_threshold is None else score_threshold,
+            mode=mode,
+            files=files,
+        )
+
+    def embed(self, texts: list[str], model: str | None = None) -> np.ndarray:
+        return self.embedders.get(model or self.settings.default_embedding).embed(texts)

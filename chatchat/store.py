@@ -1,0 +1,486 @@
+"""Knowledge bases in an embedded LanceDB: chunks with vectors and full-text index, and a document registry.
+
+Each knowledge base has a folder `<data>/knowledge_bases/<name>/` (kb.json and the original files) and two
+tables: `<table_id>_chunks` and `<table_id>_docs`. A document's chunks are written before its registry row
+says "ready"; rows left "ingesting" or "deleting" by a crash are cleaned up at the next start, so search never
+returns part of a document. Writes to one knowledge base are serialised by a lock that also holds across
+processes (the CLI beside the app).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import unicodedata
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from filelock import FileLock
+from lancedb.index import FTS, IvfHnswSq
+
+from chatchat.errors import AlreadyExists, InvalidName, NotFound
+
+RRF_K = 60
+VECTOR_WEIGHT = 1.0
+FULLTEXT_WEIGHT = 1.0
+CANDIDATES_PER_HIT = 4  # each retriever proposes this many candidates per requested hit before fusion
+MAX_NAME = 64
+
+
+@dataclass
+class KBInfo:
+    name: str
+    description: str
+    embedding: str
+    dim: int
+    chunk_size: int
+    chunk_overlap: int
+    title_enhance: bool
+    created: str
+    table_id: str
+
+
+@dataclass
+class DocumentRecord:
+    doc_id: str
+    file: str
+    sha256: str
+    size: int
+    pages: int | None
+    chunks: int
+    status: str  # ingesting | ready | failed | deleting
+    error: str | None
+    added: str
+
+
+@dataclass
+class Hit:
+    text: str
+    file: str
+    page: int | None
+    section: str | None
+    score: float
+    doc_id: str
+    chunk_index: int
+    kb: str
+
+
+@dataclass
+class ChunkRow:
+    """One chunk ready to store: its text, what was indexed, and its vector."""
+
+    text: str
+    content: str
+    page: int | None
+    section: str | None
+    index: int
+    vector: np.ndarray
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_kb_name(name: str) -> str:
+    """Knowledge-base names are shown to users and used as folder names: letters of any script,
+    digits, `_ - .` and spaces inside, 1–64 characters, not starting with a dot."""
+    if not isinstance(name, str):
+        raise InvalidName("A knowledge-base name must be text.")
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    bad = [ch for ch in cleaned if not (ch.isalnum() or ch in "_-. ")]
+    if not cleaned or len(cleaned) > MAX_NAME or cleaned.startswith(".") or bad:
+        detail = f" (it contains {''.join(sorted(set(bad)))!r})" if bad else ""
+        raise InvalidName(
+            f"'{name}' is not a valid knowledge-base name{detail}: use 1–{MAX_NAME} letters (any language), "
+            "digits, spaces, '_', '-' or '.', not starting with '.'."
+        )
+    return cleaned
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _chunk_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("doc_id", pa.string()),
+            ("file", pa.string()),
+            ("chunk_index", pa.int32()),
+            ("page", pa.int32()),
+            ("section", pa.string()),
+            ("text", pa.string()),
+            ("content", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+DOC_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("file", pa.string()),
+        ("sha256", pa.string()),
+        ("size", pa.int64()),
+        ("pages", pa.int32()),
+        ("chunks", pa.int32()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("added", pa.string()),
+    ]
+)
+HIT_COLUMNS = ["id", "doc_id", "file", "chunk_index", "page", "section", "text"]
+
+
+class KnowledgeBase:
+    def __init__(self, db: lancedb.DBConnection, folder: Path, info: KBInfo, index_threshold: int):
+        self.db = db
+        self.folder = folder
+        self.info = info
+        self.index_threshold = index_threshold
+        self.files_dir = folder / "files"
+        self._lock = threading.RLock()
+        self._pending: set[str] = set()
+        self._file_lock = FileLock(str(folder / ".write.lock"))
+        self.chunks_table = db.open_table(f"{info.table_id}_chunks")
+        self.docs_table = db.open_table(f"{info.table_id}_docs")
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def writing(self) -> "_WriteLock":
+        """Hold while changing this knowledge base; excludes other threads and processes."""
+        return _WriteLock(self._lock, self._file_lock)
+
+    @contextmanager
+    def pending(self, doc_id: str) -> Iterator[None]:
+        """While a document is being written in parts, search leaves it out."""
+        self._pending.add(doc_id)
+        try:
+            yield
+        finally:
+            self._pending.discard(doc_id)
+
+    # --- registry -------------------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        rows = self.docs_table.search().limit(None).to_list()
+        records = [DocumentRecord(**{k: row[k] for k in DocumentRecord.__dataclass_fields__}) for row in rows]
+        return sorted(records, key=lambda r: (r.added, r.file))
+
+    def document(self, file: str) -> DocumentRecord | None:
+        rows = self.docs_table.search().where(f"file = {_quote(file)} AND status != 'deleting'").limit(None).to_list()
+        ready = [r for r in rows if r["status"] == "ready"] or rows
+        if not ready:
+            return None
+        row = ready[0]
+        return DocumentRecord(**{k: row[k] for k in DocumentRecord.__dataclass_fields__})
+
+    def register(self, record: DocumentRecord) -> None:
+        self.docs_table.add([asdict(record)])
+
+    def _set_status(self, doc_id: str, status: str, **values) -> None:
+        updates = {"status": status, **values}
+        self.docs_table.update(where=f"doc_id = {_quote(doc_id)}", values=updates)
+
+    # --- chunks ---------------------------------------------------------------------------
+    def add_chunks(self, doc_id: str, file: str, rows: Iterable[ChunkRow]) -> int:
+        """Append chunks of a document that is registered as 'ingesting'. One call is one atomic commit."""
+        batch = [
+            {
+                "id": f"{doc_id}:{row.index}",
+                "doc_id": doc_id,
+                "file": file,
+                "chunk_index": row.index,
+                "page": row.page,
+                "section": row.section,
+                "text": row.text,
+                "content": row.content,
+                "vector": np.asarray(row.vector, dtype=np.float32),
+            }
+            for row in rows
+        ]
+        if batch:
+            self.chunks_table.add(pa.Table.from_pylist(batch, schema=self.chunks_table.schema))
+        return len(batch)
+
+    def commit(self, doc_id: str, pages: int | None, chunks: int) -> None:
+        """Make a document visible, and retire any older version of the same file."""
+        record = self._record(doc_id)
+        for old in self.docs_table.search().where(
+            f"file = {_quote(record.file)} AND doc_id != {_quote(doc_id)}"
+        ).limit(None).to_list():
+            self._remove(old["doc_id"])
+        self._set_status(doc_id, "ready", pages=pages, chunks=chunks, error=None)
+
+    def fail(self, doc_id: str, error: str) -> None:
+        self.chunks_table.delete(f"doc_id = {_quote(doc_id)}")
+        self._set_status(doc_id, "failed", error=error, chunks=0)
+
+    def discard(self, doc_id: str) -> None:
+        """Forget a document that never became ready (cancelled or replaced-on-failure)."""
+        self._remove(doc_id)
+
+    def _remove(self, doc_id: str) -> None:
+        # marked first: a crash between the two deletes leaves a row that cleanup() finishes
+        self._set_status(doc_id, "deleting")
+        self.chunks_table.delete(f"doc_id = {_quote(doc_id)}")
+        self.docs_table.delete(f"doc_id = {_quote(doc_id)}")
+
+    def remove_file(self, file: str) -> None:
+        rows = self.docs_table.search().where(f"file = {_quote(file)}").limit(None).to_list()
+        if not rows:
+            raise NotFound(f"No document '{file}' in knowledge base '{self.name}'.")
+        for row in rows:
+            self._remove(row["doc_id"])
+        original = self.files_dir / file
+        if original.is_file():
+            original.unlink()
+
+    def _record(self, doc_id: str) -> DocumentRecord:
+        rows = self.docs_table.search().where(f"doc_id = {_quote(doc_id)}").limit(1).to_list()
+        if not rows:
+            raise NotFound(f"Document {doc_id} is not registered in '{self.name}'.")
+        return DocumentRecord(**{k: rows[0][k] for k in DocumentRecord.__dataclass_fields__})
+
+    def chunks_of(self, file: str) -> list[Hit]:
+        record = self.document(file)
+        if record is None or record.status != "ready":
+            raise NotFound(f"No ready document '{file}' in knowledge base '{self.name}'.")
+        rows = (
+            self.chunks_table.search()
+            .where(f"doc_id = {_quote(record.doc_id)}")
+            .select(HIT_COLUMNS)
+            .limit(None)
+            .to_list()
+        )
+        return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: r["chunk_index"])]
+
+    def count_chunks(self) -> int:
+        return self.chunks_table.count_rows()
+
+    # --- search ---------------------------------------------------------------------------
+    def search(
+        self,
+        vector: np.ndarray | None,
+        text: str,
+        top_k: int = 3,
+        score_threshold: float = -1.0,
+        mode: str = "hybrid",
+        files: list[str] | None = None,
+    ) -> list[Hit]:
+        """Vector, full-text or both fused by reciprocal rank; `score` is always the cosine similarity."""
+        clauses = []
+        if files:
+            clauses.append(f"file IN ({', '.join(_quote(f) for f in files)})")
+        if self._pending:
+            clauses.append(f"doc_id NOT IN ({', '.join(_quote(d) for d in list(self._pending))})")
+        where = " AND ".join(clauses) or None
+        candidates = max(top_k * CANDIDATES_PER_HIT, 20)
+        fused: dict[str, float] = {}
+        rows: dict[str, dict] = {}
+        if mode in ("hybrid", "vector") and vector is not None:
+            query = self.chunks_table.search(vector, vector_column_name="vector").distance_type("cosine")
+            if self._has_vector_index():
+                query = query.nprobes(20).refine_factor(10)
+            if where:
+                query = query.where(where, prefilter=True)
+            for rank, row in enumerate(query.select(HIT_COLUMNS).limit(candidates).to_list()):
+                row["_cosine"] = 1.0 - row["_distance"]
+                rows[row["id"]] = row
+                fused[row["id"]] = fused.get(row["id"], 0.0) + VECTOR_WEIGHT / (RRF_K + rank)
+        if mode in ("hybrid", "fulltext") and text.strip():
+            for rank, row in enumerate(self._fulltext(text, where, candidates)):
+                if vector is not None:
+                    row["_cosine"] = float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))
+                else:
+                    row["_cosine"] = row["_score"]
+                rows.setdefault(row["id"], row)
+                fused[row["id"]] = fused.get(row["id"], 0.0) + FULLTEXT_WEIGHT / (RRF_K + rank)
+        ranked = sorted(fused, key=fused.get, reverse=True)
+        hits = [self._hit(rows[i], rows[i]["_cosine"]) for i in ranked]
+        return [hit for hit in hits if hit.score >= score_threshold][:top_k]
+
+    def _fulltext(self, text: str, where: str | None, limit: int) -> list[dict]:
+        if not self._fts_ready():
+            return []
+        query = self.chunks_table.search(text, query_type="fts", fts_columns="content")
+        if where:
+            query = query.where(where, prefilter=True)
+        return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_list()
+
+    def _hit(self, row: dict, score: float) -> Hit:
+        return Hit(
+            text=row["text"],
+            file=row["file"],
+            page=row["page"],
+            section=row["section"],
+            score=round(float(score), 4),
+            doc_id=row["doc_id"],
+            chunk_index=row["chunk_index"],
+            kb=self.name,
+        )
+
+    # --- maintenance ----------------------------------------------------------------------
+    def _index_types(self) -> set[str]:
+        return {str(index.index_type) for index in self.chunks_table.list_indices()}
+
+    def _fts_ready(self) -> bool:
+        return "FTS" in self._index_types()
+
+    def _has_vector_index(self) -> bool:
+        return bool(self._index_types() - {"FTS"})
+
+    def optimize(self) -> None:
+        """Index new rows, build the ANN index once the table is big enough, compact and drop old versions."""
+        rows = self.chunks_table.count_rows()
+        if rows and not self._fts_ready():
+            self.chunks_table.create_index(
+                "content",
+                config=FTS(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True),
+            )
+        if rows >= self.index_threshold and not self._has_vector_index():
+            self.chunks_table.create_index("vector", config=IvfHnswSq(distance_type="cosine"))
+        for table in (self.chunks_table, self.docs_table):
+            table.optimize(cleanup_older_than=timedelta(seconds=30))
+
+    def cleanup(self) -> list[str]:
+        """Finish what a crash interrupted. Returns the files whose ingest was rolled back."""
+        rolled_back = []
+        with self.writing():
+            for row in self.docs_table.search().where("status IN ('ingesting', 'deleting')").limit(None).to_list():
+                self.chunks_table.delete(f"doc_id = {_quote(row['doc_id'])}")
+                if row["status"] == "deleting":
+                    self.docs_table.delete(f"doc_id = {_quote(row['doc_id'])}")
+                else:
+                    rolled_back.append(row["file"])
+                    self._set_status(row["doc_id"], "failed", chunks=0, error="interrupted: the app stopped during ingest; add the file again")
+            known = {row["doc_id"] for row in self.docs_table.search().select(["doc_id"]).limit(None).to_list()}
+            chunk_docs = set(
+                self.chunks_table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").unique().to_pylist()
+            )
+            for orphan in chunk_docs - known:
+                self.chunks_table.delete(f"doc_id = {_quote(orphan)}")
+            staging = self.folder / "staging"
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return rolled_back
+
+
+class _WriteLock:
+    def __init__(self, lock: threading.RLock, file_lock: FileLock):
+        self._lock = lock
+        self._file_lock = file_lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self._file_lock.release()
+        self._lock.release()
+
+
+class Store:
+    """All knowledge bases under one data dir."""
+
+    def __init__(self, kb_dir: Path, db_dir: Path, index_threshold: int = 50_000):
+        self.kb_dir = kb_dir
+        self.kb_dir.mkdir(parents=True, exist_ok=True)
+        self.db = lancedb.connect(str(db_dir), read_consistency_interval=timedelta(0))
+        self.index_threshold = index_threshold
+        self._open: dict[str, KnowledgeBase] = {}
+        self._lock = threading.Lock()
+
+    def _folder(self, name: str) -> Path:
+        return self.kb_dir / check_kb_name(name)
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.kb_dir.iterdir() if (p / "kb.json").is_file())
+
+    def list(self) -> list[KBInfo]:
+        return [self.get(name).info for name in self.names()]
+
+    def exists(self, name: str) -> bool:
+        return (self._folder(name) / "kb.json").is_file()
+
+    def get(self, name: str) -> KnowledgeBase:
+        folder = self._folder(name)
+        key = folder.name
+        with self._lock:
+            if key in self._open:
+                return self._open[key]
+            meta = folder / "kb.json"
+            if not meta.is_file():
+                known = ", ".join(self.names()) or "none yet"
+                raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.")
+            info = KBInfo(**json.loads(meta.read_text(encoding="utf-8")))
+            kb = KnowledgeBase(self.db, folder, info, self.index_threshold)
+            self._open[key] = kb
+            return kb
+
+    def create(
+        self,
+        name: str,
+        embedding: str,
+        dim: int,
+        description: str = "",
+        chunk_size: int = 250,
+        chunk_overlap: int = 50,
+        title_enhance: bool = True,
+    ) -> KBInfo:
+        folder = self._folder(name)
+        if chunk_overlap >= chunk_size:
+            raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).")
+        with self._lock:
+            if (folder / "kb.json").exists():
+                raise AlreadyExists(f"A knowledge base named '{folder.name}' already exists.")
+            info = KBInfo(
+                name=folder.name,
+                description=description,
+                embedding=embedding,
+                dim=dim,
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                title_enhance=title_enhance,
+                created=now_iso(),
+                table_id="kb_" + uuid.uuid4().hex,
+            )
+            (folder / "files").mkdir(parents=True, exist_ok=True)
+            self.db.create_table(f"{info.table_id}_chunks", schema=_chunk_schema(dim))
+            self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
+            tmp = folder / "kb.json.tmp"
+            tmp.write_text(json.dumps(asdict(info), ensure_ascii=False, indent=2), encoding="utf-8")
+            os.replace(tmp, folder / "kb.json")  # the knowledge base exists from this moment
+            return info
+
+    def delete(self, name: str) -> None:
+        kb = self.get(name)
+        with kb.writing():
+            (kb.folder / "kb.json").unlink()
+            with self._lock:
+                self._open.pop(kb.folder.name, None)
+            for suffix in ("_chunks", "_docs"):
+                self.db.drop_table(f"{kb.info.table_id}{suffix}", ignore_missing=True)
+        shutil.rmtree(kb.folder, ignore_errors=True)
+
+    def drop_orphan_tables(self) -> None:
+        """Tables whose knowledge base is gone (a crash during create or delete)."""
+        live = {self.get(n).info.table_id for n in self.names()}
+        for table in self.db.table_names(limit=100_000):
+            if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
+                self.db.drop_table(table, ignore_missing=True)
