@@ -69,10 +69,8 @@ def _pack(pieces: list[str], size: int, overlap: int) -> list[str]:
                 length -= len(window.pop(0))
         window.append(piece)
         length += len(piece)
-    if window:
-        tail = "".join(window).strip()
-        if tail and not (chunks and chunks[-1].endswith(tail)):
-            chunks.append(tail)
+    if window:  # it always ends with a piece not yet emitted
+        chunks.append("".join(window).strip())
     return [chunk for chunk in chunks if chunk]
 
 
