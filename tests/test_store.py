@@ -1,0 +1,110 @@
+"""The LanceDB store on its own: knowledge bases, registry, search, crash cleanup."""
+
+import numpy as np
+import pytest
+
+from chatchat.errors import AlreadyExists, InvalidName, NotFound
+from chatchat.store import ChunkRow, DocumentRecord, Store, check_kb_name, now_iso
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.zeros(8, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "kbs", tmp_path / "db", index_threshold=1000)
+
+
+def add_document(kb, file, texts, vectors, status="ready"):
+    doc_id = f"doc-{file}"
+    kb.register(DocumentRecord(doc_id, file, "0" * 64, 10, 1, 0, "ingesting", None, now_iso()))
+    rows = [ChunkRow(text=t, content=t, page=1, section=None, index=i, vector=v) for i, (t, v) in enumerate(zip(texts, vectors))]
+    kb.add_chunks(doc_id, file, rows)
+    if status == "ready":
+        kb.commit(doc_id, 1, len(rows))
+    kb.optimize()
+    return doc_id
+
+
+def test_names_any_script_but_no_paths_or_control_characters(store):
+    assert check_kb_name(" 知识库-1 ") == "知识库-1"
+    for bad in ["", "../x", "a/b", ".hidden", "x" * 65, "a\x00b", "tab\there", "C:\\x"]:
+        with pytest.raises(InvalidName):
+            check_kb_name(bad)
+
+
+def test_create_list_get_delete(store):
+    store.create("手册", embedding="e", dim=8, description="产品手册")
+    store.create("notes", embedding="e", dim=8)
+    assert store.names() == ["notes", "手册"]
+    assert store.get("手册").info.description == "产品手册"
+    with pytest.raises(AlreadyExists):
+        store.create("notes", embedding="e", dim=8)
+    store.delete("notes")
+    assert store.names() == ["手册"]
+    with pytest.raises(NotFound, match="手册"):
+        store.get("notes")
+
+
+def test_hybrid_search_fuses_vector_and_fulltext_and_scores_are_cosine(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "a.txt", ["大模型推理优化包括量化", "the quick brown fox", "分布式训练的数据并行"],
+                 [unit(1, 0), unit(0, 1), unit(0, 0, 1)])
+    hits = kb.search(unit(1, 0.1), "量化", top_k=3)
+    assert hits[0].text == "大模型推理优化包括量化"
+    assert hits[0].score == pytest.approx(float(unit(1, 0) @ unit(1, 0.1)), abs=1e-3)
+    fulltext = kb.search(None, "fox", top_k=3, mode="fulltext")
+    assert [h.text for h in fulltext] == ["the quick brown fox"]
+    vector_only = kb.search(unit(0, 0, 1), "", top_k=1, mode="vector")
+    assert vector_only[0].text == "分布式训练的数据并行"
+    assert kb.search(unit(1, 0), "nothing", top_k=3, score_threshold=0.99)[0].score >= 0.99
+
+
+def test_search_filters_by_document_and_hostile_queries_are_plain_text(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "one.txt", ["alpha text"], [unit(1)])
+    add_document(kb, "two's.txt", ["alpha text too"], [unit(1, 0.2)])
+    assert {h.file for h in kb.search(unit(1), "alpha", top_k=5, files=["two's.txt"])} == {"two's.txt"}
+    for query in ["' OR 1=1 --", 'alpha"', "alpha AND (", "*", "\x00"]:
+        kb.search(unit(1), query, top_k=3)  # must not raise
+
+
+def test_replacing_a_file_retires_the_old_version(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "f.txt", ["old text"], [unit(1)])
+    kb.register(DocumentRecord("new", "f.txt", "1" * 64, 10, 1, 0, "ingesting", None, now_iso()))
+    kb.add_chunks("new", "f.txt", [ChunkRow("new text", "new text", 1, None, 0, unit(1))])
+    kb.commit("new", 1, 1)
+    assert [d.doc_id for d in kb.documents()] == ["new"]
+    assert [h.text for h in kb.search(unit(1), "text", top_k=5)] == ["new text"]
+
+
+def test_cleanup_rolls_back_interrupted_ingests_and_orphans(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "done.txt", ["kept"], [unit(1)])
+    add_document(kb, "half.txt", ["half written"], [unit(0, 1)], status="ingesting")
+    kb.add_chunks("orphan", "gone.txt", [ChunkRow("orphan", "orphan", 1, None, 0, unit(0, 0, 1))])
+    assert kb.cleanup() == ["half.txt"]
+    texts = {h.text for h in kb.search(unit(1, 1, 1), "kept half orphan", top_k=10)}
+    assert texts == {"kept"}
+    status = {d.file: (d.status, d.chunks) for d in kb.documents()}
+    assert status == {"done.txt": ("ready", 1), "half.txt": ("failed", 0)}
+
+
+def test_vector_index_is_built_past_the_threshold_and_search_still_finds(store, tmp_path):
+    store.create("big", embedding="e", dim=8)
+    kb = store.get("big")
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(1200, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    add_document(kb, "big.txt", [f"row {i}" for i in range(1200)], list(vectors))
+    assert kb._has_vector_index()
+    hits = kb.search(vectors[42], "", top_k=1, mode="vector")
+    assert hits[0].text == "row 42"
