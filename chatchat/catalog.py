@@ -63,6 +63,12 @@ class LLMEntry(_Sourced):
     max_gpu_memory: str | None = Field(None, description="per-GPU cap, e.g. '20GiB'")
     provider: str | None = Field(None, description="provider id, for engine openai")
     model: str | None = Field(None, description="the provider's model name, for engine openai")
+    # architecture, for the KV-cache part of the memory estimate (chatchat.hardware)
+    n_layers: int | None = Field(None, ge=1)
+    n_kv_heads: int | None = Field(None, ge=1)
+    head_dim: int | None = Field(None, ge=1)
+    vocab: int | None = Field(None, ge=1, description="vocabulary size")
+    recommended: bool = Field(False, description="a candidate for the first-run default when it fits")
 
     @model_validator(mode="after")
     def _engine_needs(self) -> "LLMEntry":
