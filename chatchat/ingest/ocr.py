@@ -1,0 +1,60 @@
+"""Text out of images with RapidOCR (PP-OCRv4 Chinese + English models shipped inside its wheel).
+
+The engine takes about a second to load and a lot of memory, so it is loaded once per process,
+on first use, and calls are serialised (one ONNX session already uses every core).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import threading
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from chatchat.errors import ParseError, UnsupportedFile
+
+_lock = threading.Lock()
+
+
+class OCRUnavailable(UnsupportedFile):
+    """The optional OCR engine is not installed."""
+
+
+def available() -> bool:
+    """Whether the OCR engine is installed (without loading it)."""
+    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
+
+
+def unavailable(name: str) -> OCRUnavailable:
+    return OCRUnavailable(
+        f"Reading the text of {name} needs OCR, and the OCR engine is not installed: "
+        "run `pip install 'chatchat[ocr]'` (rapidocr-onnxruntime) and add the file again."
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _engine() -> Any:
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR()
+
+
+def ocr_image(image: Image.Image | bytes, name: str) -> list[str]:
+    """The lines of text in `image`, top to bottom. `name` is used in error messages."""
+    if not available():
+        raise unavailable(name)
+    engine = _engine()
+    try:
+        if isinstance(image, bytes):
+            image = Image.open(io.BytesIO(image))
+        # Palette, CMYK and 16-bit images would reach the model as nonsense channels; phone
+        # photos store their rotation in EXIF.
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ParseError(f"The image in {name} cannot be read ({exc}); re-save it as PNG or JPEG.") from exc
+    with _lock:
+        result, _ = engine(image)
+    return [text.strip() for _box, text, _score in result or [] if text.strip()]

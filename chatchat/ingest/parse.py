@@ -1,0 +1,398 @@
+"""A file on disk → list[Element] (text, page, category, section).
+
+unstructured 0.27 reads most formats; pypdfium2 reads PDFs (pdf.py); RapidOCR reads images
+(ocr.py, office_images.py); small readers cover what unstructured does not (plain.py). The
+file's bytes are checked first (sniff.py): a wrong extension raises UnsupportedFile naming
+both types, rather than being parsed as the real type, because a mislabelled file is more
+often a mistake (or hostile) than a convenience. Everything a user can act on comes back as
+UnsupportedFile / ParseError / FileTooLarge with the file's name in the message.
+"""
+
+from __future__ import annotations
+
+import chatchat  # noqa: F401  (sets DO_NOT_TRACK before unstructured is imported)
+
+import dataclasses
+import importlib
+import io
+import itertools
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from lxml import html as lxml_html
+
+from chatchat.errors import ChatchatError, FileTooLarge, ParseError, UnsupportedFile
+from chatchat.ingest import ocr, offline_nlp, plain, sniff
+from chatchat.ingest.elements import Element
+from chatchat.ingest.encoding import decode_text
+from chatchat.ingest.office_images import docx_image_elements, pptx_image_elements
+from chatchat.ingest.pdf import parse_pdf
+
+# unstructured prints an advertisement for its paid service on every import.
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+MAX_FILE_BYTES = 200 * 2**20
+MAX_HEADING_UNITS = 15  # words, or pairs of CJK characters
+
+Reader = Callable[[Path, str, bool], list[Element]]
+
+# How far to trust unstructured's "Title": by category_depth. Headings from markup and styles
+# are structural; pptx marks its title placeholders depth 0 and guesses the rest; text, mail
+# and spreadsheets are all guesses, and with the offline NLP pipeline bad ones.
+_TRUST_ALL, _TRUST_SLIDE_TITLE, _TRUST_NONE = 99, 0, -1
+
+
+def _text(path: Path, name: str) -> str:
+    text = decode_text(path.read_bytes(), name)
+    if not text.strip():
+        raise ParseError(f"{name} contains only whitespace: there is no text to add.")
+    return text
+
+
+def _unstructured(kind: str, **kwargs: Any) -> list[Any]:
+    offline_nlp.install()
+    module = importlib.import_module(f"unstructured.partition.{kind}")
+    return getattr(module, f"partition_{kind}")(**kwargs)
+
+
+def _partition(kind: str, trust: int, section: str | None = None, **kwargs: Any) -> list[Element]:
+    return _convert(_unstructured(kind, **kwargs), trust, section)
+
+
+def _convert(items: Iterable[Any], trust: int, section: str | None) -> list[Element]:
+    """unstructured elements → Elements, with checked titles and the section they sit under."""
+    out: list[Element] = []
+    sheet = None
+    for item in items:
+        text = (item.text or "").strip()
+        if not text:
+            continue
+        meta = item.metadata
+        page = meta.page_number
+        if meta.page_name and meta.page_name != sheet:  # a new worksheet starts a new section
+            sheet = section = meta.page_name
+        category = item.category
+        if category == "Table" and meta.text_as_html:
+            out.extend(Element(row, page, "Table", section) for row in table_rows(meta.text_as_html))
+            continue
+        if category == "Title":
+            if (meta.category_depth or 0) <= trust or looks_like_heading(text):
+                section = text
+            else:
+                category = "Text"
+        out.append(Element(text, page, category, section))
+    return out
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_SENTENCE_END = tuple("。．.！!？?；;，,、：:…")
+_EMPHASIS = "*_#`~ \t"  # Markdown marks around a line in a .txt
+_INNER_BREAK = re.compile(r"[。！？!?；;]\s*\S")
+_MARKUP = re.compile(r"[<>{}=|\\]")
+
+
+def looks_like_heading(text: str) -> bool:
+    """Chinese/English-aware check of a guessed title: short, one line, not a sentence, not numbers."""
+    text = text.strip().rstrip(_EMPHASIS)
+    if not text or "\n" in text or text.endswith(_SENTENCE_END) or _INNER_BREAK.search(text):
+        return False
+    if _MARKUP.search(text):
+        return False
+    visible = text.replace(" ", "")
+    letters = sum(ch.isalpha() for ch in visible)
+    if letters * 2 < len(visible):
+        return False
+    units = len(_CJK.findall(text)) / 2 + len(_CJK.sub(" ", text).split())
+    return units <= MAX_HEADING_UNITS
+
+
+def table_rows(html: str) -> list[str]:
+    """A table as one line per row, cells labelled with their column header when it has one.
+
+    "Team: Blues | Location: STL" keeps each row meaningful on its own once the table is
+    split into chunks; unstructured's own table text runs every cell together.
+    """
+    table = lxml_html.fragment_fromstring(html, create_parent="div")
+    rows = []
+    for tr in table.iter("tr"):
+        cells = [" ".join(cell.text_content().split()) for cell in tr.xpath("./td|./th")]
+        if any(cells):
+            rows.append(cells)
+    lines = []
+    header: list[str] | None = None
+    for index, row in enumerate(rows):
+        if header is None and index <= 1 and index < len(rows) - 1 and _is_header(row):
+            header = row
+            continue
+        if header is None:
+            lines.append(" | ".join(c for c in row if c))
+        else:
+            pairs = itertools.zip_longest(header, row, fillvalue="")
+            lines.append(" | ".join(f"{h}: {c}" if h else c for h, c in pairs if c))
+    return lines
+
+
+def _is_header(row: list[str]) -> bool:
+    filled = [c for c in row if c]
+    return len(filled) * 2 >= len(row) and not any(_is_number(c) for c in filled)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+# --- readers, one per format -------------------------------------------------------------
+
+
+def _read_html(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _partition("html", _TRUST_ALL, text=_text(path, name))
+
+
+def _read_mhtml(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    elements = []
+    for ctype, text in plain.mhtml_parts(path.read_bytes(), name):
+        kind, trust = ("html", _TRUST_ALL) if ctype == "text/html" else ("text", _TRUST_NONE)
+        if text.strip():
+            elements += _partition(kind, trust, text=text)
+    return elements
+
+
+def _read_markdown(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _partition("md", _TRUST_ALL, text=_text(path, name))
+
+
+def _read_notebook(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _partition("md", _TRUST_ALL, text=plain.notebook_markdown(_text(path, name), name))
+
+
+def _read_text(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _partition("text", _TRUST_NONE, text=_text(path, name))
+
+
+def _read_code(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return [Element(_text(path, name), category="CodeSnippet")]
+
+
+def _read_subtitles(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return plain.subtitle_elements(_text(path, name))
+
+
+def _json_elements(value: Any) -> list[Element]:
+    # A list of element dicts is unstructured's own serialisation (partition_json's input).
+    if isinstance(value, list) and value and all(isinstance(v, dict) and {"type", "text"} <= v.keys() for v in value):
+        from unstructured.staging.base import elements_from_dicts
+
+        return _convert(elements_from_dicts(value), _TRUST_NONE, None)
+    return plain.structured_elements(value)
+
+
+def _read_json(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _json_elements(plain.json_value(_text(path, name), name))
+
+
+def _read_jsonl(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return _json_elements(plain.jsonl_values(_text(path, name), name))
+
+
+def _read_toml(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return plain.structured_elements(plain.toml_value(_text(path, name), name))
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _read_evernote(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    elements = []
+    for title, body in plain.evernote_notes(_text(path, name), name):
+        if title:
+            elements.append(Element(title, category="Title", section=title))
+        if body.strip():
+            body = _XML_DECLARATION.sub("", body)  # lxml refuses a str that declares an encoding
+            elements += _partition("html", _TRUST_ALL, section=title or None, text=body)
+    return elements
+
+
+def _delimited(kind: str) -> Reader:
+    def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
+        data = io.BytesIO(_text(path, name).encode("utf-8"))
+        return _partition(kind, _TRUST_NONE, file=data, encoding="utf-8")
+
+    return read
+
+
+def _by_file(kind: str, trust: int) -> Reader:
+    def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
+        return _partition(kind, trust, filename=str(path))
+
+    return read
+
+
+def _needs_libreoffice(kind: str, trust: int) -> Reader:
+    def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
+        if shutil.which("soffice") is None:
+            raise UnsupportedFile(
+                f"{name} is {sniff.KIND_NAMES[kind]}: reading it needs LibreOffice, which is not "
+                "installed. Install LibreOffice (Debian/Ubuntu: `apt install libreoffice-writer-nogui "
+                "libreoffice-impress-nogui`), or save the file in the newer format "
+                f"(.{kind}x) and add that."
+            )
+        return _partition(kind, trust, filename=str(path))
+
+    return read
+
+
+def _read_mail(kind: str) -> Reader:
+    def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
+        items = _unstructured(kind, filename=str(path))
+        subject = (items[0].metadata.subject or "").strip() if items else ""
+        heading = [Element(subject, category="Title", section=subject)] if subject else []
+        return heading + _convert(items, _TRUST_NONE, subject or None)
+
+    return read
+
+
+def _read_docx(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    elements = _partition("docx", _TRUST_ALL, filename=str(path))
+    if use_ocr and ocr.available():
+        elements += docx_image_elements(path, name)
+    return elements
+
+
+def _read_pptx(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    elements = _partition("pptx", _TRUST_SLIDE_TITLE, filename=str(path))
+    if not (use_ocr and ocr.available()):
+        return elements
+    # A stable sort puts each slide's picture text right after that slide's own text.
+    merged: list[Element] = []
+    for element in sorted(elements + pptx_image_elements(path, name), key=lambda e: e.page or 0):
+        if element.section is None and merged and merged[-1].page == element.page:
+            element = dataclasses.replace(element, section=merged[-1].section)
+        merged.append(element)
+    return merged
+
+
+def _read_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    return parse_pdf(path, name, use_ocr)
+
+
+def _read_image(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    if not use_ocr:
+        raise UnsupportedFile(f"{name} is an image: its text can only be read with OCR, which is turned off.")
+    lines = ocr.ocr_image(path.read_bytes(), name)
+    return [Element("\n".join(lines), category="Image")] if lines else []
+
+
+_READERS: dict[str, Reader] = {
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".mhtml": _read_mhtml,
+    ".md": _read_markdown,
+    ".ipynb": _read_notebook,
+    ".txt": _read_text,
+    ".py": _read_code,
+    ".srt": _read_subtitles,
+    ".json": _read_json,
+    ".jsonl": _read_jsonl,
+    ".ndjson": _read_jsonl,
+    ".toml": _read_toml,
+    ".enex": _read_evernote,
+    ".csv": _delimited("csv"),
+    ".tsv": _delimited("tsv"),
+    ".xml": _by_file("xml", _TRUST_NONE),
+    ".eml": _read_mail("email"),
+    ".msg": _read_mail("msg"),
+    ".rst": _by_file("rst", _TRUST_ALL),
+    ".rtf": _by_file("rtf", _TRUST_ALL),
+    ".epub": _by_file("epub", _TRUST_ALL),
+    ".odt": _by_file("odt", _TRUST_ALL),
+    ".xlsx": _by_file("xlsx", _TRUST_NONE),
+    ".xls": _by_file("xlsx", _TRUST_NONE),  # partition_xlsx reads both (openpyxl / xlrd)
+    ".docx": _read_docx,
+    ".pptx": _read_pptx,
+    ".doc": _needs_libreoffice("doc", _TRUST_ALL),
+    ".ppt": _needs_libreoffice("ppt", _TRUST_SLIDE_TITLE),
+    ".pdf": _read_pdf,
+    ".png": _read_image,
+    ".jpg": _read_image,
+    ".jpeg": _read_image,
+    ".bmp": _read_image,
+}
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_READERS)
+
+# What the bytes must be for each extension; every other extension must be text.
+_EXPECTED_KINDS: dict[str, frozenset[str]] = {
+    **{ext: frozenset({ext[1:]}) for ext in (".pdf", ".docx", ".pptx", ".xlsx", ".epub", ".odt", ".doc", ".ppt", ".xls", ".msg", ".rtf")},
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".bmp"), frozenset({"png", "jpeg", "bmp"})),
+}
+_ZIP_KINDS = frozenset({"docx", "pptx", "xlsx", "epub", "odt", "zip"})
+
+
+def parse_file(path: Path, filename: str | None = None, ocr: bool = True) -> list[Element]:
+    """Read a document into elements.
+
+    `filename` is the name the user knows the file by (for messages and for its extension when
+    `path` is a stored copy). `ocr` turns off OCR of images and scanned pages.
+    Raises UnsupportedFile, ParseError or FileTooLarge, each naming the file.
+    """
+    path = Path(path)
+    name = filename or path.name
+    ext = Path(name).suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise UnsupportedFile(
+            f"{name}: files of type {ext or '(no extension)'} are not supported"
+            + (" (unpack the archive and add the files inside)" if ext == ".zip" else "")
+            + f". Supported types: {', '.join(sorted(SUPPORTED_EXTENSIONS))}."
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParseError(f"{name} cannot be read: {exc.strerror or exc}.") from exc
+    if size == 0:
+        raise ParseError(f"{name} is empty (0 bytes): there is nothing to add. Check that it was saved or uploaded completely.")
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(
+            f"{name} is {size / 2**20:,.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit for one document. "
+            "Split it into smaller files and add those."
+        )
+    _check_content(path, name, ext)
+    try:
+        elements = _READERS[ext](path, name, ocr)
+    except ChatchatError:
+        raise
+    except Exception as exc:  # a library failing on bad input: say so in the user's terms
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ParseError(
+            f"{name} could not be read ({reason}). It may be damaged or not really a {ext} file: "
+            "check that it opens in its own application, re-save it there and add it again."
+        ) from exc
+    elements = [e for e in elements if e.text.strip()]
+    if not elements:
+        raise ParseError(
+            f"No text found in {name}: it is empty, or holds only pictures without readable text"
+            + ("." if ocr else " (OCR is turned off).")
+        )
+    return elements
+
+
+def _check_content(path: Path, name: str, ext: str) -> None:
+    kind = sniff.sniff(path)
+    if kind == "encrypted-office":
+        raise ParseError(f"{name} is password-protected. Remove the password in its application and add it again.")
+    if kind in _ZIP_KINDS:
+        sniff.check_zip(path, name)
+    expected = _EXPECTED_KINDS.get(ext, frozenset({"text"}))
+    if kind not in expected:
+        wanted = sniff.KIND_NAMES[sorted(expected)[0]] if ext not in (".png", ".jpg", ".jpeg", ".bmp") else "an image"
+        raise UnsupportedFile(
+            f"{name} has the extension {ext}, which means {wanted}, but its content is "
+            f"{sniff.KIND_NAMES[kind]}. Give it the right extension (or export it again) and add it again."
+        )
