@@ -1,0 +1,98 @@
+"""`chatchat ask [--kb NAME] [--model ID] [--files F...] "question"`: stream an answer to the terminal.
+
+Exit codes: 0 answered; 1 the answer or one of --files failed (provider down, model crashed...);
+2 bad input (empty question, unknown model or knowledge base); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from chatchat.catalog import load_catalog
+from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from chatchat.config import load_settings
+from chatchat.llm.manager import LLMManager
+from chatchat.rag import AnswerEvent, Answerer
+
+TEMP_KB_PREFIX = "_ask-"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="ask a question, optionally grounded in a knowledge base or files")
+    p.add_argument("question")
+    p.add_argument("--kb", help="knowledge base to answer from")
+    p.add_argument("--model", help="model id from `chatchat models list`, or provider/model (e.g. deepseek/deepseek-chat)")
+    p.add_argument("--files", nargs="+", type=Path, metavar="F", help="answer from these files (a temporary knowledge base)")
+    p.add_argument("--top-k", type=int, help="passages to retrieve")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--json", action="store_true", help="print the answer events as JSON lines")
+    p.set_defaults(handler=_ask)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    if args.kb and args.files:
+        print("error: use --kb or --files, not both", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings(home=args.home)
+    services = None
+    kb = args.kb
+    status = EXIT_OK
+    if kb or args.files:
+        from chatchat.service import Services
+
+        services = Services.open(settings)
+        catalog = services.catalog
+    else:
+        catalog = load_catalog(user_path=settings.home / "models.yaml")
+    answerer = Answerer(settings, LLMManager(settings, catalog), services)
+    try:
+        if args.files:
+            name = TEMP_KB_PREFIX + uuid.uuid4().hex[:8]
+            services.create_kb(name, description="temporary, for chatchat ask --files")
+            kb = name
+            results = services.add_files(kb, [Path(f) for f in args.files])
+            failed = [r for r in results if r.status == "failed"]
+            for result in failed:
+                print(f"warning: {result.file}: {result.error}", file=sys.stderr)
+            if len(failed) == len(results):
+                print("error: none of the files could be read", file=sys.stderr)
+                return EXIT_FAILED
+            status = EXIT_FAILED if failed else EXIT_OK
+        events = answerer.answer(
+            args.question, model=args.model, kb=kb, top_k=args.top_k,
+            temperature=args.temperature, max_tokens=args.max_tokens,
+        )
+        for event in events:
+            if args.json:
+                print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+            else:
+                _show(event)
+            if event.kind == "error":
+                assert event.error is not None
+                return EXIT_USAGE if event.error.status in (400, 404, 409) else EXIT_FAILED
+        return status
+    finally:
+        if args.files and kb and services is not None:
+            services.delete_kb(kb)
+
+
+def _show(event: AnswerEvent) -> None:
+    if event.kind == "delta":
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+    elif event.kind == "sources":
+        sys.stdout.write("\n")
+        if event.sources:
+            print("\nSources:")
+        for source in event.sources:
+            page = f", page {source.page}" if source.page is not None else ""
+            print(f"  [{source.index}] {source.file}{page} (score {source.score:.2f}): {source.snippet}")
+    elif event.kind == "done" and event.cancelled:
+        print("(stopped)", file=sys.stderr)
+    elif event.kind == "error":
+        print(f"\nerror: {event.text}", file=sys.stderr)

@@ -1,0 +1,196 @@
+"""Conversations kept on disk: one JSON file per conversation under settings.conversations_dir.
+
+Writes are atomic (temp file + rename), so a crash never leaves half a conversation. A file
+chat owns a temporary knowledge base holding the files dropped into it; deleting the
+conversation deletes that knowledge base too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
+
+from pydantic import BaseModel, Field, ValidationError
+
+from chatchat.errors import ChatchatError, NotFound
+
+if TYPE_CHECKING:
+    from chatchat.ingest.job import FileResult, Progress
+    from chatchat.llm.base import Message
+    from chatchat.service import Services
+
+TEMP_KB_PREFIX = "_conv-"  # knowledge bases named so belong to a conversation, not to the user's list
+_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    created: str = Field(default_factory=_now)
+    model: str | None = None  # which model answered
+    sources: list[dict] = Field(default_factory=list)  # rag.Source.to_dict() of each cited passage
+    cancelled: bool = False  # the user stopped the answer part-way
+
+
+class Conversation(BaseModel):
+    id: str
+    title: str
+    created: str
+    updated: str
+    mode: Literal["llm", "kb", "file"] = "llm"
+    kb: str | None = None  # knowledge base of a kb chat
+    model: str | None = None  # model chosen for this conversation (None: the default)
+    temp_kb: str | None = None  # knowledge base holding a file chat's files
+    messages: list[ChatMessage] = Field(default_factory=list)
+
+    def history(self, turns: int) -> list[Message]:
+        """The last `turns` question/answer pairs, as chat messages."""
+        if turns <= 0:
+            return []
+        return [{"role": m.role, "content": m.content} for m in self.messages[-2 * turns :]]
+
+
+class ConversationStore:
+    def __init__(self, directory: Path, services: Services | None = None):
+        self.directory = directory
+        self.services = services
+        self._lock = threading.Lock()
+
+    def create(
+        self, title: str = "", mode: Literal["llm", "kb", "file"] = "llm", kb: str | None = None, model: str | None = None
+    ) -> Conversation:
+        if mode == "kb" and not kb:
+            raise ChatchatError("A knowledge-base chat needs a knowledge base: pick one first.")
+        now = _now()
+        conversation = Conversation(
+            id=uuid.uuid4().hex[:16], title=title.strip(), created=now, updated=now, mode=mode, kb=kb, model=model
+        )
+        self.save(conversation)
+        return conversation
+
+    def get(self, conversation_id: str) -> Conversation:
+        path = self._path(conversation_id)
+        try:
+            return Conversation.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise NotFound(f"No conversation '{conversation_id}': it was deleted or never existed.") from None
+        except ValidationError as exc:
+            raise ChatchatError(f"Conversation file {path} is damaged ({exc.error_count()} problems); it was left as it is.") from exc
+
+    def save(self, conversation: Conversation) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(conversation.id)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(conversation.model_dump_json(indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def list(self) -> list[Conversation]:
+        """Every readable conversation, most recently updated first (damaged files are skipped, not touched)."""
+        found = []
+        for path in self.directory.glob("*.json") if self.directory.exists() else []:
+            try:
+                found.append(Conversation.model_validate_json(path.read_bytes()))
+            except (OSError, ValidationError):
+                continue
+        return sorted(found, key=lambda c: c.updated, reverse=True)
+
+    def search(self, query: str) -> list[Conversation]:
+        """Conversations whose title or messages contain `query` (case-insensitive)."""
+        needle = query.strip().casefold()
+        if not needle:
+            return self.list()
+        return [
+            c for c in self.list()
+            if needle in c.title.casefold() or any(needle in m.content.casefold() for m in c.messages)
+        ]
+
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        if not title.strip():
+            raise ChatchatError("A conversation title cannot be empty.")
+        with self._lock:
+            conversation = self.get(conversation_id)
+            conversation.title = title.strip()
+            conversation.updated = _now()
+            self.save(conversation)
+        return conversation
+
+    def add_exchange(self, conversation_id: str, question: ChatMessage, answer: ChatMessage) -> Conversation:
+        """Append a question and its answer together (a failed answer appends nothing)."""
+        with self._lock:
+            conversation = self.get(conversation_id)
+            conversation.messages += [question, answer]
+            if not conversation.title:
+                conversation.title = " ".join(question.content.split())[:60]
+            conversation.updated = _now()
+            self.save(conversation)
+        return conversation
+
+    def delete(self, conversation_id: str) -> None:
+        """Remove the conversation and its file chat's knowledge base."""
+        with self._lock:
+            conversation = self.get(conversation_id)
+            if conversation.temp_kb:
+                self._drop_kb(conversation.temp_kb)
+            self._path(conversation_id).unlink()
+
+    def attach_files(
+        self,
+        conversation_id: str,
+        paths: Sequence[Path],
+        names: list[str] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> list[FileResult]:
+        """Add files to the conversation's own knowledge base (made on first use); the chat becomes a file chat."""
+        services = self._services()
+        with self._lock:
+            conversation = self.get(conversation_id)
+            if not conversation.temp_kb:
+                conversation.temp_kb = TEMP_KB_PREFIX + conversation.id
+                services.create_kb(conversation.temp_kb, description=f"files of conversation {conversation.id}")
+                conversation.mode = "file"
+                conversation.updated = _now()
+                self.save(conversation)
+        return services.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
+
+    def export_markdown(self, conversation_id: str) -> str:
+        conversation = self.get(conversation_id)
+        lines = [f"# {conversation.title or 'Conversation'}", ""]
+        if conversation.kb:
+            lines += [f"Knowledge base: {conversation.kb}", ""]
+        for message in conversation.messages:
+            who = "**You**" if message.role == "user" else f"**Assistant** ({message.model or 'default model'})"
+            lines += [f"{who} · {message.created}", "", message.content + (" *(stopped)*" if message.cancelled else ""), ""]
+            for source in message.sources:
+                page = f", page {source['page']}" if source.get("page") is not None else ""
+                lines.append(f"> [{source.get('index', '?')}] {source['file']}{page}: {source.get('snippet', '')}")
+            if message.sources:
+                lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _services(self) -> Services:
+        if self.services is None:
+            raise ChatchatError("File chat needs the knowledge-base service, which this store was opened without.")
+        return self.services
+
+    def _drop_kb(self, name: str) -> None:
+        try:
+            self._services().delete_kb(name)
+        except NotFound:
+            pass
+
+    def _path(self, conversation_id: str) -> Path:
+        if not _ID.match(conversation_id):
+            raise NotFound(f"No conversation '{conversation_id}': not a conversation id.")
+        return self.directory / f"{conversation_id}.json"

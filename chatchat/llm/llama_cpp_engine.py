@@ -1,0 +1,110 @@
+"""GGUF models in process through llama-cpp-python (the default local engine).
+
+The chat template comes from the GGUF itself; a GGUF without one (a base model) only completes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from chatchat.errors import ChatchatError, ModelError
+from chatchat.llm.base import Message, check_fits_memory, guarded_stream
+from chatchat.llm.gguf import check_gguf
+
+
+class LlamaCppModel:
+    local = True
+
+    def __init__(
+        self,
+        model_id: str,
+        path: Path,
+        *,
+        context: int,
+        threads: int,
+        n_gpu_layers: int = 0,
+        expected_size: int | None = None,
+    ):
+        check_gguf(model_id, path, expected_size)
+        from llama_cpp import Llama, llama_supports_gpu_offload
+
+        gpu_layers = n_gpu_layers if llama_supports_gpu_offload() else 0
+        if gpu_layers == 0:  # weights on a GPU need no RAM
+            check_fits_memory(model_id, path)
+        self.model_id = model_id
+        self.path = path
+        try:
+            self.llama = Llama(
+                model_path=str(path),
+                n_ctx=context,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=gpu_layers,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"Model '{model_id}': llama.cpp could not load {path.name} ({exc}). The file is damaged, "
+                "truncated, or of an architecture this llama.cpp does not know: reinstall it, or update "
+                "llama-cpp-python."
+            ) from exc
+        self.context = self.llama.n_ctx()
+        self.has_chat_template = "tokenizer.chat_template" in self.llama.metadata
+        self._lock = threading.Lock()
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 512,
+        stop: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        if not self.has_chat_template:
+            raise ModelError(
+                f"Model '{self.model_id}' is a base model: its GGUF has no chat template, so it cannot chat. "
+                "Use it for plain completion, or choose a chat (instruct) model."
+            )
+
+        def start() -> Iterator[str]:
+            for chunk in self.llama.create_chat_completion(
+                list(messages), stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or [])
+            ):
+                yield chunk["choices"][0]["delta"].get("content") or ""
+
+        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 512,
+        stop: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        def start() -> Iterator[str]:
+            for chunk in self.llama.create_completion(
+                prompt, stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or [])
+            ):
+                yield chunk["choices"][0]["text"]
+
+        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def close(self) -> None:
+        with self._lock:
+            self.llama.close()
+
+    def _error(self, exc: Exception) -> ChatchatError:
+        if "exceed context window" in str(exc):
+            return ModelError(
+                f"The prompt is too long for model '{self.model_id}' ({exc}). Ask a shorter question, "
+                "keep fewer turns of history, or retrieve fewer passages."
+            )
+        return ModelError(f"Model '{self.model_id}' failed while generating: {exc}")

@@ -1,0 +1,62 @@
+"""Every prompt the assistant sends, in Chinese and English, in one place to edit.
+
+The language follows the question: mostly Chinese characters → zh, else en.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Language = Literal["zh", "en"]
+
+PROMPTS: dict[Language, dict[str, str]] = {
+    "en": {
+        "chat_system": "You are Chatchat, a helpful assistant. Answer clearly and concisely.",
+        "kb_system": (
+            "You answer questions using only the numbered passages from the user's documents. "
+            "If the passages do not contain the answer, say that the documents do not cover it; "
+            "never make anything up. Cite the passages you use as [1], [2]. Answer in English."
+        ),
+        "kb_user": "Passages:\n\n{passages}\n\nQuestion: {question}",
+        "passage": "[{index}] ({where})\n{text}",
+        "where_page": "{file}, page {page}",
+        "nothing_found": (
+            "I found nothing in the knowledge base “{kb}” that answers this, so I cannot answer "
+            "from your documents. Try other words, or add documents that cover it."
+        ),
+    },
+    "zh": {
+        "chat_system": "你是 Chatchat，一个乐于助人的助手。请用中文清晰、简洁地回答。",
+        "kb_system": (
+            "请只根据用户文档中带编号的已知信息回答问题。如果已知信息中没有答案，请说明文档中没有相关内容，"
+            "不允许编造。引用所用信息时标注编号，如 [1]、[2]。请使用中文回答。"
+        ),
+        "kb_user": "已知信息：\n\n{passages}\n\n问题：{question}",
+        "passage": "[{index}]（{where}）\n{text}",
+        "where_page": "{file}，第 {page} 页",
+        "nothing_found": "在知识库「{kb}」中没有找到与这个问题相关的内容，所以无法根据文档回答。请换个说法，或添加相关文档。",
+    },
+}
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def detect_language(text: str) -> Language:
+    """zh when Han characters carry the text (each stands for about a word: 3 Latin letters)."""
+    han = len(_HAN.findall(text))
+    return "zh" if han and han * 3 >= len(_LATIN.findall(text)) else "en"
+
+
+def passage(lang: Language, index: int, file: str, page: int | None, text: str) -> str:
+    where = PROMPTS[lang]["where_page"].format(file=file, page=page) if page is not None else file
+    return PROMPTS[lang]["passage"].format(index=index, where=where, text=text)
+
+
+def kb_user(lang: Language, question: str, passages: list[str]) -> str:
+    return PROMPTS[lang]["kb_user"].format(passages="\n\n".join(passages), question=question)
+
+
+def text(lang: Language, name: str, **values: str) -> str:
+    return PROMPTS[lang][name].format(**values)
