@@ -93,6 +93,9 @@ class EmbeddingEntry(_Sourced):
     )
     provider: str | None = Field(None, description="provider id, for cloud embeddings")
     model: str | None = None
+    recommended_for: list[str] = Field(
+        default_factory=list, description="languages for which this is the suggested embedding model"
+    )
 
     @model_validator(mode="after")
     def _has_source(self) -> "EmbeddingEntry":

@@ -138,6 +138,13 @@ def open_catalog(settings: Settings) -> Catalog:
     return load_catalog(user_path=user_catalog_path(settings))
 
 
+def find_entry(catalog: Catalog, model_id: str) -> Entry:
+    found = catalog.llms.get(model_id) or catalog.embeddings.get(model_id)
+    if found is None:
+        raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
+    return found
+
+
 def partial_dir(settings: Settings, entry: Entry) -> Path:
     return settings.models_dir / f"{entry.id}.partial"
 
@@ -645,10 +652,7 @@ class ModelManager:
         return self._hardware
 
     def entry(self, model_id: str) -> Entry:
-        found = self.catalog.llms.get(model_id) or self.catalog.embeddings.get(model_id)
-        if found is None:
-            raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
-        return found
+        return find_entry(self.catalog, model_id)
 
     def _user_ids(self) -> set[str]:
         path = user_catalog_path(self.settings)
@@ -733,6 +737,13 @@ class ModelManager:
         entry = add_model(self.settings, **source)
         self.catalog = open_catalog(self.settings)
         return entry
+
+    def recommend_embedding(self, language: str) -> EmbeddingEntry:
+        """The catalog's suggested embedding model for a language ('zh' → bge-small-zh), else the default."""
+        for entry in self.catalog.embeddings.values():
+            if language in entry.recommended_for:
+                return entry
+        return self.catalog.embedding(self.settings.default_embedding)
 
     def recommend(self) -> LLMEntry | None:
         """The best chat model for this machine, as the first-run default (None: nothing local fits)."""
