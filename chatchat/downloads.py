@@ -114,7 +114,7 @@ def free_bytes(folder: Path) -> int:
 
 def ensure_free_space(folder: Path, need: int, what: str) -> None:
     free = free_bytes(folder)
-    if need + SPACE_MARGIN > free:
+    if need and need + SPACE_MARGIN > free:  # need 0: sizes unknown, the write itself will tell
         raise DiskFull(
             f"Not enough disk space for {what}: it needs {human(need)} more and only {human(free)} is free "
             f"on {folder}. Free some space, or point CHATCHAT_HOME at a bigger disk, then pull again."

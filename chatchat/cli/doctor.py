@@ -1,0 +1,161 @@
+"""`chatchat doctor`: what this machine has, which engines work, and what to fix. Never uses the network."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+from chatchat import hardware
+from chatchat.cli import EXIT_FAILED, EXIT_OK
+from chatchat.config import Settings, load_settings
+from chatchat.downloads import human
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check Python, hardware, engines, data dir and port; say what to fix")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_doctor)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _python() -> Check:
+    version = platform.python_version()
+    ok = (3, 10) <= sys.version_info[:2] < (3, 13)
+    return Check("python", "ok" if ok else "fail", f"Python {version} ({sys.executable})",
+                 "" if ok else "Chatchat needs Python 3.10, 3.11 or 3.12.")
+
+
+def _machine(hw: hardware.Hardware) -> list[Check]:
+    checks = [
+        Check("os", "ok", hw.os),
+        Check("cpu", "ok", f"{hw.cpu}: {hw.cores} cores, {hw.threads} threads"),
+        Check("ram", "ok" if hw.ram_available_mb >= 2048 else "warn",
+              f"{human(hw.ram_available_mb * 2**20)} free of {human(hw.ram_total_mb * 2**20)}",
+              "" if hw.ram_available_mb >= 2048 else "Under 2 GB free: close programs, or use a cloud model (lite mode)."),
+        Check("disk", "ok" if hw.disk_free_mb >= 5 * 1024 else "warn",
+              f"{human(hw.disk_free_mb * 2**20)} free at {hw.disk_path}",
+              "" if hw.disk_free_mb >= 5 * 1024 else "Under 5 GB free: a 7B model needs ~5 GB. Free space or set CHATCHAT_HOME."),
+    ]
+    if hw.gpus:
+        for gpu in hw.gpus:
+            checks.append(Check(f"gpu{gpu.index}", "ok",
+                                f"{gpu.name}: {human(gpu.free_mb * 2**20)} free of {human(gpu.total_mb * 2**20)}, "
+                                f"driver {hw.gpu_driver} (via {hw.gpu_source})"))
+    else:
+        checks.append(Check("gpu", "ok", "no NVIDIA GPU found (nvidia-smi / pynvml): models run on the CPU"))
+    return checks
+
+
+def _probe(name: str, module: str, dist: str, extra: str, detail: Callable[[object], str] | None = None,
+           optional: bool = True) -> Check:
+    if importlib.util.find_spec(module) is None:
+        return Check(name, "warn" if optional else "fail", "not installed", f"pip install 'chatchat[{extra}]'")
+    try:
+        imported = importlib.import_module(module)
+    except Exception as exc:  # a broken native library can raise anything on import
+        return Check(name, "fail", f"installed ({_version(dist)}) but does not import: {exc.__class__.__name__}: {exc}",
+                     f"reinstall it: pip install --force-reinstall {dist}")
+    return Check(name, "ok", f"{_version(dist)}" + (f", {detail(imported)}" if detail else ""))
+
+
+def _engines(hw: hardware.Hardware) -> list[Check]:
+    def llama_detail(module) -> str:
+        return "GPU offload built in" if module.llama_supports_gpu_offload() else "CPU build (no GPU offload)"
+
+    def onnx_detail(module) -> str:
+        return "providers " + ", ".join(module.get_available_providers())
+
+    checks = [
+        _probe("llama.cpp", "llama_cpp", "llama-cpp-python", "local", llama_detail, optional=False),
+        _probe("ctransformers", "ctransformers", "ctransformers", "legacy"),
+        _probe("gptqmodel", "gptqmodel", "gptqmodel", "gptq"),
+        _probe("onnxruntime", "onnxruntime", "onnxruntime", "gpu", onnx_detail, optional=False),
+    ]
+    llama = checks[0]
+    if hw.gpus and llama.status == "ok" and "CPU build" in llama.detail:
+        llama.status, llama.fix = "warn", (
+            "A GPU is present but llama.cpp was built for CPU: "
+            "CMAKE_ARGS='-DGGML_CUDA=on' pip install --force-reinstall --no-cache-dir llama-cpp-python"
+        )
+    gptq = checks[2]
+    if gptq.status != "ok" and not hw.gpus:
+        gptq.status, gptq.fix = "ok", ""
+        gptq.detail += " (only needed for GPTQ models on an NVIDIA GPU)"
+    return checks
+
+
+def _data_dir(settings: Settings) -> Check:
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.home):
+            pass
+    except OSError as exc:
+        return Check("data dir", "fail", f"{settings.home} is not writable: {exc}",
+                     "Set CHATCHAT_HOME (or --home) to a folder you can write.")
+    return Check("data dir", "ok", f"{settings.home} is writable")
+
+
+def _port(settings: Settings) -> Check:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError as exc:
+            return Check("port", "warn", f"{settings.host}:{settings.port} is taken ({exc.strerror})",
+                         f"Another program (or Chatchat) uses it: stop it, or set CHATCHAT_PORT={settings.port + 1}.")
+    return Check("port", "ok", f"{settings.host}:{settings.port} is free")
+
+
+def _hub() -> Check:
+    endpoint = os.environ.get("HF_ENDPOINT")
+    return Check("model source", "ok", f"Hugging Face via {endpoint or 'huggingface.co'}"
+                 + ("; ModelScope available" if importlib.util.find_spec("modelscope") else ""),
+                 "" if endpoint else "In mainland China set HF_ENDPOINT=https://hf-mirror.com to download models faster.")
+
+
+def checks(settings: Settings) -> list[Check]:
+    hw = hardware.detect(settings.models_dir)
+    return [_python(), *_machine(hw), *_engines(hw), _data_dir(settings), _port(settings), _hub()]
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    results = checks(load_settings(home=args.home))
+    if args.json:
+        print(json.dumps([asdict(c) for c in results], ensure_ascii=False, indent=2))
+    else:
+        for c in results:
+            print(f"[{c.status:^4}] {c.name:<14} {c.detail}")
+        fixes = [c for c in results if c.fix and c.status != "ok"]
+        if fixes:
+            print("\nWhat to fix:")
+            for c in fixes:
+                print(f"  - {c.name}: {c.fix}")
+        tips = [c for c in results if c.fix and c.status == "ok"]
+        for c in tips:
+            print(f"  tip ({c.name}): {c.fix}")
+    return EXIT_FAILED if any(c.status == "fail" for c in results) else EXIT_OK
