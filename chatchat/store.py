@@ -481,6 +481,6 @@ class Store:
     def drop_orphan_tables(self) -> None:
         """Tables whose knowledge base is gone (a crash during create or delete)."""
         live = {self.get(n).info.table_id for n in self.names()}
-        for table in self.db.table_names(limit=100_000):
+        for table in self.db.list_tables().tables:
             if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
                 self.db.drop_table(table, ignore_missing=True)
