@@ -24,9 +24,16 @@ import spacy.util
 _MODEL = "en_core_web_sm"
 
 
+# Chinese and Japanese write no space after sentence punctuation; without these infixes the
+# tokenizer glues "。" to the next sentence and the sentencizer never sees it.
+_CJK_PUNCT_INFIX = r"[。！？；…]"
+
+
 @functools.lru_cache(maxsize=1)
 def _blank_pipeline() -> spacy.language.Language:
     nlp = spacy.blank("xx")
+    infixes = [*nlp.Defaults.infixes, _CJK_PUNCT_INFIX]
+    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
     nlp.add_pipe("sentencizer")
     return nlp
 

@@ -40,10 +40,11 @@ MAX_HEADING_UNITS = 15  # words, or pairs of CJK characters
 
 Reader = Callable[[Path, str, bool], list[Element]]
 
-# How far to trust unstructured's "Title": by category_depth. Headings from markup and styles
-# are structural; pptx marks its title placeholders depth 0 and guesses the rest; text, mail
-# and spreadsheets are all guesses, and with the offline NLP pipeline bad ones.
-_TRUST_ALL, _TRUST_SLIDE_TITLE, _TRUST_NONE = 99, 0, -1
+# Where unstructured's "Title" comes from, so how far to trust it. Markup and styles: real
+# headings. Slides: depth 0 is the title placeholder, deeper "titles" are body text it guessed
+# at. Text, mail, spreadsheets: all guesses, and poor ones with the offline NLP pipeline, so
+# each must pass looks_like_heading.
+MARKUP, SLIDES, GUESSED = "markup", "slides", "guessed"
 
 
 def _text(path: Path, name: str) -> str:
@@ -59,11 +60,11 @@ def _unstructured(kind: str, **kwargs: Any) -> list[Any]:
     return getattr(module, f"partition_{kind}")(**kwargs)
 
 
-def _partition(kind: str, trust: int, section: str | None = None, **kwargs: Any) -> list[Element]:
-    return _convert(_unstructured(kind, **kwargs), trust, section)
+def _partition(kind: str, titles: str, section: str | None = None, **kwargs: Any) -> list[Element]:
+    return _convert(_unstructured(kind, **kwargs), titles, section)
 
 
-def _convert(items: Iterable[Any], trust: int, section: str | None) -> list[Element]:
+def _convert(items: Iterable[Any], titles: str, section: str | None) -> list[Element]:
     """unstructured elements → Elements, with checked titles and the section they sit under."""
     out: list[Element] = []
     sheet = None
@@ -80,12 +81,20 @@ def _convert(items: Iterable[Any], trust: int, section: str | None) -> list[Elem
             out.extend(Element(row, page, "Table", section) for row in table_rows(meta.text_as_html))
             continue
         if category == "Title":
-            if (meta.category_depth or 0) <= trust or looks_like_heading(text):
+            if _is_heading(titles, meta.category_depth or 0, text):
                 section = text
             else:
                 category = "Text"
         out.append(Element(text, page, category, section))
     return out
+
+
+def _is_heading(titles: str, depth: int, text: str) -> bool:
+    if titles == MARKUP:
+        return True
+    if titles == SLIDES:
+        return depth == 0
+    return looks_like_heading(text)
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -153,28 +162,28 @@ def _is_number(text: str) -> bool:
 
 
 def _read_html(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    return _partition("html", _TRUST_ALL, text=_text(path, name))
+    return _partition("html", MARKUP, text=_text(path, name))
 
 
 def _read_mhtml(path: Path, name: str, use_ocr: bool) -> list[Element]:
     elements = []
     for ctype, text in plain.mhtml_parts(path.read_bytes(), name):
-        kind, trust = ("html", _TRUST_ALL) if ctype == "text/html" else ("text", _TRUST_NONE)
+        kind, titles = ("html", MARKUP) if ctype == "text/html" else ("text", GUESSED)
         if text.strip():
-            elements += _partition(kind, trust, text=text)
+            elements += _partition(kind, titles, text=text)
     return elements
 
 
 def _read_markdown(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    return _partition("md", _TRUST_ALL, text=_text(path, name))
+    return _partition("md", MARKUP, text=_text(path, name))
 
 
 def _read_notebook(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    return _partition("md", _TRUST_ALL, text=plain.notebook_markdown(_text(path, name), name))
+    return _partition("md", MARKUP, text=plain.notebook_markdown(_text(path, name), name))
 
 
 def _read_text(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    return _partition("text", _TRUST_NONE, text=_text(path, name))
+    return _partition("text", GUESSED, text=_text(path, name))
 
 
 def _read_code(path: Path, name: str, use_ocr: bool) -> list[Element]:
@@ -190,7 +199,7 @@ def _json_elements(value: Any) -> list[Element]:
     if isinstance(value, list) and value and all(isinstance(v, dict) and {"type", "text"} <= v.keys() for v in value):
         from unstructured.staging.base import elements_from_dicts
 
-        return _convert(elements_from_dicts(value), _TRUST_NONE, None)
+        return _convert(elements_from_dicts(value), GUESSED, None)
     return plain.structured_elements(value)
 
 
@@ -216,26 +225,26 @@ def _read_evernote(path: Path, name: str, use_ocr: bool) -> list[Element]:
             elements.append(Element(title, category="Title", section=title))
         if body.strip():
             body = _XML_DECLARATION.sub("", body)  # lxml refuses a str that declares an encoding
-            elements += _partition("html", _TRUST_ALL, section=title or None, text=body)
+            elements += _partition("html", MARKUP, section=title or None, text=body)
     return elements
 
 
 def _delimited(kind: str) -> Reader:
     def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
         data = io.BytesIO(_text(path, name).encode("utf-8"))
-        return _partition(kind, _TRUST_NONE, file=data, encoding="utf-8")
+        return _partition(kind, GUESSED, file=data, encoding="utf-8")
 
     return read
 
 
-def _by_file(kind: str, trust: int) -> Reader:
+def _by_file(kind: str, titles: str) -> Reader:
     def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
-        return _partition(kind, trust, filename=str(path))
+        return _partition(kind, titles, filename=str(path))
 
     return read
 
 
-def _needs_libreoffice(kind: str, trust: int) -> Reader:
+def _needs_libreoffice(kind: str, titles: str) -> Reader:
     def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
         if shutil.which("soffice") is None:
             raise UnsupportedFile(
@@ -244,7 +253,7 @@ def _needs_libreoffice(kind: str, trust: int) -> Reader:
                 "libreoffice-impress-nogui`), or save the file in the newer format "
                 f"(.{kind}x) and add that."
             )
-        return _partition(kind, trust, filename=str(path))
+        return _partition(kind, titles, filename=str(path))
 
     return read
 
@@ -254,20 +263,20 @@ def _read_mail(kind: str) -> Reader:
         items = _unstructured(kind, filename=str(path))
         subject = (items[0].metadata.subject or "").strip() if items else ""
         heading = [Element(subject, category="Title", section=subject)] if subject else []
-        return heading + _convert(items, _TRUST_NONE, subject or None)
+        return heading + _convert(items, GUESSED, subject or None)
 
     return read
 
 
 def _read_docx(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    elements = _partition("docx", _TRUST_ALL, filename=str(path))
+    elements = _partition("docx", MARKUP, filename=str(path))
     if use_ocr and ocr.available():
         elements += docx_image_elements(path, name)
     return elements
 
 
 def _read_pptx(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    elements = _partition("pptx", _TRUST_SLIDE_TITLE, filename=str(path))
+    elements = _partition("pptx", SLIDES, filename=str(path))
     if not (use_ocr and ocr.available()):
         return elements
     # A stable sort puts each slide's picture text right after that slide's own text.
@@ -306,19 +315,19 @@ _READERS: dict[str, Reader] = {
     ".enex": _read_evernote,
     ".csv": _delimited("csv"),
     ".tsv": _delimited("tsv"),
-    ".xml": _by_file("xml", _TRUST_NONE),
+    ".xml": _by_file("xml", GUESSED),
     ".eml": _read_mail("email"),
     ".msg": _read_mail("msg"),
-    ".rst": _by_file("rst", _TRUST_ALL),
-    ".rtf": _by_file("rtf", _TRUST_ALL),
-    ".epub": _by_file("epub", _TRUST_ALL),
-    ".odt": _by_file("odt", _TRUST_ALL),
-    ".xlsx": _by_file("xlsx", _TRUST_NONE),
-    ".xls": _by_file("xlsx", _TRUST_NONE),  # partition_xlsx reads both (openpyxl / xlrd)
+    ".rst": _by_file("rst", MARKUP),
+    ".rtf": _by_file("rtf", MARKUP),
+    ".epub": _by_file("epub", MARKUP),
+    ".odt": _by_file("odt", MARKUP),
+    ".xlsx": _by_file("xlsx", GUESSED),
+    ".xls": _by_file("xlsx", GUESSED),  # partition_xlsx reads both (openpyxl / xlrd)
     ".docx": _read_docx,
     ".pptx": _read_pptx,
-    ".doc": _needs_libreoffice("doc", _TRUST_ALL),
-    ".ppt": _needs_libreoffice("ppt", _TRUST_SLIDE_TITLE),
+    ".doc": _needs_libreoffice("doc", MARKUP),
+    ".ppt": _needs_libreoffice("ppt", SLIDES),
     ".pdf": _read_pdf,
     ".png": _read_image,
     ".jpg": _read_image,

@@ -1,0 +1,296 @@
+"""Small but real documents of every supported type, written by the libraries that make them.
+
+Each maker writes one file into a folder and returns (path, words that parsing must find).
+Where no Python writer exists (.msg, .doc, .ppt) the tests use the shared real documents;
+.xls is converted from .xlsx by LibreOffice when it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import docx
+import openpyxl
+import pikepdf
+import pptx
+import pypandoc
+from PIL import Image
+
+SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
+OCR_JPG = SHARED_DOCS / "chatchat-samples" / "ocr_test.jpg"
+
+HEADING = "分布式训练"
+BODY = "数据并行把模型复制到每张显卡上 Data parallelism copies the model"
+SUBHEADING = "流水线并行"
+MARKDOWN = f"# {HEADING}\n\n{BODY}。\n\n## {SUBHEADING}\n\n模型按层切分到多张显卡。\n"
+
+Maker = Callable[[Path], tuple[Path, list[str]]]
+
+
+def _write(folder: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+    path = folder / name
+    if isinstance(content, str):
+        content = content.encode(encoding)
+    path.write_bytes(content)
+    return path
+
+
+def html(folder: Path, ext: str = ".html") -> tuple[Path, list[str]]:
+    page = (
+        f"<html><head><meta charset='utf-8'><title>t</title></head><body><h1>{HEADING}</h1>"
+        f"<p>{BODY}。</p><h2>{SUBHEADING}</h2><p>模型按层切分到多张显卡。</p></body></html>"
+    )
+    return _write(folder, "page" + ext, page), [HEADING, "数据并行", SUBHEADING]
+
+
+def mhtml(folder: Path) -> tuple[Path, list[str]]:
+    message = MIMEMultipart("related")
+    message["Subject"] = "saved page"
+    message["Snapshot-Content-Location"] = "https://example.com/page"
+    message.attach(MIMEText(f"<html><body><h1>{HEADING}</h1><p>{BODY}</p></body></html>", "html", "utf-8"))
+    message.attach(MIMEImage(OCR_JPG.read_bytes(), "jpeg"))
+    return _write(folder, "page.mhtml", message.as_bytes()), [HEADING, "数据并行"]
+
+
+def markdown(folder: Path) -> tuple[Path, list[str]]:
+    return _write(folder, "note.md", MARKDOWN), [HEADING, "数据并行", SUBHEADING]
+
+
+def notebook(folder: Path) -> tuple[Path, list[str]]:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": [f"# {HEADING}\n", BODY]},
+        {"cell_type": "code", "metadata": {}, "source": ["print('张量并行')"], "outputs": [], "execution_count": 1},
+    ]
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return _write(folder, "analysis.ipynb", json.dumps(nb, ensure_ascii=False)), [HEADING, "数据并行", "张量并行"]
+
+
+def text(folder: Path) -> tuple[Path, list[str]]:
+    return _write(folder, "notes.txt", f"{BODY}。\n\n第二段：流水线并行。\n"), ["数据并行", "流水线并行"]
+
+
+def python(folder: Path) -> tuple[Path, list[str]]:
+    source = 'def greet():\n    """返回问候语。"""\n    return "你好，知识库"\n'
+    return _write(folder, "tool.py", source), ["def greet", "你好，知识库"]
+
+
+def subtitles(folder: Path) -> tuple[Path, list[str]]:
+    srt = "1\n00:00:01,000 --> 00:00:03,000\n欢迎使用知识库\n\n2\n00:00:04,000 --> 00:00:06,500\nWelcome to the knowledge base\n"
+    return _write(folder, "talk.srt", srt), ["欢迎使用知识库", "Welcome to the knowledge base"]
+
+
+def json_doc(folder: Path) -> tuple[Path, list[str]]:
+    data = {"问题": "什么是知识库？", "答案": {"正文": "一组可检索的文档", "标签": ["RAG", "检索"]}}
+    return _write(folder, "faq.json", json.dumps(data, ensure_ascii=False, indent=2)), ["问题: 什么是知识库？", "答案.正文: 一组可检索的文档", "RAG, 检索"]
+
+
+def json_lines(folder: Path, ext: str = ".jsonl") -> tuple[Path, list[str]]:
+    lines = [{"q": "什么是向量数据库", "a": "存向量的数据库"}, {"q": "What is RAG", "a": "retrieval augmented generation"}]
+    content = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n"
+    return _write(folder, "qa" + ext, content), ["q: 什么是向量数据库", "a: retrieval augmented generation"]
+
+
+def toml_doc(folder: Path) -> tuple[Path, list[str]]:
+    content = '["数据库"]\n"名称" = "知识库"\n"端口" = 8080\n\n[server]\nhost = "127.0.0.1"\n'
+    return _write(folder, "config.toml", content), ["名称: 知识库", "端口: 8080", "server.host: 127.0.0.1"]
+
+
+def evernote(folder: Path) -> tuple[Path, list[str]]:
+    enex = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE en-export SYSTEM "http://xml.evernote.com/pub/evernote-export3.dtd">\n'
+        '<en-export><note><title>会议记录</title><content><![CDATA[<?xml version="1.0" encoding="UTF-8"?>'
+        '<!DOCTYPE en-note SYSTEM "http://xml.evernote.com/pub/enml2.dtd">'
+        f"<en-note><div>{BODY}</div><div>下周讨论检索增强生成。</div></en-note>]]></content></note></en-export>"
+    )
+    return _write(folder, "notes.enex", enex), ["会议记录", "数据并行", "检索增强生成"]
+
+
+def csv_gbk(folder: Path) -> tuple[Path, list[str]]:
+    # Excel in Chinese Windows saves CSV as GBK.
+    content = "问题,答案\n什么是知识库,一组可检索的文档\n如何提问,用完整的句子\n"
+    return _write(folder, "faq.csv", content, "gbk"), ["问题: 什么是知识库", "答案: 用完整的句子"]
+
+
+def tsv(folder: Path) -> tuple[Path, list[str]]:
+    content = "Team\tLocation\tCups\n北京队\tBJ\t3\nBlues\tSTL\t1\n"
+    return _write(folder, "cups.tsv", content), ["Team: 北京队", "Location: STL"]
+
+
+def xml(folder: Path) -> tuple[Path, list[str]]:
+    content = f"<?xml version='1.0' encoding='GBK'?>\n<doc><title>{HEADING}</title><p>{BODY}</p></doc>\n"
+    return _write(folder, "doc.xml", content, "gbk"), [HEADING, "数据并行"]
+
+
+def email_message(folder: Path) -> tuple[Path, list[str]]:
+    message = EmailMessage()
+    message["Subject"] = "知识库周报"
+    message["From"] = "a@example.com"
+    message["To"] = "b@example.com"
+    message.set_content(f"大家好，\n\n{BODY}。\n")
+    return _write(folder, "weekly.eml", message.as_bytes()), ["知识库周报", "数据并行"]
+
+
+def pandoc(ext: str) -> Maker:
+    def make(folder: Path) -> tuple[Path, list[str]]:
+        path = folder / f"book{ext}"
+        fmt = {".epub": "epub", ".odt": "odt", ".rtf": "rtf", ".rst": "rst"}[ext]
+        args = ["--standalone", "--metadata=title:知识库"] if fmt in ("epub", "rtf") else []
+        if fmt == "rst":
+            path.write_text(pypandoc.convert_text(MARKDOWN, fmt, format="md"), encoding="utf-8")
+        else:
+            pypandoc.convert_text(MARKDOWN, fmt, format="md", outputfile=str(path), extra_args=args)
+        return path, [HEADING, "数据并行", SUBHEADING]
+
+    return make
+
+
+def word(folder: Path) -> tuple[Path, list[str]]:
+    document = docx.Document()
+    document.add_heading(HEADING, 1)
+    document.add_paragraph(BODY + "。")
+    document.add_heading(SUBHEADING, 2)
+    table = document.add_table(rows=2, cols=2)
+    for cell, value in zip(table._cells, ["方法", "显存", "张量并行", "低"]):
+        cell.text = value
+    path = folder / "report.docx"
+    document.save(str(path))
+    return path, [HEADING, "数据并行", "方法: 张量并行", "显存: 低"]
+
+
+def powerpoint(folder: Path) -> tuple[Path, list[str]]:
+    deck = pptx.Presentation()
+    for title, bullet in ((HEADING, BODY), (SUBHEADING, "模型按层切分到多张显卡")):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = bullet
+    path = folder / "deck.pptx"
+    deck.save(str(path))
+    return path, [HEADING, "数据并行", SUBHEADING, "按层切分"]
+
+
+def excel(folder: Path) -> tuple[Path, list[str]]:
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "问题"
+    first.append(["问题", "答案"])
+    first.append(["什么是知识库", "一组可检索的文档"])
+    second = book.create_sheet("Teams")
+    second.append(["Team", "Cups"])
+    second.append(["Blues", "1"])
+    path = folder / "book.xlsx"
+    book.save(str(path))
+    return path, ["问题: 什么是知识库", "Team: Blues"]
+
+
+def excel97(folder: Path) -> tuple[Path, list[str]]:
+    source, words = excel(folder)
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{folder}/lo-profile",
+         "--convert-to", "xls", "--outdir", str(folder), str(source)],
+        check=True, capture_output=True, timeout=120,
+    )
+    return folder / "book.xls", words
+
+
+def pdf(folder: Path) -> tuple[Path, list[str]]:
+    document = pikepdf.new()
+    font = document.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+    for number in (1, 2):
+        page = document.add_blank_page(page_size=(595, 842))
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        stream = f"BT /F1 14 Tf 72 760 Td (Knowledge base page {number}) Tj ET".encode()
+        page.Contents = document.make_stream(stream)
+    path = folder / "two-pages.pdf"
+    document.save(path)
+    return path, ["Knowledge base page 1", "Knowledge base page 2"]
+
+
+def scanned_pdf(folder: Path) -> tuple[Path, list[str]]:
+    """A page that is one JPEG and no text layer, as a scanner makes."""
+    width, height = Image.open(OCR_JPG).size
+    document = pikepdf.new()
+    page = document.add_blank_page(page_size=(width, height))
+    image = document.make_stream(
+        OCR_JPG.read_bytes(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=width, Height=height,
+        ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode,
+    )
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page.Contents = document.make_stream(f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q".encode())
+    path = folder / "scan.pdf"
+    document.save(path)
+    return path, ["横向文本框"]
+
+
+def image(fmt: str, ext: str) -> Maker:
+    def make(folder: Path) -> tuple[Path, list[str]]:
+        path = folder / f"picture{ext}"
+        Image.open(OCR_JPG).convert("RGB").save(path, fmt)
+        return path, ["横向文本框"]
+
+    return make
+
+
+def copy_shared(relative: str, words: list[str]) -> Maker:
+    def make(folder: Path) -> tuple[Path, list[str]]:
+        return Path(shutil.copy(SHARED_DOCS / relative, folder)), words
+
+    return make
+
+
+def zip_bomb_docx(folder: Path) -> Path:
+    """A valid .docx carrying a 40 MB part of zeros that deflates to about 40 KB."""
+    path, _ = word(folder)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("word/media/padding.bin", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(40):
+                member.write(chunk)
+    return path
+
+
+MAKERS: dict[str, Maker] = {
+    ".html": html,
+    ".htm": lambda folder: html(folder, ".htm"),
+    ".mhtml": mhtml,
+    ".md": markdown,
+    ".ipynb": notebook,
+    ".txt": text,
+    ".py": python,
+    ".srt": subtitles,
+    ".json": json_doc,
+    ".jsonl": json_lines,
+    ".ndjson": lambda folder: json_lines(folder, ".ndjson"),
+    ".toml": toml_doc,
+    ".enex": evernote,
+    ".csv": csv_gbk,
+    ".tsv": tsv,
+    ".xml": xml,
+    ".eml": email_message,
+    ".msg": copy_shared("unstructured/fake-email-with-cc-and-bcc.msg", ["This is a test email"]),
+    ".rst": pandoc(".rst"),
+    ".rtf": pandoc(".rtf"),
+    ".epub": pandoc(".epub"),
+    ".odt": pandoc(".odt"),
+    ".xlsx": excel,
+    ".xls": excel97,
+    ".docx": word,
+    ".pptx": powerpoint,
+    ".doc": copy_shared("unstructured/fake.doc", ["Lorem ipsum dolor sit amet"]),
+    ".ppt": copy_shared("unstructured/fake-power-point.ppt", ["Adding a Bullet Slide"]),
+    ".pdf": pdf,
+    ".png": image("PNG", ".png"),
+    ".jpg": image("JPEG", ".jpg"),
+    ".jpeg": image("JPEG", ".jpeg"),
+    ".bmp": image("BMP", ".bmp"),
+}
+NEEDS_LIBREOFFICE = {".doc", ".ppt", ".xls"}
