@@ -1,0 +1,176 @@
+"""The demo knowledge base and Hugging Face Space mode, on the real services: the packaged MiniLM
+embedding model, the packaged SmolLM2 chat model, real LanceDB, no network.
+
+Not covered here (it needs the UI's Space wiring): a browser visitor uploading, the session ending
+through Gradio's unload event, and a second browser not seeing the first one's files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from chatchat import space
+from chatchat.errors import InvalidName, NotFound
+from chatchat.llm.manager import LLMManager
+from chatchat.rag import Answerer
+from chatchat.service import Services
+
+from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS
+
+DEMO_FILES = {"Chatchat 使用指南.md", "Getting started with Chatchat.md", "FAQ 常见问题.md"}
+
+
+@pytest.fixture
+def on_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACE_ID", "someone/chatchat")
+
+
+def test_demo_kb_is_built_once_and_found_in_both_languages(services: Services, no_network) -> None:
+    results = space.ensure_demo_kb(services)
+    assert {r.file for r in results} == DEMO_FILES
+    assert all(r.status == "added" and r.chunks > 0 for r in results), results
+    assert [r.status for r in space.ensure_demo_kb(services)] == ["unchanged"] * 3
+    assert services.kb_info(space.DEMO_KB).description == space.DEMO_DESCRIPTION
+
+    hits = services.search(space.DEMO_KB, "Where does Chatchat keep my files?", top_k=3)
+    assert (hits[0].file, hits[0].section) == ("Getting started with Chatchat.md", "Where your data lives")
+    hits = services.search(space.DEMO_KB, "7860 端口被占用了怎么办", top_k=3)
+    assert hits[0].file == "FAQ 常见问题.md" and "7860" in hits[0].section
+    hits = services.search(space.DEMO_KB, "刚安装好时由哪个模型回答", top_k=3)
+    assert any(h.file == "Chatchat 使用指南.md" and "SmolLM2" in h.text for h in hits)
+
+
+def test_fresh_install_answers_from_the_demo_with_the_packaged_model(services: Services, no_network) -> None:
+    space.ensure_demo_kb(services)
+    answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
+    events = list(answerer.answer("Which model answers on a fresh install?", kb=space.DEMO_KB,
+                                  temperature=0.0, max_tokens=48))
+    kinds = [e.kind for e in events]
+    assert "error" not in kinds, [e.text for e in events if e.kind == "error"]
+    assert kinds[-2:] == ["sources", "done"] and events[-1].text.strip()
+    assert {s.kb for s in events[-2].sources} == {space.DEMO_KB}
+    assert any("SmolLM2" in s.snippet for s in events[-2].sources)
+
+
+def test_space_settings(on_space, settings) -> None:
+    assert space.is_space()
+    spaced = space.space_settings(settings)
+    assert spaced.host == "0.0.0.0" and spaced.allow_insecure_public and not spaced.share
+    assert spaced.max_upload_mb == space.SPACE_MAX_UPLOAD_MB
+    assert spaced.lite is False and spaced.default_llm == "smollm2-135m-instruct"  # the packaged model is here
+    assert spaced.home == settings.home
+    unknown_model = space.space_settings(settings.model_copy(update={"default_llm": "no-such-model"}))
+    assert unknown_model.lite is True
+
+
+def test_off_a_space_nothing_is_protected(monkeypatch, services: Services) -> None:
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert not space.is_space() and space.protected_kbs() == frozenset()
+    space.check_writable(space.DEMO_KB)
+
+
+def test_visitors_share_the_demo_but_not_their_uploads(on_space, services: Services, no_network) -> None:
+    space.ensure_demo_kb(services)
+    alice, bob = "sess-alice-7f3a", "sess-bob-91c2"
+    alice_kb = space.ensure_session_kb(services, alice)
+    bob_kb = space.ensure_session_kb(services, bob)
+    assert alice_kb != bob_kb and alice not in alice_kb and space.ensure_session_kb(services, alice) == alice_kb
+    services.add_files(alice_kb, [SAMPLES / "分布式训练技术原理.md"])
+    services.add_files(bob_kb, [UNSTRUCTURED_DOCS / "fake-text.txt"])
+
+    assert [kb.name for kb in space.visible_kbs(services, alice)] == sorted([space.DEMO_KB, alice_kb])
+    space.check_visible(space.DEMO_KB, alice)
+    space.check_visible(alice_kb, alice)
+    with pytest.raises(NotFound):
+        space.check_visible(bob_kb, alice)
+    assert {h.file for h in services.search(alice_kb, "数据并行 流水线并行", top_k=5)} == {"分布式训练技术原理.md"}
+    assert {h.file for h in services.search(bob_kb, "数据并行 流水线并行", top_k=5)} <= {"fake-text.txt"}
+
+    with pytest.raises(space.ProtectedKB):
+        space.check_writable(space.DEMO_KB)
+    space.check_writable(alice_kb)
+    with pytest.raises(InvalidName):
+        space.drop_session_kb(services, space.DEMO_KB)
+    with pytest.raises(InvalidName):
+        space.session_kb_name("")
+
+    space.drop_session_kb(services, alice_kb)
+    space.drop_session_kb(services, alice_kb)  # the session ends twice (tab closed, then timeout): no error
+    assert not services.store.exists(alice_kb) and services.store.exists(bob_kb)
+    assert not (services.settings.kb_dir / alice_kb).exists()
+    assert space.drop_session_kbs(services) == [bob_kb]
+    assert [kb.name for kb in services.list_kbs()] == [space.DEMO_KB]
+
+
+def test_space_requirements_match_pyproject() -> None:
+    """installer/space/requirements.txt must list exactly the app's dependencies plus the local extra."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = {str(Requirement(r)) for r in [*project["dependencies"], *project["optional-dependencies"]["local"]]}
+    lines = (REPO / "installer/space/requirements.txt").read_text(encoding="utf-8").splitlines()
+    listed = {str(Requirement(line)) for line in lines if line.strip() and not line.startswith(("#", "-"))}
+    assert listed == wanted
+    front = (REPO / "installer/space/README.md").read_text(encoding="utf-8").split("---")[1]
+    gradio_pin = re.search(r"gradio>=([\d.]+)", " ".join(project["dependencies"])).group(1)
+    assert re.search(rf"sdk_version: {re.escape(gradio_pin)}(\.\d+)?\n", front)
+
+
+@pytest.mark.skipif(not (REPO / "app.py").exists(), reason="app.py has not landed yet")
+def test_build_space_assembles_a_space_folder(tmp_path: Path) -> None:
+    out = tmp_path / "space"
+    subprocess.run([sys.executable, str(REPO / "installer/space/build_space.py"), str(out)], check=True)
+    assert (out / "README.md").read_text(encoding="utf-8").startswith("---\n")
+    assert (out / "requirements.txt").read_bytes() == (REPO / "installer/space/requirements.txt").read_bytes()
+    for path in ("app.py", "models.yaml", "chatchat/space.py", "assets/demo/FAQ 常见问题.md",
+                 "assets/embeddings/all-MiniLM-L6-v2/tokenizer.json"):
+        assert (out / path).is_file(), path
+    assert not list(out.rglob("__pycache__")) and not (out / "tests").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(not (REPO / "app.py").exists(), reason="app.py has not landed yet")
+def test_app_py_on_a_space_serves_the_demo(tmp_path: Path) -> None:
+    """Cold start of app.py as a Space: the demo knowledge base exists and answers a search."""
+    home, port = tmp_path / "home", _free_port()
+    env = {**os.environ, "SPACE_ID": "someone/chatchat", "CHATCHAT_HOME": str(home), "CHATCHAT_PORT": str(port),
+           "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "app.py did not answer within 240 s"
+            time.sleep(0.5)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/knowledge_bases/{space.DEMO_KB}/search",
+            data=b'{"query": "Where does Chatchat keep my files?", "top_k": 3}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read().decode("utf-8")
+        assert "Getting started with Chatchat.md" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
