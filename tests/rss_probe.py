@@ -20,7 +20,7 @@ def main() -> None:
 
         before = process.memory_info().rss
         llm = llama_cpp.Llama(model_path=path, n_ctx=int(sys.argv[3]), n_threads=2, verbose=False)
-        llm.create_completion("The capital of France is Paris. " * 120, max_tokens=8, temperature=0)  # ~900 tokens: a full micro-batch, as a RAG prompt
+        llm.create_completion("The capital of France is Paris. " * 75, max_tokens=4, temperature=0)  # a full 512-token micro-batch, as a RAG prompt
     else:
         from fastembed import TextEmbedding
         from fastembed.common.model_description import ModelSource, PoolingType
