@@ -1,0 +1,38 @@
+"""The REST API: OpenAI-compatible routes under /v1, knowledge-base routes under /api, and the
+Langchain-Chatchat 0.2.x routes (/knowledge_base/…, /chat/…). All are thin over chatchat.service."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Request
+from starlette.routing import Match
+
+from chatchat.api import kb_routes, openai_routes, seed_routes
+from chatchat.api.deps import require_api_key
+from chatchat.api.errors import ERROR_RESPONSES, ApiError
+
+API_PREFIXES = ("/v1", "/api", "/knowledge_base", "/chat")
+
+
+def include_api(app: FastAPI) -> None:
+    """Add every API route, each behind the API key (when one is set). Unknown paths under the API
+    prefixes answer 404/405 in the API's error format instead of falling through to the UI."""
+    routers = [module.router for module in (openai_routes, kb_routes, seed_routes)]
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
+
+    async def unknown(request: Request) -> None:
+        allowed = sorted({
+            method
+            for router in routers
+            for route in router.routes
+            if route.matches(request.scope)[0] == Match.PARTIAL
+            for method in route.methods
+        })
+        if allowed:
+            raise ApiError(f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}.",
+                           status=405, code="method_not_allowed")
+        raise ApiError(f"No API route {request.method} {request.url.path}; see /docs.", status=404, code="unknown_route")
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    for prefix in API_PREFIXES:
+        app.add_api_route(prefix + "/{path:path}", unknown, methods=methods, include_in_schema=False)

@@ -1,0 +1,131 @@
+"""What the chat routes share: which model or knowledge base a request names, the answer events for
+it (a plain model answers the client's messages as they are; `kb:<name>` answers through chatchat.rag),
+stop sequences, and a check of names before anything loads."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from chatchat.api.errors import ApiError
+from chatchat.errors import ChatchatError, NotFound
+from chatchat.llm.base import Message
+from chatchat.rag import AnswerEvent, Answerer, Source
+from chatchat.service import Services
+
+KB_PREFIX = "kb:"
+
+
+def kb_of(model_id: str) -> str | None:
+    """The knowledge base a model id names (`kb:<name>`), else None."""
+    return model_id[len(KB_PREFIX):] if model_id.startswith(KB_PREFIX) else None
+
+
+@dataclass
+class ChatJob:
+    model: str | None  # a model id, `kb:<name>`, or None for settings.default_llm
+    messages: list[Message]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    top_k: int | None = None
+    score_threshold: float | None = None
+    llm: str | None = None  # the model that answers for a knowledge base (None: settings.default_llm)
+    kb: str | None = None  # set from model by check()
+    rag: bool = False  # answer through chatchat.rag (server-side prompt) even without a knowledge base
+
+
+def check(job: ChatJob, services: Services) -> None:
+    """Refuse unknown models and knowledge bases, and unusable messages, before anything loads."""
+    llms = services.llms
+    try:
+        if job.model and kb_of(job.model) is not None:
+            job.kb = services.kb_info(kb_of(job.model)).name
+        elif job.model:
+            llms.resolve(job.model)
+        if job.llm:
+            llms.resolve(job.llm)
+    except NotFound as exc:
+        raise ApiError(exc.message, status=404, code="model_not_found", param="model") from exc
+    if (job.kb or job.rag) and (not job.messages or job.messages[-1]["role"] != "user"):
+        raise ApiError("The last message must be the user's question.", param="messages")
+
+
+def answer_events(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
+    events = _grounded(job, services.answerer, cancel) if job.kb or job.rag else _plain(job, services, cancel)
+    return _stop_at(events, job.stop, cancel) if job.stop else events
+
+
+def _grounded(job: ChatJob, answerer: Answerer, cancel: threading.Event) -> Iterator[AnswerEvent]:
+    *history, question = job.messages
+    return answerer.answer(
+        question["content"],
+        model=job.llm if job.kb else job.model,
+        kb=job.kb,
+        history=[m for m in history if m["role"] in ("user", "assistant")],
+        top_k=job.top_k,
+        score_threshold=job.score_threshold,
+        temperature=job.temperature,
+        max_tokens=job.max_tokens,
+        cancel=cancel,
+    )
+
+
+def _plain(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
+    settings = services.settings
+    parts: list[str] = []
+    try:
+        model = services.llms.get(job.model)
+        for delta in model.chat(
+            job.messages,
+            temperature=settings.temperature if job.temperature is None else job.temperature,
+            max_tokens=job.max_tokens or settings.max_tokens,
+            stop=job.stop or None,
+            cancel=cancel,
+        ):
+            parts.append(delta)
+            yield AnswerEvent("delta", text=delta)
+    except ChatchatError as exc:
+        yield AnswerEvent("error", text=exc.message, error=exc)
+        return
+    yield AnswerEvent("sources")
+    yield AnswerEvent("done", text="".join(parts), cancelled=cancel.is_set())
+
+
+def _stop_at(events: Iterator[AnswerEvent], stops: list[str], cancel: threading.Event) -> Iterator[AnswerEvent]:
+    """End the answer before the first stop sequence. Text that could be the start of one is held back
+    until it is known not to be; once one is found the model is cancelled and the rest dropped."""
+    held = ""
+    keep = max(len(s) for s in stops) - 1
+    stopped = False
+    for event in events:
+        if event.kind != "delta":
+            if held and not stopped:
+                yield AnswerEvent("delta", text=held)
+                held = ""
+            yield event
+            continue
+        if stopped:
+            continue
+        held += event.text
+        cut = min((i for i in (held.find(s) for s in stops) if i >= 0), default=-1)
+        if cut >= 0:
+            if cut:
+                yield AnswerEvent("delta", text=held[:cut])
+            held, stopped = "", True
+            cancel.set()
+        elif len(held) > keep:
+            yield AnswerEvent("delta", text=held[: len(held) - keep])
+            held = held[len(held) - keep:]
+
+
+def footnote_block(sources: tuple[Source, ...] | list[Source]) -> str:
+    """The sources as Markdown, to append to an answer: one line per cited passage."""
+    if not sources:
+        return ""
+    lines = []
+    for source in sources:
+        where = f"{source.file}, p. {source.page}" if source.page is not None else source.file
+        lines.append(f"[{source.index}] **{where}**: {source.snippet}")
+    return "\n\n---\n" + "  \n".join(lines)

@@ -1,0 +1,78 @@
+"""Request models of the chat routes: OpenAI's chat completions, and the seed's /chat/… bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatchat.api.schemas import Name
+
+MAX_MESSAGES = 1000
+MAX_CONTENT_CHARS = 200_000
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_CONTENT_CHARS)
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart] | None = Field(None, description="text, or a list of text parts (no images)")
+    name: str | None = Field(None, max_length=256)
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's fields that change the answer are honoured; others clients send (top_p, user, seed…)
+    are accepted and ignored. `top_k`, `score_threshold` and `footnotes` apply to knowledge-base models."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=256, description="an id from /v1/models; kb:<name> answers from a knowledge base")
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=1, le=131072)
+    max_completion_tokens: int | None = Field(None, ge=1, le=131072)
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(None, description="up to 4 sequences where the answer ends")
+    n: int = Field(1, ge=1, le=1, description="only 1 is supported")
+    top_k: int | None = Field(None, ge=1, le=100, description="knowledge-base models: passages to retrieve")
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="knowledge-base models: minimum cosine similarity")
+    footnotes: bool = Field(False, description="knowledge-base models: append the sources as a Markdown block")
+
+    def stops(self) -> list[str]:
+        items = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        return [s for s in items if s][:4]
+
+
+class SeedHistory(BaseModel):
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=MAX_CONTENT_CHARS)
+
+
+class SeedChat(BaseModel):
+    """/chat/chat of Langchain-Chatchat 0.2.x (conversation_id, history_len and prompt_name are ignored)."""
+
+    query: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    history: list[SeedHistory] = Field(default_factory=list, max_length=MAX_MESSAGES)
+    stream: bool = False
+    model_name: str | None = Field(None, max_length=256)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, description="None or <= 0: the model's limit")
+
+
+class SeedKBChat(SeedChat):
+    knowledge_base_name: str = Name
+    top_k: int = Field(3, ge=1, le=100)
+    score_threshold: float | None = Field(None, ge=0.0, le=2.0, description="a distance, as in search_docs")

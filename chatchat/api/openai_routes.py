@@ -1,0 +1,217 @@
+"""OpenAI-compatible routes under /v1: models, chat completions (SSE or not), embeddings.
+
+A knowledge base is offered as the model `kb:<name>`: its answers are grounded in the knowledge base
+and carry their passages in the extra field `sources` (and, with `"footnotes": true`, as a Markdown
+block at the end of the answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from typing import AsyncIterator
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from chatchat.api.chat import KB_PREFIX, ChatJob, answer_events, check, footnote_block
+from chatchat.api.chat_schemas import ChatCompletionRequest
+from chatchat.api.deps import get_services
+from chatchat.api.errors import ApiError, error_payload
+from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, EmbeddingList, EmbeddingRequest, ModelList, ModelOut
+from chatchat.api.streams import ThreadedStream, sse, sse_response
+from chatchat.config import KeyStore
+from chatchat.conversations import TEMP_KB_PREFIX
+from chatchat.errors import NotFound
+from chatchat.hub import installed_path
+from chatchat.llm.base import estimate_tokens
+from chatchat.llm.openai_engine import needs_key
+from chatchat.rag import AnswerEvent, Source
+from chatchat.service import Services
+
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+STARTED = int(time.time())
+
+CHAT_RESPONSES = {
+    200: {
+        "description": "A chat.completion object, or with stream=true a text/event-stream of chat.completion.chunk "
+        "objects ending with `data: [DONE]`. Knowledge-base models add `sources`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+# --- models -------------------------------------------------------------------------------------
+@router.get("/models", response_model=ModelList, summary="Models: local, cloud, one per knowledge base, embeddings")
+def list_models(services: Services = Depends(get_services)) -> ModelList:
+    settings, catalog = services.settings, services.catalog
+    keys = KeyStore(settings.home)
+    usable = {p.id for p in catalog.providers.values() if not needs_key(p) or keys.get(p.id, p.key_env)}
+    data: list[ModelOut] = []
+
+    def add(model_id: str, kind: str, owner: str, description: str = "") -> None:
+        data.append(ModelOut(id=model_id, created=STARTED, owned_by=owner, kind=kind, description=description))
+
+    for entry in catalog.llms.values():
+        if entry.engine == "openai":
+            if entry.provider in usable:
+                add(entry.id, "cloud", entry.provider or "", entry.name)
+        elif entry.chat and not settings.lite and installed_path(settings, entry):
+            add(entry.id, "local", "chatchat", entry.name)
+    for provider in catalog.providers.values():
+        if provider.id in usable:
+            for name in provider.chat_models:
+                add(f"{provider.id}/{name}", "cloud", provider.id, provider.name)
+    for info in services.list_kbs():
+        if not info.name.startswith(TEMP_KB_PREFIX):
+            add(KB_PREFIX + info.name, "knowledge_base", "chatchat", info.description or f"answers from knowledge base {info.name}")
+    for entry in catalog.embeddings.values():
+        if not entry.provider and installed_path(settings, entry):
+            add(entry.id, "embedding", "chatchat", entry.name)
+    return ModelList(data=data)
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+@router.post("/embeddings", response_model=EmbeddingList, summary="Embeddings from the local embedding models")
+def create_embeddings(body: EmbeddingRequest, services: Services = Depends(get_services)) -> EmbeddingList:
+    try:
+        entry = services.catalog.embedding(body.model)
+    except NotFound as exc:
+        raise ApiError(exc.message, status=404, code="model_not_found", param="model") from exc
+    if entry.provider:
+        raise ApiError(f"'{body.model}' is a cloud embedding model; this server embeds with local models only.",
+                       status=404, code="model_not_found", param="model")
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ApiError("input must be a text or a non-empty list of texts (token arrays are not accepted).", param="input")
+    if len(texts) > MAX_EMBED_INPUTS:
+        raise ApiError(f"At most {MAX_EMBED_INPUTS} inputs per request (got {len(texts)}).", param="input")
+    for i, text in enumerate(texts):
+        if not text.strip() or len(text) > MAX_EMBED_CHARS:
+            raise ApiError(f"input[{i}] must be non-empty text of at most {MAX_EMBED_CHARS} characters.", param="input")
+    if body.dimensions is not None and body.dimensions != entry.dim:
+        raise ApiError(f"'{entry.id}' makes {entry.dim}-dimensional vectors and cannot shorten them.", param="dimensions")
+    vectors = services.embed(texts, entry.id)
+    tokens = sum(estimate_tokens(t) for t in texts)
+    return EmbeddingList(
+        data=[{"index": i, "embedding": _encode(v, body.encoding_format)} for i, v in enumerate(vectors)],
+        model=entry.id,
+        usage={"prompt_tokens": tokens, "total_tokens": tokens},
+    )
+
+
+def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return [float(x) for x in vector]
+
+
+# --- chat completions ---------------------------------------------------------------------------
+@router.post("/chat/completions", summary="Chat (streaming or not); kb:<name> answers from a knowledge base",
+             responses=CHAT_RESPONSES)
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    services = get_services(request)
+    job = ChatJob(
+        model=body.model,
+        messages=[{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages],
+        temperature=body.temperature,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        stop=body.stops(),
+        top_k=body.top_k,
+        score_threshold=body.score_threshold,
+    )
+    await run_in_threadpool(check, job, services)
+    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel))
+    first = await stream.next()
+    if first is None or first.kind == "error":  # nothing sent yet: a proper HTTP error
+        await stream.close()
+        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
+    reply = _Reply(body, job, sum(estimate_tokens(m["content"]) for m in job.messages))
+    if body.stream:
+        return sse_response(reply.chunks(first, stream))
+    return await reply.collect(first, stream)
+
+
+class _Reply:
+    """Turns answer events into OpenAI's chat.completion / chat.completion.chunk objects."""
+
+    def __init__(self, body: ChatCompletionRequest, job: ChatJob, prompt_tokens: int):
+        self.body = body
+        self.job = job
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = 0
+        self.sources: tuple[Source, ...] = ()
+
+    def _finish_reason(self) -> str:
+        limit = self.job.max_tokens
+        return "length" if limit and self.completion_tokens >= limit else "stop"
+
+    def _usage(self) -> dict:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
+
+    def _extra(self) -> dict:
+        return {"sources": [s.to_dict() for s in self.sources]} if self.job.kb else {}
+
+    def _footnotes(self) -> str:
+        return footnote_block(self.sources) if self.body.footnotes and self.job.kb else ""
+
+    def _take(self, event: AnswerEvent) -> str:
+        """The text an event adds to the answer; raises the error an error event carries."""
+        if event.kind == "delta":
+            self.completion_tokens += 1
+            return event.text
+        if event.kind == "sources":
+            self.sources = event.sources
+        elif event.kind == "error":
+            raise event.error or ApiError(event.text, status=500, code="answer_failed")
+        return ""
+
+    async def collect(self, first: AnswerEvent, stream: ThreadedStream) -> dict:
+        parts: list[str] = []
+        try:
+            event = first
+            while event is not None:
+                parts.append(self._take(event))
+                event = await stream.next()
+        finally:
+            await stream.close()
+        return {
+            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.body.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts) + self._footnotes()},
+                         "finish_reason": self._finish_reason(), "logprobs": None}],
+            "usage": self._usage(), **self._extra(),
+        }
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None, **extra) -> str:
+        return sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.body.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}], **extra})
+
+    async def chunks(self, first: AnswerEvent, stream: ThreadedStream) -> AsyncIterator[str]:
+        try:
+            yield self._chunk({"role": "assistant", "content": ""})
+            event = first
+            while event is not None:
+                try:
+                    text = self._take(event)
+                except Exception as exc:  # mid-answer: the status line is sent, so the error goes in the stream
+                    status, code = getattr(exc, "status", 500), getattr(exc, "code", "answer_failed")
+                    yield sse(error_payload(status, getattr(exc, "message", str(exc)), code))
+                    break
+                if text:
+                    yield self._chunk({"content": text})
+                event = await stream.next()
+            else:
+                if footnotes := self._footnotes():
+                    yield self._chunk({"content": footnotes})
+                yield self._chunk({}, self._finish_reason(), **self._extra())
+                if self.body.stream_options and self.body.stream_options.include_usage:
+                    yield sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                               "model": self.body.model, "choices": [], "usage": self._usage()})
+            yield sse("[DONE]")
+        finally:
+            await stream.close()

@@ -1,0 +1,200 @@
+"""Request and response models of the API. Limits here are what the OpenAPI spec advertises and
+what every request is validated against before any service is called."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Field(min_length=1, max_length=64, description="knowledge-base name: letters of any script, digits, space, _ - .")
+
+
+# --- knowledge bases ----------------------------------------------------------------------------
+class KnowledgeBaseOut(BaseModel):
+    name: str
+    description: str
+    embedding: str = Field(description="catalog id of the embedding model the knowledge base is built with")
+    dim: int
+    chunk_size: int
+    chunk_overlap: int
+    title_enhance: bool
+    created: str
+
+
+class KnowledgeBaseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[KnowledgeBaseOut]
+
+
+class CreateKnowledgeBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Name
+    description: str = Field("", max_length=4000)
+    embedding: str | None = Field(None, max_length=128, description="embedding model id; default: settings.default_embedding")
+    chunk_size: int | None = Field(None, ge=50, le=8000)
+    chunk_overlap: int | None = Field(None, ge=0, le=4000)
+
+
+class Deleted(BaseModel):
+    id: str
+    object: str
+    deleted: bool = True
+
+
+class DocumentOut(BaseModel):
+    file: str
+    doc_id: str
+    sha256: str
+    size: int
+    pages: int | None
+    chunks: int
+    status: str = Field(description="ingesting | ready | failed")
+    error: str | None
+    added: str
+
+
+class DocumentList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DocumentOut]
+
+
+class FileResultOut(BaseModel):
+    file: str
+    status: str = Field(description="added | replaced | unchanged | failed | cancelled")
+    chunks: int
+    pages: int | None
+    error: str | None
+
+
+class IngestResults(BaseModel):
+    knowledge_base: str
+    results: list[FileResultOut]
+
+
+class HitOut(BaseModel):
+    text: str
+    file: str
+    page: int | None
+    section: str | None
+    score: float = Field(description="cosine similarity of query and chunk, -1..1 (0 when listing chunks)")
+    doc_id: str
+    chunk_index: int
+    kb: str
+
+
+class HitList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[HitOut]
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=8000)
+    top_k: int | None = Field(None, ge=1, le=100)
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="minimum cosine similarity")
+    mode: Literal["hybrid", "vector", "fulltext"] | None = None
+    files: list[str] | None = Field(None, max_length=1000, description="search only these documents")
+
+
+# --- OpenAI: models and embeddings --------------------------------------------------------------
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    kind: Literal["local", "cloud", "knowledge_base", "embedding"]
+    description: str = ""
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+MAX_EMBED_INPUTS = 2048
+MAX_EMBED_CHARS = 32_000
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=256)
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description=f"text or up to {MAX_EMBED_INPUTS} texts (token arrays are not accepted)"
+    )
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+    user: str | None = None
+
+
+class EmbeddingOut(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+    completion_tokens: int | None = None
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingOut]
+    model: str
+    usage: Usage
+
+
+# --- Langchain-Chatchat 0.2.x shapes ------------------------------------------------------------
+class BaseResponse(BaseModel):
+    code: int = 200
+    msg: str = "success"
+    data: Any = None
+
+
+class ListResponse(BaseResponse):
+    data: list[str]
+
+
+class SeedDocument(BaseModel):
+    """langchain's Document as the seed returned it from search_docs, with its id and score."""
+
+    page_content: str
+    metadata: dict[str, Any]
+    type: Literal["Document"] = "Document"
+    id: str
+    score: float
+
+
+class SeedCreateKB(BaseModel):
+    knowledge_base_name: str = Name
+    vector_store_type: str = Field("lancedb", max_length=64, description="ignored: always the embedded LanceDB")
+    kb_info: str = Field("", max_length=4000)
+    embed_model: str | None = Field(None, max_length=128)
+
+
+class SeedKBName(BaseModel):
+    knowledge_base_name: str = Name
+
+
+class SeedSearch(BaseModel):
+    query: str = Field("", max_length=8000)
+    knowledge_base_name: str = Name
+    top_k: int = Field(3, ge=1, le=100)
+    score_threshold: float | None = Field(
+        None, ge=0.0, le=2.0,
+        description="seed semantics: a distance, lower = closer; hits with 1 - cosine above it are dropped "
+        "(2 keeps everything; default: 1 - settings.score_threshold)",
+    )
+    file_name: str = Field("", max_length=255, description="with an empty query: list this document's chunks")
+
+
+class SeedFiles(BaseModel):
+    knowledge_base_name: str = Name
+    file_names: list[str] = Field(min_length=1, max_length=1000)
+
+
+class SeedRecreate(BaseModel):
+    knowledge_base_name: str = Name
+    allow_empty_kb: bool = True
