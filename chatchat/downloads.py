@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import threading
 import time
@@ -177,6 +178,11 @@ def fetch(
                 if have and response.status_code != 206:  # the server ignored the range: start over
                     meter.add(-have)
                     have = 0
+                served_from = re.match(r"bytes (\d+)-", response.headers.get("content-range", ""))
+                if have and (served_from is None or int(served_from.group(1)) != have):
+                    target.unlink()  # a range other than the one asked for: start over cleanly
+                    meter.add(-have)
+                    continue
                 if "text/html" in response.headers.get("content-type", "") and not remote.name.endswith(".html"):
                     raise DownloadError(
                         f"{remote.url} sent a web page, not the model file {remote.name}: the URL is wrong, "

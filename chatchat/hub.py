@@ -391,6 +391,9 @@ def pull(
             "wait for it, or cancel it first."
         ) from None
     try:
+        found = installed_path(settings, entry)  # another process may have finished it while we waited
+        if found is not None:
+            return found
         staging = partial_dir(settings, entry)
         staging.mkdir(parents=True, exist_ok=True)
         meter = Meter(entry.id, None, 0, progress)

@@ -163,3 +163,18 @@ def copy_of(source: Path, folder: Path, name: str | None = None) -> Path:
     target = folder / (name or source.name)
     shutil.copy2(source, target)
     return target
+
+
+if __name__ == "__main__":
+    # python tests/hub_server.py REPO FILENAME PATH [REPO FILENAME PATH ...]
+    # serves the files in its own process (so a benchmark's client does not share its GIL),
+    # prints the base URL, and stops when its standard input closes
+    import sys
+
+    served_hub = HubServer()
+    args = sys.argv[1:]
+    for i in range(0, len(args), 3):
+        served_hub.add(args[i], args[i + 1], Path(args[i + 2]))
+    print(served_hub.start(), flush=True)
+    sys.stdin.read()
+    served_hub.stop()
