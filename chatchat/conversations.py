@@ -29,7 +29,7 @@ _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class ChatMessage(BaseModel):

@@ -1,0 +1,164 @@
+"""Grounded answers end to end: real documents in a real knowledge base, the packaged MiniLM
+embedder, the packaged SmolLM2 through llama.cpp; prompt budgeting with real tokenizers."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from chatchat.catalog import load_catalog
+from chatchat.config import load_settings
+from chatchat.conversations import ConversationStore
+from chatchat.errors import ModelError
+from chatchat.llm import LLMManager
+from chatchat.llm.openai_engine import OpenAIChatModel
+from chatchat.rag import Answerer, build_prompt
+from chatchat.service import Services
+from chatchat.store import Hit
+
+from conftest import SAMPLES, UNSTRUCTURED_DOCS
+
+DOCS = [UNSTRUCTURED_DOCS / "fake-memo.pdf", UNSTRUCTURED_DOCS / "multi-column-2p.pdf", SAMPLES / "大模型推理优化策略.md"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    settings = load_settings(tmp_path_factory.mktemp("rag-home"), llm_threads=1)
+    services = Services.open(settings)
+    services.create_kb("docs")
+    results = services.add_files("docs", DOCS)
+    assert [r.status for r in results] == ["added"] * len(DOCS), results
+    llms = LLMManager(settings, services.catalog)
+    yield settings, services, llms, Answerer(settings, llms, services)
+    llms.unload_all()
+
+
+def run(events) -> tuple[str, list, list[str], list]:
+    events = list(events)
+    deltas = "".join(e.text for e in events if e.kind == "delta")
+    sources = [s for e in events if e.kind == "sources" for s in e.sources]
+    return deltas, sources, [e.kind for e in events], events
+
+
+def test_kb_answer_streams_then_cites_the_right_file_and_page(world):
+    *_, answerer = world
+    text, sources, kinds, events = run(
+        answerer.answer("What are the two weaknesses of ICT pretraining?", kb="docs", temperature=0, max_tokens=24)
+    )
+    assert kinds[:2] == ["delta", "delta"] and kinds[-2:] == ["sources", "done"]
+    assert text.strip() and events[-1].text == text and not events[-1].cancelled
+    assert (sources[0].file, sources[0].page, sources[0].index) == ("multi-column-2p.pdf", 2, 1)
+    assert "two weaknesses" in sources[0].snippet and sources[0].kb == "docs" and 0 < sources[0].score <= 1
+    assert [s.index for s in sources] == list(range(1, len(sources) + 1))
+
+
+def test_chinese_question_cites_the_chinese_document(world):
+    *_, answerer = world
+    text, sources, kinds, _ = run(answerer.answer("PagedAttention 如何管理显存？", kb="docs", top_k=1, temperature=0, max_tokens=8))
+    assert kinds[-1] == "done" and text.strip()
+    assert sources[0].file == "大模型推理优化策略.md" and sources[0].page is None
+
+
+def test_nothing_relevant_says_so_instead_of_inventing(world):
+    *_, answerer = world
+    text, sources, kinds, _ = run(answerer.answer("How do I bake sourdough bread?", kb="docs", score_threshold=0.3, max_tokens=8))
+    assert kinds == ["delta", "sources", "done"] and sources == []
+    assert "found nothing in the knowledge base “docs”" in text
+    # (the English MiniLM embedder finds any Chinese text similar, hence the high threshold)
+    text, _, _, _ = run(answerer.answer("怎么烤酸面包？", kb="docs", score_threshold=0.95, max_tokens=8))
+    assert "知识库「docs」中没有找到" in text
+    text, sources, kinds, _ = run(
+        answerer.answer("How do I bake bread?", kb="docs", score_threshold=0.3, refuse_when_empty=False, temperature=0, max_tokens=8)
+    )
+    assert kinds[-1] == "done" and "found nothing" not in text and text.strip() and sources == []
+
+
+def test_bad_requests_end_in_one_error_event(world):
+    *_, answerer = world
+    for question, options, code in [
+        ("   ", {}, "chatchat_error"),
+        ("Hi", {"model": "no-such-model"}, "not_found"),
+        ("Hi", {"kb": "no-such-kb"}, "not_found"),
+    ]:
+        events = list(answerer.answer(question, max_tokens=8, **options))
+        assert [e.kind for e in events] == ["error"], events
+        assert events[0].error.code == code and events[0].to_dict()["code"] == code
+
+
+def test_reply_saves_the_exchange_and_a_failed_answer_changes_nothing(world):
+    settings, services, llms, answerer = world
+    store = ConversationStore(settings.conversations_dir, services)
+    conversation = store.create(mode="kb", kb="docs")
+    text, sources, kinds, _ = run(
+        answerer.reply(store, conversation.id, "How many laptops were delivered?", top_k=1, temperature=0, max_tokens=16)
+    )
+    assert kinds[-1] == "done"
+    saved = store.get(conversation.id)
+    assert [m.content for m in saved.messages] == ["How many laptops were delivered?", text]
+    assert saved.messages[1].sources[0]["file"] == "fake-memo.pdf" and saved.messages[1].model == settings.default_llm
+    path = settings.conversations_dir / f"{conversation.id}.json"
+    before = path.read_bytes()
+    _, _, kinds, _ = run(answerer.reply(store, conversation.id, "And blankets?", model="no-such-model"))
+    assert kinds == ["error"] and path.read_bytes() == before
+    # history goes into the next prompt: a follow-up is answered in the same conversation
+    _, _, kinds, _ = run(answerer.reply(store, conversation.id, "And how many trucks?", top_k=1, temperature=0, max_tokens=8))
+    assert kinds[-1] == "done" and len(store.get(conversation.id).messages) == 4
+
+
+def test_cancel_ends_with_a_cancelled_done_and_keeps_the_partial_answer(world):
+    settings, services, _, answerer = world
+    store = ConversationStore(settings.conversations_dir, services)
+    conversation = store.create()
+    cancel = threading.Event()
+    events = []
+    for event in answerer.reply(store, conversation.id, "Tell me a long story about dragons.", cancel=cancel, max_tokens=300):
+        events.append(event)
+        if sum(e.kind == "delta" for e in events) == 3:
+            cancel.set()
+    assert [e.kind for e in events] == ["delta"] * 3 + ["sources", "done"] and events[-1].cancelled
+    assert store.get(conversation.id).messages[1].cancelled
+
+
+def hit(text: str, file: str = "a.pdf", page: int | None = 1, score: float = 0.5) -> Hit:
+    return Hit(text=text, file=file, page=page, section=None, score=score, doc_id="d", chunk_index=0, kb="kb")
+
+
+@pytest.fixture
+def small_model():
+    """A real model object with a 500-token context; building prompts makes no request."""
+    provider = load_catalog().provider("custom")
+    return OpenAIChatModel("custom/small", provider, "small", None, context=500)
+
+
+def test_prompt_keeps_the_best_passages_and_newest_history_that_fit(small_model):
+    hits = [hit("alpha " * 40, score=0.9), hit("beta " * 40, score=0.8), hit("gamma " * 200, score=0.7), hit("delta " * 10, score=0.6)]
+    history = []
+    for i in range(6):
+        history += [{"role": "user", "content": f"question {i} " * 3}, {"role": "assistant", "content": f"answer {i} " * 3}]
+    prompt = build_prompt(small_model, "What is alpha?", hits, history, max_tokens=100, kb_chat=True)
+    assert [h.text.split()[0] for h in prompt.hits] == ["alpha", "beta", "delta"]  # gamma does not fit
+    user = prompt.messages[-1]["content"]
+    assert user.startswith("Passages:") and "[3] (a.pdf, page 1)\ndelta" in user and user.endswith("Question: What is alpha?")
+    kept = [m["content"] for m in prompt.messages[1:-1]]
+    assert kept and kept[-1].startswith("answer 5") and len(kept) % 2 == 0 and len(kept) < len(history)
+    used = sum(small_model.count_tokens(m["content"]) + 8 for m in prompt.messages)
+    assert used + prompt.max_tokens <= small_model.context and prompt.max_tokens == 100
+
+
+def test_prompt_language_follows_the_question(small_model):
+    prompt = build_prompt(small_model, "显存如何优化？", [hit("显存优化", page=None)], [], max_tokens=50, kb_chat=True)
+    assert "已知信息" in prompt.messages[-1]["content"] and "中文" in prompt.messages[0]["content"]
+    plain = build_prompt(small_model, "Hello there", [], [], max_tokens=50, kb_chat=False)
+    assert plain.messages == [{"role": "system", "content": plain.messages[0]["content"]}, {"role": "user", "content": "Hello there"}]
+
+
+def test_prompt_longer_than_the_context_is_refused(small_model, world):
+    with pytest.raises(ModelError, match="question is about \\d+ tokens long"):
+        build_prompt(small_model, "why " * 500, [], [], max_tokens=50, kb_chat=False)
+    with pytest.raises(ModelError, match="None of the 1 retrieved passages fits"):
+        build_prompt(small_model, "why?", [hit("long " * 2000)], [], max_tokens=50, kb_chat=True)
+    *_, answerer = world
+    events = list(answerer.answer("why " * 9000, max_tokens=8))  # SmolLM2: 8192 tokens, counted by its own tokenizer
+    assert events[-1].kind == "error" and "question is about" in events[-1].text
