@@ -9,19 +9,19 @@ suitable() {
     "$1" -c 'import sys, venv; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' >/dev/null 2>&1
 }
 
-finish() {  # keep a double-clicked terminal open long enough to read what went wrong
-    if [ "$1" -ne 0 ] && [ -t 0 ] && [ -t 1 ]; then
+fail() {  # keep a double-clicked terminal open long enough to read what went wrong
+    if [ -t 0 ] && [ -t 1 ]; then
         printf '\nPress Enter to close. 按回车键关闭。'
         read -r _
     fi
-    exit "$1"
+    exit 1
 }
 
 python=""
 if [ -n "$CHATCHAT_PYTHON" ]; then
     if suitable "$CHATCHAT_PYTHON"; then python=$CHATCHAT_PYTHON; else
         echo "CHATCHAT_PYTHON=$CHATCHAT_PYTHON is not a working Python 3.10, 3.11 or 3.12." >&2
-        finish 1
+        fail
     fi
 fi
 if [ -z "$python" ]; then
@@ -46,7 +46,6 @@ Chatchat needs Python 3.10, 3.11 or 3.12, and none was found. Install one, then 
 or install uv (https://docs.astral.sh/uv/), which this launcher then uses to fetch a Python.
 Chatchat 需要 Python 3.10、3.11 或 3.12，但没有找到。请先安装（见上面的命令），然后重新启动 Chatchat。
 MSG
-    finish 1
+    fail
 fi
-"$python" "$here/launcher.py" "$@"
-finish $?
+exec "$python" "$here/launcher.py" "$@"

@@ -14,8 +14,10 @@ runs, a second opens the browser on the running app, or says it is still startin
 to <data dir>/runtime/launcher.log as well as to the console.
 
 Environment: CHATCHAT_HOME (the data dir), CHATCHAT_PIP_ARGS (extra options for pip or uv pip, e.g.
-"--find-links /my/wheels"), CHATCHAT_VENV_ARGS (extra options for the tool creating the
-environment, e.g. "--system-site-packages"), CHATCHAT_USE_UV=0 (use pip even when uv is present).
+"--find-links /my/wheels"; pip's own PIP_INDEX_URL picks a mirror), CHATCHAT_WHEELS_INDEX (where
+prebuilt llama-cpp-python wheels come from, default CPU_WHEELS; empty: none), CHATCHAT_VENV_ARGS
+(extra options for the tool creating the environment, e.g. "--system-site-packages"),
+CHATCHAT_USE_UV=0 (use pip even when uv is present).
 """
 
 from __future__ import annotations
@@ -231,15 +233,16 @@ def install(venv: Path, log: Log, fresh: bool) -> None:
         code, output = run_logged([*create, *extra_venv, str(venv)], log)
         if code != 0:
             raise install_failure(tr("Creating the environment", "创建环境"), output, log)
-    target = f"{REPO}[{EXTRAS}]"
+    wheels = os.environ.get("CHATCHAT_WHEELS_INDEX", CPU_WHEELS)
+    index = ["--extra-index-url", wheels] if wheels else []
     if uv:
-        command = [uv, "pip", "install", "--python", python, "--extra-index-url", CPU_WHEELS]
+        command = [uv, "pip", "install", "--python", python, *index]
     else:
         # --prefer-binary: an older prebuilt llama-cpp-python wheel beats compiling the newest sdist
-        command = [python, "-m", "pip", "install", "--prefer-binary", "--extra-index-url", CPU_WHEELS]
+        command = [python, "-m", "pip", "install", "--prefer-binary", *index]
     log.say(tr("Installing Chatchat and its libraries (a few minutes on the first start) …",
                "正在安装 Chatchat 及其依赖（第一次启动需要几分钟）……"))
-    code, output = run_logged([*command, *extra_pip, "--upgrade", "-e", target], log)
+    code, output = run_logged([*command, *extra_pip, "--upgrade", "-e", f"{REPO}[{EXTRAS}]"], log)
     if code != 0:
         raise install_failure(tr("Installing Chatchat", "安装 Chatchat"), output, log)
 
@@ -276,7 +279,8 @@ def add_desktop_entry(log: Log) -> None:
     launcher = str(REPO / "installer" / "chatchat.sh")
     for char in '\\"`$':  # the Exec key's quoting rules
         launcher = launcher.replace(char, "\\" + char)
-    template = (REPO / "installer" / "chatchat.desktop").read_text(encoding="utf-8")
+    lines = (REPO / "installer" / "chatchat.desktop").read_text(encoding="utf-8").splitlines(keepends=True)
+    template = "".join(line for line in lines if not line.startswith("#"))
     text = template.replace("@LAUNCHER@", f'"{launcher}"').replace("@ICON@", str(REPO / "assets" / "logo.svg"))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -424,15 +428,28 @@ def main(argv: list[str] | None = None) -> int:
         state.unlink(missing_ok=True)
 
 
+def keep_window_open() -> None:
+    """A double-clicked terminal closes with the launcher: let the user read what went wrong first.
+    (Chatchat.bat pauses by itself on Windows.)"""
+    if sys.platform != "win32" and sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            input(tr("\nPress Enter to close.", "\n按回车键关闭。"))
+        except EOFError:
+            pass
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        exit_code = main()
     except LauncherError as error:
         print("\n" + str(error), file=sys.stderr)
         try:
             Log(data_dir() / "runtime" / "launcher.log").write("error: " + str(error), echo=False)
         except OSError:
             pass
-        sys.exit(1)
+        exit_code = 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        exit_code = 130
+    if exit_code not in (0, 130):
+        keep_window_open()
+    sys.exit(exit_code)
