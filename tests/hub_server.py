@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -157,12 +156,6 @@ def html_page(folder: Path) -> Path:
     page = folder / "login.html"
     page.write_text("<!DOCTYPE html><html><body>Please log in</body></html>" * 50, encoding="utf-8")
     return page
-
-
-def copy_of(source: Path, folder: Path, name: str | None = None) -> Path:
-    target = folder / (name or source.name)
-    shutil.copy2(source, target)
-    return target
 
 
 if __name__ == "__main__":
