@@ -120,16 +120,18 @@ def ensure_session_kb(services: Services, session_hash: str) -> str:
     return name
 
 
-def visible_kbs(services: Services, session_hash: str) -> list[KBInfo]:
-    """On a Space, what one visitor may list: the protected demo and their own knowledge base."""
-    own = session_kb_name(session_hash)
+def visible_kbs(services: Services, session_hash: str | None) -> list[KBInfo]:
+    """On a Space, what one visitor may list: the protected demo and their own knowledge base.
+    `session_hash` None (a REST call, which has no browser session): the protected ones only."""
+    own = session_kb_name(session_hash) if session_hash else None
     return [kb for kb in services.list_kbs() if kb.name in protected_kbs() or kb.name == own]
 
 
-def check_visible(name: str, session_hash: str) -> None:
+def check_visible(name: str, session_hash: str | None) -> None:
     """On a Space, raise NotFound for a knowledge base that is neither shared nor the visitor's own,
     exactly as if it did not exist. Call before every search, chat or document listing."""
-    if name not in protected_kbs() and name != session_kb_name(session_hash):
+    own = session_kb_name(session_hash) if session_hash else None
+    if name not in protected_kbs() and name != own:
         raise NotFound(f"No knowledge base named '{name}'.")
 
 

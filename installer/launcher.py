@@ -189,7 +189,7 @@ def install_failure(step: str, output: str, log: Log) -> LauncherError:
     if DISK_SIGNS.search(output):
         return LauncherError(tr(
             f"{step} failed: the disk is full. Free some space (about {NEED_FREE_MB} MB is needed) and start "
-            f"Chatchat again; it will pick up where it stopped. Details: {log.path}",
+            f"Chatchat again; the install starts over. Details: {log.path}",
             f"{step}失败：磁盘已满。请清理出大约 {NEED_FREE_MB} MB 空间后重新启动 Chatchat，安装会自动重新开始。"
             f"详情见 {log.path}",
         ))
@@ -235,10 +235,12 @@ def install(venv: Path, log: Log, fresh: bool) -> None:
             raise install_failure(tr("Creating the environment", "创建环境"), output, log)
     wheels = os.environ.get("CHATCHAT_WHEELS_INDEX", CPU_WHEELS)
     index = ["--extra-index-url", wheels] if wheels else []
+    # a prebuilt llama-cpp-python wheel, even an older one, beats compiling the newest sdist; where the
+    # wheel index has none for this system, PyPI's sdist is built (pip: --prefer-binary; uv: first-match
+    # tries that index's versions first, then PyPI's — the wheel index holds llama-cpp-python only)
     if uv:
-        command = [uv, "pip", "install", "--python", python, *index]
+        command = [uv, "pip", "install", "--python", python, *index, "--index-strategy", "unsafe-first-match"]
     else:
-        # --prefer-binary: an older prebuilt llama-cpp-python wheel beats compiling the newest sdist
         command = [python, "-m", "pip", "install", "--prefer-binary", *index]
     log.say(tr("Installing Chatchat and its libraries (a few minutes on the first start) …",
                "正在安装 Chatchat 及其依赖（第一次启动需要几分钟）……"))
@@ -247,8 +249,8 @@ def install(venv: Path, log: Log, fresh: bool) -> None:
         raise install_failure(tr("Installing Chatchat", "安装 Chatchat"), output, log)
 
 
-def ensure_installed(runtime: Path, log: Log, update: bool) -> bool:
-    """Install unless a complete install is there; returns True when it installed."""
+def ensure_installed(runtime: Path, log: Log, update: bool) -> None:
+    """Install unless a complete install is there (or `update`)."""
     venv = runtime / "venv"
     marker = venv / MARKER
     complete = marker.is_file() and venv_python(venv).exists()
@@ -257,7 +259,7 @@ def ensure_installed(runtime: Path, log: Log, update: bool) -> bool:
             log.say(tr("This copy of Chatchat needs other libraries than the installed ones: "
                        "run the launcher with --update to install them.",
                        "当前版本的 Chatchat 所需的依赖与已安装的不同：请用 --update 参数运行启动器进行更新。"))
-        return False
+        return
     if venv.exists() and not complete:
         log.say(tr("An earlier install did not finish; starting it over.", "上一次安装没有完成，正在重新安装。"))
         shutil.rmtree(venv)
@@ -269,7 +271,6 @@ def ensure_installed(runtime: Path, log: Log, update: bool) -> bool:
     log.say(tr(f"Installed in {time.monotonic() - started:.0f} s.", f"安装完成，用时 {time.monotonic() - started:.0f} 秒。"))
     if sys.platform.startswith("linux"):
         add_desktop_entry(log)
-    return True
 
 
 def add_desktop_entry(log: Log) -> None:

@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -238,3 +239,34 @@ def test_disk_check_data_dir_and_failure_messages(tmp_path: Path, monkeypatch: p
     assert "disk is full" in str(full)
     broken = launcher.install_failure("Installing Chatchat", "ERROR: No matching distribution found for fastapi", log)
     assert "No matching distribution found for fastapi" in str(broken) and str(log.path) in str(broken)
+
+
+def test_uv_install_then_start_without_install_then_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uv path of the install (uv is in the test extra), offline as above; install only, no app start."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (pip install uv, or the test extra)")
+    for name, value in {**OFFLINE_INSTALL, "CHATCHAT_VENV_ARGS": "--system-site-packages"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CHATCHAT_USE_UV", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    launcher = load_launcher()
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    log = launcher.Log(runtime / "launcher.log")
+
+    launcher.ensure_installed(runtime, log, update=False)
+    python = launcher.venv_python(runtime / "venv")
+    found = subprocess.run([str(python), "-c", "import chatchat; print(chatchat.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(found) == REPO / "chatchat" / "__init__.py"
+    commands = [line for line in log.path.read_text(encoding="utf-8").splitlines() if " $ " in line]
+    assert [Path(c.split(" $ ")[1].split()[0]).name for c in commands] == ["uv", "uv"]
+    assert " venv " in commands[0] and " pip install " in commands[1]
+
+    launcher.ensure_installed(runtime, log, update=False)  # a later run: nothing to do
+    launcher.ensure_installed(runtime, log, update=True)  # --update: install again, same environment
+    commands = [line for line in log.path.read_text(encoding="utf-8").splitlines() if " $ " in line]
+    assert len(commands) == 3 and " pip install " in commands[2]
+    assert (runtime / "venv" / launcher.MARKER).is_file()

@@ -35,7 +35,9 @@ def on_space(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPACE_ID", "someone/chatchat")
 
 
-def test_demo_kb_is_built_once_and_found_in_both_languages(services: Services, no_network) -> None:
+def test_demo_kb_builds_offline_answers_searches_in_both_languages_and_with_the_packaged_model(
+    services: Services, no_network
+) -> None:
     results = space.ensure_demo_kb(services)
     assert {r.file for r in results} == DEMO_FILES
     assert all(r.status == "added" and r.chunks > 0 for r in results), results
@@ -49,9 +51,7 @@ def test_demo_kb_is_built_once_and_found_in_both_languages(services: Services, n
     hits = services.search(space.DEMO_KB, "刚安装好时由哪个模型回答", top_k=3)
     assert any(h.file == "Chatchat 使用指南.md" and "SmolLM2" in h.text for h in hits)
 
-
-def test_fresh_install_answers_from_the_demo_with_the_packaged_model(services: Services, no_network) -> None:
-    space.ensure_demo_kb(services)
+    # a fresh install answers from it at once: the packaged SmolLM2, no network
     answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
     events = list(answerer.answer("Which model answers on a fresh install?", kb=space.DEMO_KB,
                                   temperature=0.0, max_tokens=48))
@@ -73,6 +73,14 @@ def test_space_settings(on_space, settings) -> None:
     assert unknown_model.lite is True
 
 
+def test_better_model_is_the_model_managers_pick_unless_already_in_use(services: Services) -> None:
+    pick = space.better_model(services)
+    if pick is not None:  # None: nothing in the catalog fits this machine better
+        assert pick.recommended and pick.id != services.settings.default_llm
+        services.settings.default_llm = pick.id
+        assert space.better_model(services) is None
+
+
 def test_off_a_space_nothing_is_protected(monkeypatch, services: Services) -> None:
     monkeypatch.delenv("SPACE_ID", raising=False)
     assert not space.is_space() and space.protected_kbs() == frozenset()
@@ -80,12 +88,12 @@ def test_off_a_space_nothing_is_protected(monkeypatch, services: Services) -> No
 
 
 def test_visitors_share_the_demo_but_not_their_uploads(on_space, services: Services, no_network) -> None:
-    space.ensure_demo_kb(services)
+    services.create_kb(space.DEMO_KB)  # its contents are the test above's
     alice, bob = "sess-alice-7f3a", "sess-bob-91c2"
     alice_kb = space.ensure_session_kb(services, alice)
     bob_kb = space.ensure_session_kb(services, bob)
     assert alice_kb != bob_kb and alice not in alice_kb and space.ensure_session_kb(services, alice) == alice_kb
-    services.add_files(alice_kb, [SAMPLES / "分布式训练技术原理.md"])
+    services.add_files(alice_kb, [SAMPLES / "大模型技术栈-实战与应用.md"])
     services.add_files(bob_kb, [UNSTRUCTURED_DOCS / "fake-text.txt"])
 
     assert [kb.name for kb in space.visible_kbs(services, alice)] == sorted([space.DEMO_KB, alice_kb])
@@ -93,8 +101,12 @@ def test_visitors_share_the_demo_but_not_their_uploads(on_space, services: Servi
     space.check_visible(alice_kb, alice)
     with pytest.raises(NotFound):
         space.check_visible(bob_kb, alice)
-    assert {h.file for h in services.search(alice_kb, "数据并行 流水线并行", top_k=5)} == {"分布式训练技术原理.md"}
-    assert {h.file for h in services.search(bob_kb, "数据并行 流水线并行", top_k=5)} <= {"fake-text.txt"}
+    assert [kb.name for kb in space.visible_kbs(services, None)] == [space.DEMO_KB]  # REST: no session
+    with pytest.raises(NotFound):
+        space.check_visible(alice_kb, None)
+    assert {h.file for h in services.search(alice_kb, "推理框架 vllm", top_k=5)} == {"大模型技术栈-实战与应用.md"}
+    assert {h.file for h in services.search(bob_kb, "推理框架 vllm", top_k=5)} <= {"fake-text.txt"}
+    assert {h.file for h in services.search(alice_kb, "Hamburgers are delicious", top_k=5)} <= {"大模型技术栈-实战与应用.md"}
 
     with pytest.raises(space.ProtectedKB):
         space.check_writable(space.DEMO_KB)
@@ -112,29 +124,25 @@ def test_visitors_share_the_demo_but_not_their_uploads(on_space, services: Servi
     assert [kb.name for kb in services.list_kbs()] == [space.DEMO_KB]
 
 
-def test_space_requirements_match_pyproject() -> None:
-    """installer/space/requirements.txt must list exactly the app's dependencies plus the local extra."""
-    tomllib = pytest.importorskip("tomllib")
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = {str(Requirement(r)) for r in [*project["dependencies"], *project["optional-dependencies"]["local"]]}
-    lines = (REPO / "installer/space/requirements.txt").read_text(encoding="utf-8").splitlines()
-    listed = {str(Requirement(line)) for line in lines if line.strip() and not line.startswith(("#", "-"))}
-    assert listed == wanted
-    front = (REPO / "installer/space/README.md").read_text(encoding="utf-8").split("---")[1]
-    gradio_pin = re.search(r"gradio>=([\d.]+)", " ".join(project["dependencies"])).group(1)
-    assert re.search(rf"sdk_version: {re.escape(gradio_pin)}(\.\d+)?\n", front)
-
-
-@pytest.mark.skipif(not (REPO / "app.py").exists(), reason="app.py has not landed yet")
 def test_build_space_assembles_a_space_folder(tmp_path: Path) -> None:
+    tomllib = pytest.importorskip("tomllib")
     out = tmp_path / "space"
     subprocess.run([sys.executable, str(REPO / "installer/space/build_space.py"), str(out)], check=True)
-    assert (out / "README.md").read_text(encoding="utf-8").startswith("---\n")
-    assert (out / "requirements.txt").read_bytes() == (REPO / "installer/space/requirements.txt").read_bytes()
+    front = (out / "README.md").read_text(encoding="utf-8").split("---\n")[1]
+    assert "sdk: gradio" in front and "app_file: app.py" in front
     for path in ("app.py", "models.yaml", "chatchat/space.py", "assets/demo/FAQ 常见问题.md",
                  "assets/embeddings/all-MiniLM-L6-v2/tokenizer.json"):
         assert (out / path).is_file(), path
     assert not list(out.rglob("__pycache__")) and not (out / "tests").exists()
+
+    # requirements.txt: the app's dependencies and the local extra, exactly; gradio's version is the SDK's
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = {str(Requirement(r)) for r in [*project["dependencies"], *project["optional-dependencies"]["local"]]}
+    lines = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert {str(Requirement(line)) for line in lines if line.strip() and not line.startswith(("#", "-"))} == wanted
+    assert "--extra-index-url https://abetlen.github.io/llama-cpp-python/whl/cpu" in lines
+    gradio_pin = re.search(r"gradio>=([\d.]+)", " ".join(project["dependencies"])).group(1)
+    assert re.search(rf"sdk_version: {re.escape(gradio_pin)}(\.\d+)?\n", front)
 
 
 def _free_port() -> int:
@@ -143,18 +151,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.skipif(not (REPO / "app.py").exists(), reason="app.py has not landed yet")
 def test_app_py_on_a_space_serves_the_demo(tmp_path: Path) -> None:
     """Cold start of app.py as a Space: the demo knowledge base exists and answers a search."""
     home, port = tmp_path / "home", _free_port()
     env = {**os.environ, "SPACE_ID": "someone/chatchat", "CHATCHAT_HOME": str(home), "CHATCHAT_PORT": str(port),
            "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    output = tmp_path / "app.log"
+    with output.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 240
         while True:
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, output.read_text()
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as response:
                     if response.status == 200:

@@ -5,20 +5,28 @@
         && git add -A && git commit -m "Chatchat" && git push --force space HEAD:main
 
 The repository's own README must start with its set-up commands, so the Space's README (its front
-matter) and requirements.txt live here and replace the repository's in the copy. The app runs
-unchanged: app.py sees SPACE_ID, which Hugging Face sets, and starts in Space mode.
+matter) lives here and replaces the repository's in the copy. requirements.txt is written from
+pyproject.toml (dependencies + the `local` extra) after the pip options in requirements-head.txt, so
+it never drifts from the app's. The app runs unchanged: app.py sees SPACE_ID, which Hugging Face
+sets, and starts in Space mode. Needs Python 3.11+ (tomllib).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 COPIED = ["app.py", "chatchat", "assets", "models.yaml", "pyproject.toml", "LICENSE"]
-OWN = ["README.md", "requirements.txt"]
+
+
+def requirements() -> str:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["local"]]
+    return (HERE / "requirements-head.txt").read_text(encoding="utf-8") + "\n".join(wanted) + "\n"
 
 
 def build(out: Path) -> None:
@@ -34,8 +42,8 @@ def build(out: Path) -> None:
             shutil.copytree(source, out / name, ignore=ignore)
         elif source.is_file():
             shutil.copy2(source, out / name)
-    for name in OWN:
-        shutil.copy2(HERE / name, out / name)
+    shutil.copy2(HERE / "README.md", out / "README.md")
+    (out / "requirements.txt").write_text(requirements(), encoding="utf-8")
 
 
 if __name__ == "__main__":
