@@ -162,3 +162,30 @@ def test_prompt_longer_than_the_context_is_refused(small_model, world):
     *_, answerer = world
     events = list(answerer.answer("why " * 9000, max_tokens=8))  # SmolLM2: 8192 tokens, counted by its own tokenizer
     assert events[-1].kind == "error" and "question is about" in events[-1].text
+
+
+def test_cli_ask_streams_cites_and_exits_with_codes_scripts_can_trust(world, capsys, monkeypatch):
+    from chatchat.cli import main
+
+    settings, services, _, _ = world
+    monkeypatch.setenv("CHATCHAT_LLM_THREADS", "1")
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    home = ["--home", str(settings.home)]
+    question = "How many laptops were delivered?"
+    assert main([*home, "ask", "--kb", "docs", "--top-k", "1", "--max-tokens", "8", "--temperature", "0", question]) == 0
+    out = capsys.readouterr().out
+    assert "Sources:\n  [1] fake-memo.pdf, page 1 (score " in out
+    files = [str(UNSTRUCTURED_DOCS / "fake-memo.pdf")]
+    assert main([*home, "ask", "--files", *files, "--top-k", "1", "--max-tokens", "8", question]) == 0
+    assert "[1] fake-memo.pdf, page 1" in capsys.readouterr().out
+    assert not [kb.name for kb in services.list_kbs() if kb.name.startswith("_ask-")]  # the temporary KB is gone
+    for argv, code, message in [
+        ([], 2, "no question given"),
+        (["  "], 2, "The question is empty"),
+        (["--model", "no-such-model", "Hi"], 2, "Unknown model 'no-such-model'"),
+        (["--kb", "no-such-kb", "Hi"], 2, "no-such-kb"),
+        (["--model", "deepseek/deepseek-chat", "Hi"], 1, "No API key for DeepSeek"),
+        (["--files", str(UNSTRUCTURED_DOCS / "password.pdf"), "Hi"], 1, "none of the files could be read"),
+    ]:
+        assert main([*home, "ask", *argv]) == code, argv
+        assert message in capsys.readouterr().err

@@ -23,7 +23,7 @@ TEMP_KB_PREFIX = "_ask-"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask a question, optionally grounded in a knowledge base or files")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?", help="the question (it may also come last, after --files F...)")
     p.add_argument("--kb", help="knowledge base to answer from")
     p.add_argument("--model", help="model id from `chatchat models list`, or provider/model (e.g. deepseek/deepseek-chat)")
     p.add_argument("--files", nargs="+", type=Path, metavar="F", help="answer from these files (a temporary knowledge base)")
@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    if args.question is None and args.files and len(args.files) > 1:
+        args.question = str(args.files.pop())  # `--files a.pdf b.pdf "question"`: argparse took it for a file
+    if args.question is None:
+        print("error: no question given", file=sys.stderr)
+        return EXIT_USAGE
     if args.kb and args.files:
         print("error: use --kb or --files, not both", file=sys.stderr)
         return EXIT_USAGE
