@@ -7,14 +7,17 @@ through Gradio's unload event, and a second browser not seeing the first one's f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from packaging.requirements import Requirement
@@ -151,34 +154,58 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_app_py_on_a_space_serves_the_demo(tmp_path: Path) -> None:
-    """Cold start of app.py as a Space: the demo knowledge base exists and answers a search."""
-    home, port = tmp_path / "home", _free_port()
-    env = {**os.environ, "SPACE_ID": "someone/chatchat", "CHATCHAT_HOME": str(home), "CHATCHAT_PORT": str(port),
-           "HF_HUB_OFFLINE": "1"}
-    output = tmp_path / "app.log"
+def _call(url: str, body: dict | None = None, method: str | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+@pytest.fixture(scope="module")
+def space_app(tmp_path_factory: pytest.TempPathFactory):
+    """app.py started as on a Space (SPACE_ID set), cold, on a fresh data dir; its base URL."""
+    folder = tmp_path_factory.mktemp("space-app")
+    port = _free_port()
+    env = {**os.environ, "SPACE_ID": "someone/chatchat", "CHATCHAT_HOME": str(folder / "home"),
+           "CHATCHAT_PORT": str(port), "HF_HUB_OFFLINE": "1"}
+    output = folder / "app.log"
     with output.open("w") as sink:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
         while True:
             assert proc.poll() is None, output.read_text()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as response:
+                with urllib.request.urlopen(base + "/", timeout=3) as response:
                     if response.status == 200:
                         break
             except OSError:
                 pass
             assert time.monotonic() < deadline, "app.py did not answer within 240 s"
             time.sleep(0.5)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/knowledge_bases/{space.DEMO_KB}/search",
-            data=b'{"query": "Where does Chatchat keep my files?", "top_k": 3}',
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            body = response.read().decode("utf-8")
-        assert "Getting started with Chatchat.md" in body
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_app_py_on_a_space_serves_the_demo(space_app: str) -> None:
+    status, hits = _call(f"{space_app}/api/knowledge_bases/{space.DEMO_KB}/search",
+                         {"query": "Where does Chatchat keep my files?", "top_k": 3})
+    assert status == 200 and "Getting started with Chatchat.md" in json.dumps(hits, ensure_ascii=False)
+
+
+@pytest.mark.xfail(strict=True, reason="chatchat/api does not apply Space mode yet: on a Space the REST routes must "
+                   "list only space.visible_kbs(services, None) and refuse changes (space.check_writable, no creating)")
+def test_app_py_on_a_space_rest_api_shows_only_the_demo_and_changes_nothing(space_app: str) -> None:
+    status, _ = _call(f"{space_app}/api/knowledge_bases", {"name": "intruder"})
+    assert status == 403
+    status, _ = _call(f"{space_app}/api/knowledge_bases/{space.DEMO_KB}/documents/{quote('FAQ 常见问题.md')}",
+                      method="DELETE")
+    assert status == 403
+    status, listed = _call(f"{space_app}/api/knowledge_bases")
+    assert [kb["name"] for kb in listed["data"]] == [space.DEMO_KB]
