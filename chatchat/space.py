@@ -84,10 +84,14 @@ def ensure_demo_kb(
 def better_model(services: Services) -> LLMEntry | None:
     """The model manager's pick for this machine, when it is not the model in use: what a first run
     points the user to after the demo answer."""
-    from chatchat.hardware import detect, recommend
+    from chatchat.hub import ModelManager
 
-    entry = recommend(services.catalog, detect(services.settings.models_dir))
-    return entry if entry is not None and entry.id != services.settings.default_llm else None
+    manager = ModelManager(services.settings)
+    try:
+        pick = manager.recommend()
+    finally:
+        manager.close()
+    return pick if pick is not None and pick.id != services.settings.default_llm else None
 
 
 # --- visitors on a Space -------------------------------------------------------------------------
