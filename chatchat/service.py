@@ -4,8 +4,9 @@ loaded models, and no presentation logic."""
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -15,6 +16,12 @@ from chatchat.embeddings import EmbedderPool
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
 from chatchat.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
+
+if TYPE_CHECKING:
+    from chatchat.conversations import ConversationStore
+    from chatchat.hub import ModelManager
+    from chatchat.llm.manager import LLMManager
+    from chatchat.rag import Answerer
 
 SEARCH_MODES = ("hybrid", "vector", "fulltext")
 
@@ -161,3 +168,28 @@ class Services:
 
     def embed(self, texts: list[str], model: str | None = None) -> np.ndarray:
         return self.embedders.get(model or self.settings.default_embedding).embed(texts)
+
+    # --- chat and models: made on first use, one of each per process (the UI and the API share the loaded model)
+    @cached_property
+    def llms(self) -> LLMManager:
+        from chatchat.llm.manager import LLMManager
+
+        return LLMManager(self.settings, self.catalog)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        from chatchat.rag import Answerer
+
+        return Answerer(self.settings, self.llms, self)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        from chatchat.conversations import ConversationStore
+
+        return ConversationStore(self.settings.conversations_dir, self)
+
+    @cached_property
+    def models(self) -> ModelManager:
+        from chatchat.hub import ModelManager
+
+        return ModelManager(self.settings)

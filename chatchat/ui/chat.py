@@ -1,0 +1,410 @@
+"""The Chat tab: conversations (new, rename, delete, search, export), three modes (LLM, knowledge base,
+file chat), streamed answers with a Stop button and their sources, retry and copy.
+
+The answers come from `services.answerer.reply` and the conversations from `services.conversations`;
+this module only shows them."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from chatchat.config import KeyStore
+from chatchat.conversations import Conversation
+from chatchat.errors import ChatchatError, InvalidName
+from chatchat.ingest.job import safe_file_name
+from chatchat.service import Services
+from chatchat.ui import knowledge
+from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, warn
+from chatchat.ui.i18n import t, tr
+from chatchat.ui.models import chat_models_installed
+
+MODES = ("llm", "kb", "file")
+STREAM_INTERVAL = 0.05  # seconds between redraws of a streaming answer
+EXPORT_DIR = Path(tempfile.gettempdir()) / "chatchat-exports"
+
+# the Stop switch of each browser session's running answer
+_stops: dict[str, threading.Event] = {}
+
+
+def model_choices(services: Services) -> list[tuple[str, str]]:
+    """Chat models that can answer now: installed local ones (unless lite), and the chat models of every
+    provider that has a key."""
+    settings = services.settings
+    loaded = set(services.llms.loaded())
+    choices = []
+    if not settings.lite:
+        for status in services.models.models("llm"):
+            entry = status.entry
+            if status.installed and entry.is_local and entry.chat:
+                choices.append((entry.name + (" ●" if entry.id in loaded else ""), entry.id))
+    keys = KeyStore(settings.home)
+    for provider in services.catalog.providers.values():
+        if provider.chat_models and keys.get(provider.id, provider.key_env):
+            choices += [(f"{provider.name} · {m}", f"{provider.id}/{m}") for m in provider.chat_models]
+    return choices
+
+
+def sources_message(sources: list[dict], lang: str) -> dict:
+    lines = []
+    for source in sources:
+        where = f"**[{source.get('index', '?')}] {esc(source['file'])}**"
+        if source.get("page") is not None:
+            where += " · " + t("source.page", lang, page=source["page"])
+        if source.get("section"):
+            where += f" · {esc(source['section'])}"
+        lines.append(f"{where} · {t('source.score', lang)} {float(source.get('score', 0)):.3f}\n\n"
+                     f"> {esc(source.get('snippet', ''))}")
+    return {
+        "role": "assistant",
+        "content": "\n\n".join(lines),
+        "metadata": {"title": t("source.title", lang, n=len(sources)), "status": "done"},
+    }
+
+
+def render(conversation: Conversation | None, lang: str) -> list[dict]:
+    """A stored conversation as chatbot messages: each answer followed by its sources, folded."""
+    messages: list[dict] = []
+    for message in conversation.messages if conversation else []:
+        if message.role == "user":
+            messages.append({"role": "user", "content": message.content})
+            continue
+        stopped = f"\n\n*{t('chat.stopped', lang)}*" if message.cancelled else ""
+        messages.append({"role": "assistant", "content": message.content + stopped})
+        if message.sources:
+            messages.append(sources_message(message.sources, lang))
+    return messages
+
+
+def export_file(services: Services, conversation: Conversation) -> str:
+    """The conversation as a Markdown file to download."""
+    name = safe_file_name((conversation.title or "conversation")[:80]) + ".md"
+    folder = EXPORT_DIR / conversation.id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(services.conversations.export_markdown(conversation.id), encoding="utf-8")
+    return str(path)
+
+
+def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
+    services: Services = ctx.services
+    lang = ctx.lang
+    settings = services.settings
+    store = services.conversations
+    conv_id = gr.State(None)
+
+    with gr.Row(equal_height=False, elem_classes=["cc-chat"]):
+        with gr.Column(scale=1, min_width=250, elem_classes=["cc-side"]):
+            new_btn = gr.Button(tr("chat.new"), variant="primary", elem_id="chat-new")
+            search = gr.Textbox(show_label=False, placeholder=tr("chat.search"), elem_id="chat-search")
+            convs = gr.Radio(choices=[], value=None, show_label=False, elem_classes=["cc-convs"], elem_id="chat-list")
+            with gr.Row(elem_classes=["cc-conv-actions"]):
+                rename_btn = gr.Button(tr("chat.rename"), size="sm", elem_id="chat-rename")
+                delete_btn = gr.Button(tr("chat.delete"), size="sm", elem_id="chat-delete")
+                export_btn = gr.DownloadButton(tr("chat.export"), size="sm", value=None, interactive=False,
+                                               elem_id="chat-export")
+            with gr.Group(visible=False) as rename_box:
+                title = gr.Textbox(label=tr("chat.title"), elem_id="chat-title")
+                rename_ok = gr.Button(tr("common.save"), size="sm", elem_id="chat-rename-save")
+            with gr.Group(visible=False) as delete_box:
+                gr.Markdown(tr("chat.delete_question"))
+                with gr.Row():
+                    delete_yes = gr.Button(tr("chat.delete_confirm"), size="sm", variant="stop", elem_id="chat-delete-yes")
+                    delete_no = gr.Button(tr("common.cancel"), size="sm")
+
+        with gr.Column(scale=4, elem_classes=["cc-main"]):
+            with gr.Row(elem_classes=["cc-hint"], visible=False, equal_height=True) as hint_box:
+                hint = gr.Markdown(elem_id="chat-hint")
+                hint_models = gr.Button(tr("chat.go_models"), size="sm", scale=0, min_width=160, visible=False)
+                hint_kb = gr.Button(tr("chat.go_kb"), size="sm", scale=0, min_width=160, visible=False)
+            with gr.Row(equal_height=True, elem_classes=["cc-chat-bar"]):
+                mode = gr.Radio([(tr(f"chat.mode.{m}"), m) for m in MODES], value="llm", label=tr("chat.mode"),
+                                elem_id="chat-mode", scale=2)
+                kb = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, visible=False, elem_id="chat-kb", scale=2)
+                model = gr.Dropdown(label=tr("chat.model"), choices=[], value=None, elem_id="chat-model", scale=2)
+            with gr.Group(visible=False) as file_box:
+                files = gr.File(label=tr("chat.files"), file_count="multiple", height=110, elem_id="chat-files")
+                attached = gr.HTML(elem_id="chat-attached")
+            chatbot = gr.Chatbot(
+                elem_id="chat-box", height="62vh", min_height=360, buttons=["copy", "copy_all"],
+                feedback_options=None, layout="bubble", group_consecutive_messages=True, show_label=False,
+            )
+            with gr.Row(equal_height=True, elem_classes=["cc-input"]):
+                question = gr.Textbox(show_label=False, placeholder=tr("chat.placeholder"), lines=1, max_lines=8,
+                                      scale=8, elem_id="chat-input")
+                send_btn = gr.Button(tr("chat.send"), variant="primary", scale=1, min_width=90, elem_id="chat-send")
+                stop_btn = gr.Button(tr("chat.stop"), variant="stop", scale=1, min_width=90, visible=False,
+                                     elem_id="chat-stop")
+            with gr.Accordion(tr("chat.params"), open=False, elem_id="chat-params"):
+                with gr.Row():
+                    temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05, label=tr("param.temperature"))
+                    top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=tr("param.top_k"))
+                    threshold = gr.Slider(-1.0, 1.0, value=settings.score_threshold, step=0.05, label=tr("param.threshold"))
+                    max_tokens = gr.Slider(64, 8192, value=min(settings.max_tokens, 8192), step=64,
+                                           label=tr("param.max_tokens"))
+
+    # --- views ----------------------------------------------------------------------------------
+    def conv_list(query: str | None, current: str | None) -> dict:
+        found = store.search(query or "")
+        choices = [(c.title or c.created[:16].replace("T", " "), c.id) for c in found]
+        return gr.update(choices=choices, value=current if current in {c.id for c in found} else None)
+
+    def hints(mode_: str, lang_: str) -> dict:
+        """What a person needs before they can chat: a model, and in knowledge-base mode a knowledge base."""
+        no_model = not model_choices(services)
+        no_kb = mode_ == "kb" and not knowledge.user_kbs(services)
+        if no_model:
+            text = t("chat.no_model_lite" if settings.lite else "chat.no_model", lang_)
+        elif no_kb:
+            text = t("chat.no_kb", lang_)
+        else:
+            text = ""
+        return {
+            hint_box: gr.update(visible=bool(text)),
+            hint: text,
+            hint_models: gr.update(visible=no_model),
+            hint_kb: gr.update(visible=no_kb and not no_model),
+        }
+
+    def pickers(conversation: Conversation | None, mode_: str, kb_: str | None, model_: str | None) -> dict:
+        kbs = knowledge.user_kbs(services)
+        models_ = model_choices(services)
+        ids = [value for _, value in models_]
+        if conversation is not None:
+            kb_, model_ = conversation.kb or kb_, conversation.model or model_
+        kb_ = kb_ if kb_ in kbs else (kbs[0] if kbs else None)
+        model_ = model_ if model_ in ids else (settings.default_llm if settings.default_llm in ids else (ids[0] if ids else None))
+        return {
+            mode: mode_,
+            kb: gr.update(choices=kbs, value=kb_, visible=mode_ == "kb"),
+            model: gr.update(choices=models_, value=model_),
+            file_box: gr.update(visible=mode_ == "file"),
+        }
+
+    def attached_html(conversation: Conversation | None, lang_: str) -> str:
+        if conversation is None or not conversation.temp_kb:
+            return ""
+        try:
+            docs = services.documents(conversation.temp_kb)
+        except ChatchatError:
+            return ""
+        chips = "".join(
+            f'<span class="cc-chip cc-{esc(d.status)}" title="{esc(d.error or "")}">{esc(d.file)}</span>' for d in docs
+        )
+        return f'<div class="cc-chips"><span>{esc(t("chat.attached", lang_))}</span>{chips}</div>'
+
+    def open_view(cid: str | None, query: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str) -> dict:
+        """Everything shown for conversation `cid` (None: a new, empty chat)."""
+        conversation = None
+        if cid:
+            try:
+                conversation = store.get(cid)
+            except ChatchatError:
+                cid = None  # deleted in another window
+        view = {
+            conv_id: cid,
+            convs: conv_list(query, cid),
+            chatbot: gr.update(value=render(conversation, lang_), placeholder=t("chat.welcome", lang_)),
+            export_btn: gr.update(value=export_file(services, conversation) if conversation and conversation.messages else None,
+                                  interactive=bool(conversation and conversation.messages)),
+            attached: attached_html(conversation, lang_),
+            title: conversation.title if conversation else "",
+            rename_box: gr.update(visible=False),
+            delete_box: gr.update(visible=False),
+        }
+        if conversation is not None:
+            mode_ = conversation.mode
+        view.update(pickers(conversation, mode_, kb_, model_))
+        view.update(hints(mode_, lang_))
+        return view
+
+    view_inputs = [conv_id, search, mode, kb, model, lang]
+    view_outputs = [conv_id, convs, chatbot, export_btn, attached, title, rename_box, delete_box, mode, kb, model,
+                    file_box, hint_box, hint, hint_models, hint_kb]
+
+    @guarded
+    def show(cid, query, mode_, kb_, model_, lang_):
+        return open_view(cid, query, mode_, kb_, model_, lang_)
+
+    @guarded
+    def pick_conversation(cid, query, mode_, kb_, model_, lang_):
+        return open_view(cid, query, mode_, kb_, model_, lang_)
+
+    @guarded
+    def new_chat(query, mode_, kb_, model_, lang_):
+        if mode_ == "file":
+            mode_ = "llm"  # a file chat starts when files are dropped
+        return {**open_view(None, query, mode_, kb_, model_, lang_), question: ""}
+
+    @guarded
+    def change_setup(cid, mode_, kb_, model_, lang_):
+        """Mode, knowledge base or model changed: remember it in the conversation (if there is one yet)."""
+        if cid:
+            conversation = store.get(cid)
+            conversation.mode = mode_
+            conversation.kb = kb_ if mode_ == "kb" else conversation.kb
+            conversation.model = model_
+            store.save(conversation)
+        return {
+            kb: gr.update(visible=mode_ == "kb"),
+            file_box: gr.update(visible=mode_ == "file"),
+            **hints(mode_, lang_),
+        }
+
+    def ensure_conversation(cid: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str) -> str:
+        if cid:
+            return cid
+        if mode_ == "kb" and not kb_:
+            raise InvalidName(t("kb.pick_first", lang_))
+        if mode_ == "file":
+            raise InvalidName(t("chat.files_first", lang_))
+        return store.create(mode=mode_, kb=kb_ if mode_ == "kb" else None, model=model_).id
+
+    def stream(cid: str, text: str, model_: str | None, options: dict, lang_: str, session: str, base: list[dict]):
+        """Ask, and yield the chatbot as the answer streams in; the conversation is saved by `reply`."""
+        stop = threading.Event()
+        _stops[session] = stop
+        answer = {"role": "assistant", "content": ""}
+        shown = [*base, {"role": "user", "content": text}, answer]
+        yield {chatbot: shown, question: "", send_btn: gr.update(visible=False), stop_btn: gr.update(visible=True),
+               conv_id: cid}
+        drawn = time.monotonic()
+        failed = None
+        try:
+            for event in services.answerer.reply(store, cid, text, model=model_, cancel=stop, **options):
+                if event.kind == "delta":
+                    answer["content"] += event.text
+                    if time.monotonic() - drawn >= STREAM_INTERVAL:
+                        yield {chatbot: shown}
+                        drawn = time.monotonic()
+                elif event.kind == "sources" and event.sources:
+                    shown.append(sources_message([s.to_dict() for s in event.sources], lang_))
+                elif event.kind == "error":
+                    failed = event.text
+        finally:
+            _stops.pop(session, None)
+        if failed:
+            warn(failed)
+            answer["content"] = f"⚠ {failed}"
+            yield {chatbot: shown, question: text, send_btn: gr.update(visible=True), stop_btn: gr.update(visible=False)}
+            return
+        yield {send_btn: gr.update(visible=True), stop_btn: gr.update(visible=False)}
+
+    def options_of(temperature_, top_k_, threshold_, max_tokens_) -> dict:
+        return {"temperature": float(temperature_), "top_k": int(top_k_), "score_threshold": float(threshold_),
+                "max_tokens": int(max_tokens_)}
+
+    @guarded
+    def send(text, cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
+             request: gr.Request):
+        session = request.session_hash or ""
+        if session in _stops:
+            raise InvalidName(t("chat.busy", lang_))
+        if not (text or "").strip():
+            raise InvalidName(t("chat.empty", lang_))
+        cid = ensure_conversation(cid, mode_, kb_, model_, lang_)
+        conversation = store.get(cid)
+        yield from stream(cid, text.strip(), model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
+                          session, render(conversation, lang_))
+        yield open_view(cid, query, mode_, kb_, model_, lang_)
+
+    @guarded
+    def retry(cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
+              request: gr.Request):
+        """Ask the last question again: its answer is replaced."""
+        session = request.session_hash or ""
+        if session in _stops or not cid:
+            return
+        conversation = store.get(cid)
+        if len(conversation.messages) < 2 or conversation.messages[-2].role != "user":
+            return
+        text = conversation.messages[-2].content
+        conversation.messages = conversation.messages[:-2]
+        store.save(conversation)
+        yield from stream(cid, text, model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
+                          session, render(conversation, lang_))
+        yield open_view(cid, query, mode_, kb_, model_, lang_)
+
+    def stop(request: gr.Request):
+        event = _stops.get(request.session_hash or "")
+        if event is not None:
+            event.set()
+
+    @guarded
+    def attach(paths, cid, query, model_, lang_, request: gr.Request):
+        paths = [Path(p) for p in file_names(paths)]
+        if not paths:
+            return
+        if not cid:
+            cid = store.create(mode="file", model=model_).id
+        names = [p.name for p in paths]
+
+        def start(progress, cancel):
+            return store.attach_files(cid, paths, names=names, progress=progress)
+
+        job = knowledge.run_ingest(start, names, lang_, request.session_hash or "")
+        while True:
+            try:
+                yield {attached: next(job), conv_id: cid}
+            except StopIteration as done:
+                knowledge.summarize(done.value, lang_)
+                break
+        yield {**open_view(cid, query, "file", None, model_, lang_), files: None}
+
+    @guarded
+    def rename(cid, new_title, query, lang_):
+        if not cid:
+            raise InvalidName(t("chat.pick_first", lang_))
+        store.rename(cid, new_title or "")
+        return {convs: conv_list(query, cid), rename_box: gr.update(visible=False)}
+
+    @guarded
+    def delete(cid, query, mode_, kb_, model_, lang_):
+        if cid:
+            store.delete(cid)
+            info(t("chat.deleted", lang_))
+        return open_view(None, query, "llm" if mode_ == "file" else mode_, kb_, model_, lang_)
+
+    def toggle_rename(cid, lang_):
+        if not cid:
+            warn(t("chat.pick_first", lang_))
+            return gr.update(visible=False)
+        return gr.update(visible=True)
+
+    def toggle_delete(cid, lang_):
+        if not cid:
+            warn(t("chat.pick_first", lang_))
+            return gr.update(visible=False)
+        return gr.update(visible=True)
+
+    # --- wiring ---------------------------------------------------------------------------------
+    answer_inputs = [conv_id, search, mode, kb, model, temperature, top_k, threshold, max_tokens, lang]
+    answer_outputs = [*view_outputs, question, send_btn, stop_btn]
+    lane = {"concurrency_id": "chat", "concurrency_limit": 4, "show_progress": "hidden"}
+    send_btn.click(send, [question, *answer_inputs], answer_outputs, **lane)
+    question.submit(send, [question, *answer_inputs], answer_outputs, **lane)
+    chatbot.retry(retry, answer_inputs, answer_outputs, **lane)
+    stop_btn.click(stop, None, None, concurrency_limit=None)
+    new_btn.click(new_chat, [search, mode, kb, model, lang], [*view_outputs, question], concurrency_limit=None)
+    convs.input(pick_conversation, [convs, search, mode, kb, model, lang], view_outputs, concurrency_limit=None)
+    search.input(lambda q, cid: conv_list(q, cid), [search, conv_id], convs, concurrency_limit=None,
+                 show_progress="hidden")
+    for control in (mode, kb, model):
+        control.input(change_setup, [conv_id, mode, kb, model, lang], [kb, file_box, hint_box, hint, hint_models, hint_kb],
+                      concurrency_limit=None)
+    files.upload(attach, [files, conv_id, search, model, lang], [*view_outputs, files], concurrency_id="ingest",
+                 concurrency_limit=2)
+    rename_btn.click(toggle_rename, [conv_id, lang], rename_box, concurrency_limit=None)
+    rename_ok.click(rename, [conv_id, title, search, lang], [convs, rename_box])
+    title.submit(rename, [conv_id, title, search, lang], [convs, rename_box])
+    delete_btn.click(toggle_delete, [conv_id, lang], delete_box, concurrency_limit=None)
+    delete_no.click(lambda: gr.update(visible=False), None, delete_box, concurrency_limit=None)
+    delete_yes.click(delete, [conv_id, search, mode, kb, model, lang], view_outputs)
+    hint_models.click(lambda: gr.Tabs(selected="models"), None, tabs, concurrency_limit=None)
+    hint_kb.click(lambda: gr.Tabs(selected="kb"), None, tabs, concurrency_limit=None)
+
+    return [Refresh(show, view_inputs, view_outputs)]

@@ -1,0 +1,306 @@
+"""Every UI string in English and Chinese, and how a browser session's language is chosen.
+
+Static labels are `tr(key)`: the browser translates them (gr.I18n), so they follow a language switch
+without a round trip. Text the server writes (tables, messages, progress) is `t(key, lang, **values)`.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+LANGUAGES = ("zh", "en")
+# what the frontend's locale is set to: Gradio's own strings (upload hints, buttons) exist as zh-CN
+FRONTEND_LOCALE = {"zh": "zh-CN", "en": "en"}
+
+# key: (English, 中文)
+STRINGS: dict[str, tuple[str, str]] = {
+    # app frame
+    "app.tagline": ("Your documents, your model — answers with sources.", "你的文档，你的模型——有出处的回答。"),
+    "tab.chat": ("Chat", "对话"),
+    "tab.kb": ("Knowledge bases", "知识库"),
+    "tab.models": ("Models", "模型"),
+    "tab.settings": ("Settings", "设置"),
+    "common.cancel": ("Cancel", "取消"),
+    "common.save": ("Save", "保存"),
+    # knowledge bases
+    "kb.select": ("Knowledge base", "知识库"),
+    "kb.rebuild": ("Rebuild", "重建"),
+    "kb.delete": ("Delete", "删除"),
+    "kb.delete_confirm": ("Yes, delete it", "确认删除"),
+    "kb.delete_question": (
+        "Delete **{name}** and its {n} documents? The kept originals are deleted too; this cannot be undone.",
+        "删除 **{name}** 及其 {n} 个文档？保存的原始文件也会一并删除，且无法恢复。",
+    ),
+    "kb.new": ("＋ New knowledge base", "＋ 新建知识库"),
+    "kb.name": ("Name", "名称"),
+    "kb.name_hint": ("e.g. product-manuals or 产品手册", "例如 产品手册 或 product-manuals"),
+    "kb.description": ("Description", "描述"),
+    "kb.embedding": ("Embedding model", "嵌入模型"),
+    "kb.chunk_size": ("Chunk size (characters)", "分块大小（字符）"),
+    "kb.chunk_overlap": ("Chunk overlap", "分块重叠"),
+    "kb.create": ("Create", "创建"),
+    "kb.created_msg": ("Knowledge base '{name}' created. Add documents to it next.", "已创建知识库「{name}」，接下来添加文档吧。"),
+    "kb.deleted_msg": ("Knowledge base '{name}' deleted.", "已删除知识库「{name}」。"),
+    "kb.pick_first": ("Pick or create a knowledge base first.", "请先选择或新建一个知识库。"),
+    "kb.empty": (
+        "### No knowledge base yet\n"
+        "A knowledge base holds your documents so that answers can quote them.\n\n"
+        "1. Open **＋ New knowledge base** on the left, give it a name and click **Create**.\n"
+        "2. Drop files or a whole folder here (PDF, Word, PowerPoint, Excel, Markdown, text, HTML, e-mail, images…).\n"
+        "3. Ask questions in the **Chat** tab in *Knowledge base* mode.",
+        "### 还没有知识库\n"
+        "知识库保存你的文档，回答时可以引用其中的内容。\n\n"
+        "1. 点开左侧 **＋ 新建知识库**，填写名称后点击 **创建**。\n"
+        "2. 把文件或整个文件夹拖到这里（PDF、Word、PowerPoint、Excel、Markdown、文本、HTML、邮件、图片……）。\n"
+        "3. 在 **对话** 页选择 *知识库* 模式提问。",
+    ),
+    "kb.demo": ("Create a demo knowledge base", "一键创建示例知识库"),
+    "kb.no_description": ("No description", "暂无描述"),
+    "kb.chunking": ("Chunks of {size} characters, {overlap} overlap", "分块 {size} 字符，重叠 {overlap}"),
+    "kb.counts": ("{docs} documents, {chunks} chunks", "{docs} 个文档，{chunks} 个分块"),
+    "kb.created": ("Created", "创建于"),
+    "kb.documents": ("Documents", "文档"),
+    "kb.test_search": ("Test search", "检索测试"),
+    # uploads and ingest progress
+    "upload.files": ("Drop files here", "拖入文件"),
+    "upload.folder": ("…or a folder", "……或文件夹"),
+    "upload.add": ("Add to knowledge base", "添加到知识库"),
+    "upload.cancel": ("Cancel", "取消"),
+    "upload.nothing": ("Drop some files or a folder first.", "请先拖入文件或文件夹。"),
+    "ingest.batch": ("{done} of {count} files", "已完成 {done}/{count} 个文件"),
+    "ingest.chunks": ("{n} chunks", "{n} 个分块"),
+    "ingest.summary": ("Upload finished — {parts}", "上传完成——{parts}"),
+    "stage.waiting": ("waiting", "等待中"),
+    "stage.parse": ("reading", "解析中"),
+    "stage.split": ("splitting", "分块中"),
+    "stage.embed": ("embedding", "向量化"),
+    "stage.store": ("saving", "写入中"),
+    "stage.done": ("done", "完成"),
+    "stage.added": ("added", "已添加"),
+    "stage.replaced": ("replaced", "已更新"),
+    "stage.unchanged": ("unchanged", "未变化"),
+    "stage.failed": ("failed", "失败"),
+    "stage.cancelled": ("cancelled", "已取消"),
+    # document table
+    "docs.file": ("File", "文件"),
+    "docs.pages": ("Pages", "页数"),
+    "docs.chunks": ("Chunks", "分块"),
+    "docs.status": ("Status", "状态"),
+    "docs.error": ("Error", "错误"),
+    "docs.added": ("Added", "添加时间"),
+    "docs.pick": ("Click a row of the table to pick a document.", "点击表格中的一行以选择文档。"),
+    "docs.selected": ("Selected: **{name}**", "已选择：**{name}**"),
+    "docs.view_chunks": ("View chunks", "查看分块"),
+    "docs.reingest": ("Re-ingest", "重新入库"),
+    "docs.delete": ("Delete document", "删除文档"),
+    "docs.deleted_msg": ("'{name}' deleted.", "已删除「{name}」。"),
+    "status.ingesting": ("ingesting", "入库中"),
+    "status.ready": ("ready", "就绪"),
+    "status.failed": ("failed", "失败"),
+    "status.deleting": ("deleting", "删除中"),
+    "chunks.index": ("#", "#"),
+    "chunks.page": ("Page", "页"),
+    "chunks.section": ("Section", "章节"),
+    "chunks.text": ("Text", "内容"),
+    # search
+    "search.placeholder": ("Type a question to see which passages it finds", "输入问题，查看能检索到哪些段落"),
+    "search.go": ("Search", "检索"),
+    "search.mode": ("Search mode", "检索方式"),
+    "search.mode.hybrid": ("Hybrid", "混合"),
+    "search.mode.vector": ("Vector", "向量"),
+    "search.mode.fulltext": ("Full text", "全文"),
+    "search.none": ("Nothing matched. Lower the score threshold or rephrase.", "没有匹配的段落。可以调低相似度阈值或换个说法。"),
+    "source.page": ("page {page}", "第 {page} 页"),
+    # parameters
+    "param.top_k": ("Passages to retrieve (top-k)", "检索段落数（top-k）"),
+    "param.threshold": ("Score threshold", "相似度阈值"),
+    "param.temperature": ("Temperature", "温度"),
+    "param.max_tokens": ("Max answer tokens", "回答最大 token 数"),
+    "param.history": ("History turns", "历史对话轮数"),
+    # chat
+    "chat.new": ("＋ New chat", "＋ 新对话"),
+    "chat.search": ("Search conversations", "搜索对话"),
+    "chat.rename": ("Rename", "重命名"),
+    "chat.delete": ("Delete", "删除"),
+    "chat.export": ("Export", "导出"),
+    "chat.title": ("Title", "标题"),
+    "chat.delete_question": ("Delete this conversation? This cannot be undone.", "删除这个对话？删除后无法恢复。"),
+    "chat.delete_confirm": ("Delete", "删除"),
+    "chat.deleted": ("Conversation deleted.", "对话已删除。"),
+    "chat.pick_first": ("Open a conversation first.", "请先打开一个对话。"),
+    "chat.mode": ("Mode", "模式"),
+    "chat.mode.llm": ("LLM chat", "LLM 对话"),
+    "chat.mode.kb": ("Knowledge base", "知识库问答"),
+    "chat.mode.file": ("File chat", "文件对话"),
+    "chat.model": ("Model", "模型"),
+    "chat.files": ("Drop files to chat about them", "拖入文件，围绕文件提问"),
+    "chat.files_first": ("Drop a file first: a file chat answers from the files you give it.", "请先拖入文件：文件对话根据你提供的文件回答。"),
+    "chat.attached": ("Files in this chat:", "本对话的文件："),
+    "chat.placeholder": ("Ask a question… (Enter to send, Shift+Enter for a new line)", "输入问题……（Enter 发送，Shift+Enter 换行）"),
+    "chat.send": ("Send", "发送"),
+    "chat.stop": ("■ Stop", "■ 停止"),
+    "chat.params": ("Parameters", "参数"),
+    "chat.busy": ("An answer is still being written: wait for it or press Stop.", "还在生成回答：请稍候或点击停止。"),
+    "chat.empty": ("Type a question first.", "请先输入问题。"),
+    "chat.stopped": ("(stopped)", "（已停止）"),
+    "chat.welcome": (
+        "### Ask me anything\nIn **Knowledge base** mode I answer from your documents and show where each "
+        "answer comes from.",
+        "### 有什么可以帮你？\n选择 **知识库问答** 模式，我会根据你的文档回答，并标出每个回答的出处。",
+    ),
+    "chat.no_model": (
+        "**No chat model is installed yet.** Download one in the **Models** tab, or add a cloud provider key in **Settings**.",
+        "**还没有安装对话模型。** 请在 **模型** 页下载一个，或在 **设置** 中填写云端服务的密钥。",
+    ),
+    "chat.no_model_lite": (
+        "**Lite mode uses cloud models only, and no provider key is set.** Add one in **Settings**.",
+        "**轻量模式只使用云端模型，但还没有填写任何服务的密钥。** 请在 **设置** 中填写。",
+    ),
+    "chat.no_kb": (
+        "**No knowledge base yet.** Create one and add documents in the **Knowledge bases** tab.",
+        "**还没有知识库。** 请在 **知识库** 页新建知识库并添加文档。",
+    ),
+    "chat.go_models": ("Open Models", "前往模型页"),
+    "chat.go_kb": ("Open Knowledge bases", "前往知识库页"),
+    "source.title": ("Sources ({n})", "出处（{n}）"),
+    "source.score": ("score", "相似度"),
+    # models
+    "models.col.name": ("Model", "模型"),
+    "models.col.id": ("ID", "ID"),
+    "models.col.kind": ("Type", "类型"),
+    "models.col.engine": ("Engine", "引擎"),
+    "models.col.size": ("Size", "大小"),
+    "models.col.languages": ("Languages", "语言"),
+    "models.col.state": ("State", "状态"),
+    "models.col.fit": ("Fits this machine", "本机是否适合"),
+    "models.kind.llm": ("chat", "对话"),
+    "models.kind.base": ("base", "基座"),
+    "models.kind.embedding": ("embedding", "嵌入"),
+    "models.installed": ("✓ installed", "✓ 已安装"),
+    "models.not_installed": ("not installed", "未安装"),
+    "models.cloud": ("cloud", "云端"),
+    "models.failed": ("download failed", "下载失败"),
+    "models.partial": ("partly downloaded ({size})", "已下载部分（{size}）"),
+    "models.downloading": ("⬇ downloading {pct}", "⬇ 下载中 {pct}"),
+    "models.job.queued": ("queued", "排队中"),
+    "models.job.running": ("downloading", "下载中"),
+    "models.job.failed": ("failed", "失败"),
+    "fit.fits": ("fits", "适合"),
+    "fit.tight": ("tight", "勉强"),
+    "fit.no": ("too big", "内存不足"),
+    "models.hardware": (
+        "**This machine:** {cpu} · {cores} cores / {threads} threads · RAM {ram} free of {ram_total} · GPU: {gpu} · "
+        "disk {disk} free",
+        "**本机：** {cpu} · {cores} 核 / {threads} 线程 · 内存可用 {ram}（共 {ram_total}）· GPU：{gpu} · 磁盘可用 {disk}",
+    ),
+    "models.no_gpu": ("none", "无"),
+    "models.empty": (
+        "**No chat model is installed yet.** Pick one below (one that fits this machine) and click **Download**, "
+        "or use a cloud model: add its key in **Settings**.",
+        "**还没有安装对话模型。** 在下表中选一个适合本机的模型并点击 **下载**，或使用云端模型：在 **设置** 中填写密钥。",
+    ),
+    "models.pick": ("Click a row to pick a model.", "点击表格中的一行以选择模型。"),
+    "models.selected": ("Selected: **{name}**", "已选择：**{name}**"),
+    "models.load": ("Load", "加载"),
+    "models.unload": ("Unload", "卸载"),
+    "models.make_default": ("★ Make default", "★ 设为默认"),
+    "models.download": ("⬇ Download", "⬇ 下载"),
+    "models.cancel": ("Cancel download", "取消下载"),
+    "models.delete": ("Delete files", "删除文件"),
+    "models.legend": (
+        "★ default model · ● loaded in memory. Models load on first use; loading another local model unloads the previous one.",
+        "★ 默认模型 · ● 已载入内存。模型在首次使用时加载；加载另一个本地模型会卸载前一个。",
+    ),
+    "models.loaded_msg": ("Model '{name}' is loaded.", "模型「{name}」已加载。"),
+    "models.unloaded_msg": ("Model '{name}' unloaded.", "模型「{name}」已卸载。"),
+    "models.default_msg": ("'{name}' is now the default.", "「{name}」已设为默认。"),
+    "models.download_started": ("Downloading '{name}'…", "开始下载「{name}」……"),
+    "models.deleted_msg": ("Files of '{name}' deleted.", "已删除「{name}」的文件。"),
+    # settings
+    "settings.mode": ("#### Mode", "#### 运行模式"),
+    "settings.lite": ("Lite mode", "轻量模式"),
+    "settings.lite_info": (
+        "Cloud models only: no local model is loaded, so the app needs little memory.",
+        "只使用云端模型：不加载本地模型，占用内存很少。",
+    ),
+    "settings.models": ("#### Default models", "#### 默认模型"),
+    "settings.default_llm": ("Chat model", "对话模型"),
+    "settings.default_embedding": ("Embedding model for new knowledge bases", "新知识库的嵌入模型"),
+    "settings.default_embedding_info": (
+        "Each knowledge base keeps the model it was built with.", "每个知识库沿用创建时的嵌入模型。"
+    ),
+    "settings.interface": ("#### Interface", "#### 界面"),
+    "settings.language": ("Default language", "默认语言"),
+    "settings.language_auto": ("Follow the browser", "跟随浏览器"),
+    "settings.language_info": (
+        "For browsers where nobody picked a language with the switch at the top.",
+        "用于尚未通过顶部开关选择语言的浏览器。",
+    ),
+    "settings.data_dir": ("Data directory", "数据目录"),
+    "settings.retrieval": ("#### Retrieval and answers", "#### 检索与回答"),
+    "settings.saved": ("Settings saved.", "设置已保存。"),
+    "settings.env_note": (
+        "Set by environment variables (they win at the next start): {names}", "以下设置由环境变量指定（下次启动时以其为准）：{names}"
+    ),
+    "settings.keys": ("#### Cloud providers", "#### 云端服务"),
+    "keys.provider": ("Provider", "服务商"),
+    "keys.base_url": ("API address", "API 地址"),
+    "keys.key": ("API key", "API 密钥"),
+    "keys.where": ("Source", "来源"),
+    "keys.saved": ("saved here", "已保存"),
+    "keys.from_env": ("env {var}", "环境变量 {var}"),
+    "keys.none": ("not set", "未设置"),
+    "keys.placeholder": ("Paste the key; it is stored on this computer only", "粘贴密钥；只保存在本机"),
+    "keys.save": ("Save key", "保存密钥"),
+    "keys.forget": ("Remove key", "删除密钥"),
+    "keys.empty": ("Paste a key first.", "请先粘贴密钥。"),
+    "keys.saved_msg": ("Key for {provider} saved ({key}).", "{provider} 的密钥已保存（{key}）。"),
+    "keys.forgot": ("Key for {provider} removed.", "已删除 {provider} 的密钥。"),
+    "keys.forgot_env": (
+        "Saved key for {provider} removed; the environment variable {var} still provides one.",
+        "已删除保存的 {provider} 密钥；环境变量 {var} 仍提供了一个密钥。",
+    ),
+    "keys.note": (
+        "Keys are kept in `keys.yaml` in the data directory, readable by your user only, and never shown in full.",
+        "密钥保存在数据目录的 `keys.yaml` 中，仅当前用户可读，界面上不会完整显示。",
+    ),
+}
+
+
+def _table(column: int) -> dict[str, str]:
+    return {key: pair[column] for key, pair in STRINGS.items()}
+
+
+I18N = gr.I18n(en=_table(0), zh=_table(1))
+
+
+def tr(key: str) -> gr.i18n.I18nData:
+    """A label the browser shows in its current language."""
+    if key not in STRINGS:
+        raise KeyError(f"UI string '{key}' is missing from chatchat/ui/i18n.py")
+    return I18N(key)
+
+
+def t(key: str, lang: str, /, **values: object) -> str:
+    """A string in `lang` ('zh' or 'en'), with {placeholders} filled."""
+    english, chinese = STRINGS[key]
+    text = chinese if lang == "zh" else english
+    return text.format(**values) if values else text
+
+
+def _primary(tag: str) -> str:
+    return tag.strip().split(";")[0].strip().lower().replace("_", "-").split("-")[0]
+
+
+def choose_language(saved: str | None, browser: list[str], accept_language: str | None, default: str) -> str:
+    """The session's language: the person's own choice in this browser, else the app's setting, else
+    the browser's first language we speak (navigator.languages, then the Accept-Language header)."""
+    if saved in LANGUAGES:
+        return saved
+    if default in LANGUAGES:
+        return default
+    tags = [tag for tag in browser if tag] or [part for part in (accept_language or "").split(",") if part.strip()]
+    for tag in tags:
+        if _primary(tag) in LANGUAGES:
+            return _primary(tag)
+    return "en"

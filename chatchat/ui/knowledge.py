@@ -1,0 +1,446 @@
+"""The Knowledge bases tab: create, delete and rebuild knowledge bases; upload files or folders with
+per-file progress and a cancel; the document table with delete, re-ingest and chunk view; a test search."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import gradio as gr
+import pandas as pd
+
+from chatchat.conversations import TEMP_KB_PREFIX
+from chatchat import space
+from chatchat.errors import AlreadyExists, InvalidName
+from chatchat.ingest.job import FileResult, Progress
+from chatchat.service import SEARCH_MODES, Services
+from chatchat.store import Hit
+from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, local_time, warn
+from chatchat.ui.i18n import t, tr
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
+STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done": 1.0}
+
+# One cancel switch per browser session's running ingest (a session runs one at a time: the buttons say so).
+_cancels: dict[str, threading.Event] = {}
+
+
+def user_kbs(services: Services) -> list[str]:
+    """Knowledge bases a person made (file chats' own knowledge bases are not listed)."""
+    return [kb.name for kb in services.list_kbs() if not kb.name.startswith(TEMP_KB_PREFIX)]
+
+
+# --- progress of an ingest ----------------------------------------------------------------------
+class IngestView:
+    """What the progress panel shows: one bar for the batch, one per file, then each file's outcome."""
+
+    def __init__(self, names: list[str]):
+        self.names = list(names)
+        self.stage = ["waiting"] * len(names)
+        self.share = [0.0] * len(names)
+        self.detail = [""] * len(names)
+        self.results: list[FileResult] | None = None
+
+    def update(self, p: Progress) -> None:
+        if p.file_index >= len(self.names):  # the job saw more files than announced (cannot happen today)
+            self.names += [p.file] * (p.file_index + 1 - len(self.names))
+            self.stage += ["waiting"] * (p.file_index + 1 - len(self.stage))
+            self.share += [0.0] * (p.file_index + 1 - len(self.share))
+            self.detail += [""] * (p.file_index + 1 - len(self.detail))
+        i = p.file_index
+        self.names[i] = p.file
+        self.stage[i] = p.stage
+        share = STAGE_SHARE.get(p.stage, 0.0)
+        if p.stage == "embed" and p.total:
+            share = 0.2 + 0.75 * p.done / p.total
+        self.share[i] = share
+        self.detail[i] = f"{p.done}/{p.total}" if p.total and p.stage in ("embed", "store") else ""
+
+    def finish(self, results: list[FileResult]) -> None:
+        self.results = results
+        for i, result in enumerate(results[: len(self.names)]):
+            self.names[i] = result.file
+            self.stage[i] = result.status
+            self.share[i] = 1.0
+
+    def render(self, lang: str) -> str:
+        count = len(self.names)
+        finished = sum(1 for s in self.stage if s not in ("waiting", "parse", "split", "embed", "store"))
+        batch = sum(self.share) / count if count else 1.0
+        rows = []
+        for i, name in enumerate(self.names):
+            stage = self.stage[i]
+            result = self.results[i] if self.results and i < len(self.results) else None
+            if result is not None:
+                note = esc(result.error) if result.error else esc(t("ingest.chunks", lang, n=result.chunks))
+            else:
+                note = esc(self.detail[i])
+            rows.append(
+                f'<li class="cc-file cc-{esc(stage)}"><span class="cc-name" title="{esc(name)}">{esc(name)}</span>'
+                f'<span class="cc-stage">{esc(t("stage." + stage, lang))}</span>'
+                f'<span class="cc-bar"><span style="width:{self.share[i] * 100:.0f}%"></span></span>'
+                f'<span class="cc-note">{note}</span></li>'
+            )
+        head = esc(t("ingest.batch", lang, done=finished, count=count))
+        return (
+            f'<div class="cc-progress"><div class="cc-batch"><span>{head}</span>'
+            f'<span class="cc-bar cc-bar-batch"><span style="width:{batch * 100:.0f}%"></span></span></div>'
+            f'<ul class="cc-files">{"".join(rows)}</ul></div>'
+        )
+
+
+def run_ingest(
+    start: Callable[[Callable[[Progress], None], threading.Event], list[FileResult]],
+    names: list[str],
+    lang: str,
+    session: str,
+) -> Iterator[str]:
+    """Run an ingest in a worker thread and yield the progress panel as it moves; returns the results.
+    The worker keeps going if the browser goes away: what a person asked to add gets added."""
+    cancel = threading.Event()
+    _cancels[session] = cancel
+    events: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["results"] = start(events.put, cancel)
+        except Exception as exc:  # handed to the UI thread, which shows it
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, name="chatchat-ui-ingest", daemon=True).start()
+    view = IngestView(names)
+    yield view.render(lang)
+    drawn = time.monotonic()
+    try:
+        while (item := events.get()) is not None:
+            view.update(item)
+            if time.monotonic() - drawn >= PROGRESS_INTERVAL:
+                yield view.render(lang)
+                drawn = time.monotonic()
+    finally:
+        _cancels.pop(session, None)
+    if "error" in outcome:
+        raise outcome["error"]
+    view.finish(outcome["results"])
+    yield view.render(lang)
+    return outcome["results"]
+
+
+def summarize(results: list[FileResult], lang: str) -> None:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    parts = ", ".join(f"{t('stage.' + status, lang)}: {n}" for status, n in counts.items())
+    if counts.get("failed") or counts.get("cancelled"):
+        warn(t("ingest.summary", lang, parts=parts))
+    else:
+        info(t("ingest.summary", lang, parts=parts))
+
+
+# --- rendering ----------------------------------------------------------------------------------
+def kb_card(services: Services, kb: str | None, lang: str) -> str:
+    if not kb:
+        return ""
+    info_ = services.kb_info(kb)
+    docs = services.documents(kb)
+    ready = [d for d in docs if d.status == "ready"]
+    lines = [
+        f"### {esc(info_.name)}",
+        esc(info_.description) if info_.description else f"*{t('kb.no_description', lang)}*",
+        "",
+        f"- {t('kb.embedding', lang)}: `{info_.embedding}` ({info_.dim}-d)",
+        f"- {t('kb.chunking', lang, size=info_.chunk_size, overlap=info_.chunk_overlap)}",
+        f"- {t('kb.counts', lang, docs=len(ready), chunks=sum(d.chunks for d in ready))}",
+        f"- {t('kb.created', lang)}: {local_time(info_.created)}",
+    ]
+    return "\n".join(lines)
+
+
+def docs_frame(services: Services, kb: str | None, lang: str) -> pd.DataFrame:
+    headers = [t(f"docs.{c}", lang) for c in ("file", "pages", "chunks", "status", "error", "added")]
+    if not kb:
+        return pd.DataFrame(columns=headers)
+    rows = [
+        [d.file, d.pages if d.pages else "", d.chunks, t("status." + d.status, lang), d.error or "", local_time(d.added)]
+        for d in services.documents(kb)
+    ]
+    return pd.DataFrame(rows, columns=headers)
+
+
+def chunks_frame(hits: list[Hit], lang: str) -> pd.DataFrame:
+    headers = [t(f"chunks.{c}", lang) for c in ("index", "page", "section", "text")]
+    rows = [[h.chunk_index, h.page or "", h.section or "", h.text] for h in hits]
+    return pd.DataFrame(rows, columns=headers)
+
+
+def hits_html(hits: list[Hit], lang: str) -> str:
+    if not hits:
+        return f'<div class="cc-empty">{esc(t("search.none", lang))}</div>'
+    cards = []
+    for rank, hit in enumerate(hits, 1):
+        where = esc(hit.file) + (f" · {esc(t('source.page', lang, page=hit.page))}" if hit.page else "")
+        section = f'<div class="cc-section">{esc(hit.section)}</div>' if hit.section else ""
+        cards.append(
+            f'<div class="cc-hit"><div class="cc-hit-head"><span class="cc-rank">{rank}</span>'
+            f'<span class="cc-where">{where}</span><span class="cc-score">{hit.score:.3f}</span></div>'
+            f'{section}<div class="cc-snippet">{esc(hit.text)}</div></div>'
+        )
+    return f'<div class="cc-hits">{"".join(cards)}</div>'
+
+
+# --- the tab ------------------------------------------------------------------------------------
+def build(ctx: Context) -> list[Refresh]:
+    services: Services = ctx.services
+    lang = ctx.lang
+    settings = services.settings
+    selected_doc = gr.State(None)
+
+    with gr.Row(equal_height=False, elem_classes=["cc-kb"]):
+        with gr.Column(scale=1, min_width=280, elem_classes=["cc-side"]):
+            kb_pick = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, interactive=True, elem_id="kb-select")
+            card = gr.Markdown(elem_classes=["cc-card"])
+            with gr.Row():
+                rebuild_btn = gr.Button(tr("kb.rebuild"), size="sm", min_width=80, elem_id="kb-rebuild")
+                delete_btn = gr.Button(tr("kb.delete"), size="sm", variant="stop", min_width=80, elem_id="kb-delete")
+            with gr.Group(visible=False, elem_classes=["cc-confirm"]) as confirm_box:
+                confirm_text = gr.Markdown()
+                with gr.Row():
+                    confirm_yes = gr.Button(tr("kb.delete_confirm"), variant="stop", size="sm", elem_id="kb-delete-yes")
+                    confirm_no = gr.Button(tr("common.cancel"), size="sm")
+            with gr.Accordion(tr("kb.new"), open=False, elem_id="kb-new") as new_box:
+                new_name = gr.Textbox(label=tr("kb.name"), placeholder=tr("kb.name_hint"), elem_id="kb-new-name")
+                new_desc = gr.Textbox(label=tr("kb.description"), lines=2)
+                new_embedding = gr.Dropdown(
+                    label=tr("kb.embedding"),
+                    choices=[(e.name, e.id) for e in services.catalog.embeddings.values()],
+                    value=settings.default_embedding,
+                )
+                with gr.Row():
+                    new_size = gr.Number(label=tr("kb.chunk_size"), value=settings.chunk_size, precision=0, minimum=50, maximum=8000)
+                    new_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=settings.chunk_overlap, precision=0, minimum=0)
+                create_btn = gr.Button(tr("kb.create"), variant="primary", elem_id="kb-create")
+
+        with gr.Column(scale=3, elem_classes=["cc-main"]):
+            with gr.Column(visible=False, elem_classes=["cc-hint"]) as empty_box:
+                gr.Markdown(tr("kb.empty"))
+                demo_btn = gr.Button(tr("kb.demo"), variant="primary", visible=bool(space.demo_documents()), elem_id="kb-demo")
+            with gr.Column(visible=False) as kb_box:
+                with gr.Tabs():
+                    with gr.Tab(tr("kb.documents"), id="kb-docs"):
+                        with gr.Row(equal_height=True):
+                            files_in = gr.File(label=tr("upload.files"), file_count="multiple", height=140, elem_id="kb-upload-files")
+                            folder_in = gr.File(label=tr("upload.folder"), file_count="directory", height=140, elem_id="kb-upload-folder")
+                        with gr.Row():
+                            add_btn = gr.Button(tr("upload.add"), variant="primary", elem_id="kb-add")
+                            cancel_btn = gr.Button(tr("upload.cancel"), variant="stop", visible=False, elem_id="kb-cancel")
+                        progress = gr.HTML(elem_id="kb-progress")
+                        docs = gr.Dataframe(
+                            interactive=False, wrap=True, elem_id="kb-docs-table", max_height=420,
+                            column_widths=["34%", "8%", "8%", "10%", "25%", "15%"],
+                        )
+                        with gr.Row(elem_classes=["cc-doc-actions"]):
+                            doc_label = gr.Markdown(tr("docs.pick"), elem_id="kb-doc-selected")
+                            chunks_btn = gr.Button(tr("docs.view_chunks"), size="sm", interactive=False, elem_id="kb-doc-chunks")
+                            reingest_btn = gr.Button(tr("docs.reingest"), size="sm", interactive=False, elem_id="kb-doc-reingest")
+                            remove_btn = gr.Button(tr("docs.delete"), size="sm", variant="stop", interactive=False, elem_id="kb-doc-delete")
+                        chunks_view = gr.Dataframe(visible=False, interactive=False, wrap=True, max_height=420,
+                                                   column_widths=["8%", "8%", "20%", "64%"], elem_id="kb-chunks")
+                    with gr.Tab(tr("kb.test_search"), id="kb-search"):
+                        with gr.Row(equal_height=True):
+                            query = gr.Textbox(show_label=False, placeholder=tr("search.placeholder"), scale=4, elem_id="kb-search-query")
+                            search_btn = gr.Button(tr("search.go"), variant="primary", scale=1, elem_id="kb-search-go")
+                        with gr.Row():
+                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=tr("param.top_k"))
+                            threshold = gr.Slider(-1.0, 1.0, value=settings.score_threshold, step=0.05, label=tr("param.threshold"))
+                            mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=settings.search_mode, label=tr("search.mode"))
+                        results = gr.HTML(elem_id="kb-search-results")
+
+    doc_buttons = [chunks_btn, reingest_btn, remove_btn]
+
+    # --- handlers (dicts name just the components they change) --------------------------------
+    def view_of(kb: str | None, lang_: str) -> dict:
+        """Everything that depends on the chosen knowledge base."""
+        names = user_kbs(services)
+        kb = kb if kb in names else (names[0] if names else None)
+        return {
+            kb_pick: gr.update(choices=names, value=kb),
+            card: kb_card(services, kb, lang_),
+            docs: docs_frame(services, kb, lang_),
+            empty_box: gr.update(visible=not names),
+            kb_box: gr.update(visible=bool(names)),
+            selected_doc: None,
+            doc_label: t("docs.pick", lang_),
+            **{button: gr.update(interactive=False) for button in doc_buttons},
+            chunks_view: gr.update(visible=False),
+            confirm_box: gr.update(visible=False),
+        }
+
+    view_outputs = [kb_pick, card, docs, empty_box, kb_box, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box]
+
+    def busy(running: bool) -> dict:
+        """While an ingest runs in this session: the start buttons off, Cancel on."""
+        return {
+            add_btn: gr.update(interactive=not running),
+            cancel_btn: gr.update(visible=running),
+            rebuild_btn: gr.update(interactive=not running),
+            demo_btn: gr.update(interactive=not running),
+        }
+
+    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, rebuild_btn, demo_btn, progress]
+
+    def job(kb: str, start, names: list[str], lang_: str, request: gr.Request, clear_uploads: bool = False):
+        """Run an ingest into `kb`, streaming its progress panel, then show the outcome. On an error the
+        buttons come back before the message shows, so the tab stays usable."""
+        yield busy(True)
+        try:
+            stream = run_ingest(start, names, lang_, request.session_hash or "")
+            while True:
+                try:
+                    panel = next(stream)
+                except StopIteration as done:
+                    results = done.value
+                    break
+                yield {progress: panel}
+        except Exception:
+            yield busy(False)
+            raise
+        summarize(results, lang_)
+        final = {**view_of(kb, lang_), **busy(False)}
+        if clear_uploads:
+            final.update({files_in: None, folder_in: None})
+        yield final
+
+    @guarded
+    def show(kb: str | None, lang_: str):
+        return view_of(kb, lang_)
+
+    @guarded
+    def create(name: str, description: str, embedding: str, size, overlap, lang_: str):
+        size = int(size) if size is not None else None
+        overlap = int(overlap) if overlap is not None else None
+        created = services.create_kb(name, description or "", embedding, size, overlap)
+        info(t("kb.created_msg", lang_, name=created.name))
+        return {**view_of(created.name, lang_), new_name: "", new_desc: "", new_box: gr.Accordion(open=False)}
+
+    def ask_delete(kb: str | None, lang_: str):
+        if not kb:
+            return {confirm_box: gr.update(visible=False)}
+        count = len(services.documents(kb))
+        return {confirm_box: gr.update(visible=True), confirm_text: t("kb.delete_question", lang_, name=kb, n=count)}
+
+    @guarded
+    def delete(kb: str | None, lang_: str):
+        if kb:
+            services.delete_kb(kb)
+            info(t("kb.deleted_msg", lang_, name=kb))
+        return view_of(None, lang_)
+
+    def pick_doc(evt: gr.SelectData, lang_: str):
+        row = evt.row_value or []
+        name = str(row[0]) if row else None
+        label = t("docs.selected", lang_, name=name) if name else t("docs.pick", lang_)
+        return {selected_doc: name, doc_label: label, **{b: gr.update(interactive=bool(name)) for b in doc_buttons}}
+
+    def need(kb: str | None, doc: str | None, lang_: str) -> None:
+        if not kb:
+            raise InvalidName(t("kb.pick_first", lang_))
+        if doc is not None and not doc:
+            raise InvalidName(t("docs.pick", lang_))
+
+    @guarded
+    def show_chunks(kb: str | None, doc: str | None, lang_: str):
+        need(kb, doc or "", lang_)
+        return gr.update(value=chunks_frame(services.chunks(kb, doc), lang_), visible=True)
+
+    @guarded
+    def remove(kb: str | None, doc: str | None, lang_: str):
+        need(kb, doc or "", lang_)
+        services.remove_document(kb, doc)
+        info(t("docs.deleted_msg", lang_, name=doc))
+        return view_of(kb, lang_)
+
+    @guarded
+    def reingest(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        need(kb, doc or "", lang_)
+
+        def start(progress, cancel):
+            return [services.reingest(kb, doc, progress=progress, cancel=cancel)]
+
+        yield from job(kb, start, [doc], lang_, request)
+
+    @guarded
+    def add(kb: str | None, files: list | None, folder: list | None, lang_: str, request: gr.Request):
+        need(kb, None, lang_)
+        paths = [Path(p) for p in file_names(files) + file_names(folder)]
+        if not paths:
+            raise InvalidName(t("upload.nothing", lang_))
+        names = [p.name for p in paths]
+
+        def start(progress, cancel):
+            return services.add_files(kb, paths, names=names, progress=progress, cancel=cancel)
+
+        yield from job(kb, start, names, lang_, request, clear_uploads=True)
+
+    @guarded
+    def rebuild(kb: str | None, lang_: str, request: gr.Request):
+        need(kb, None, lang_)
+        folder = services.store.get(kb).files_dir
+        names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".incoming"))
+
+        def start(progress, cancel):
+            return services.rebuild_kb(kb, progress=progress, cancel=cancel)
+
+        yield from job(kb, start, names, lang_, request)
+
+    @guarded
+    def make_demo(lang_: str, request: gr.Request):
+        """The demo knowledge base from assets/demo (space.ensure_demo_kb), with the usual progress."""
+        try:  # made first, so that its document panel (where progress shows) is on screen during the ingest
+            services.create_kb(space.DEMO_KB, description=space.DEMO_DESCRIPTION)
+        except AlreadyExists:
+            pass
+        yield view_of(space.DEMO_KB, lang_)
+
+        def start(progress, cancel):
+            return space.ensure_demo_kb(services, progress=progress, cancel=cancel)
+
+        yield from job(space.DEMO_KB, start, [p.name for p in space.demo_documents()], lang_, request)
+
+    def cancel(request: gr.Request):
+        event = _cancels.get(request.session_hash or "")
+        if event is not None:
+            event.set()
+
+    @guarded
+    def search(kb: str | None, text: str, k, threshold_, mode_, lang_: str):
+        need(kb, None, lang_)
+        return hits_html(services.search(kb, text, top_k=int(k), score_threshold=float(threshold_), mode=mode_), lang_)
+
+    # --- wiring ---------------------------------------------------------------------------------
+    create_inputs = [new_name, new_desc, new_embedding, new_size, new_overlap, lang]
+    kb_pick.input(show, [kb_pick, lang], view_outputs, concurrency_limit=None)
+    create_btn.click(create, create_inputs, [*view_outputs, new_name, new_desc, new_box])
+    new_name.submit(create, create_inputs, [*view_outputs, new_name, new_desc, new_box])
+    delete_btn.click(ask_delete, [kb_pick, lang], [confirm_box, confirm_text], concurrency_limit=None)
+    confirm_no.click(lambda: gr.update(visible=False), None, confirm_box, concurrency_limit=None)
+    confirm_yes.click(delete, [kb_pick, lang], view_outputs)
+    docs.select(pick_doc, [lang], [selected_doc, doc_label, *doc_buttons], concurrency_limit=None)
+    chunks_btn.click(show_chunks, [kb_pick, selected_doc, lang], chunks_view)
+    remove_btn.click(remove, [kb_pick, selected_doc, lang], view_outputs)
+    # ingests share their own queue lane, so a long one never holds up chat or search
+    lane = {"concurrency_id": "ingest", "concurrency_limit": 2}
+    add_btn.click(add, [kb_pick, files_in, folder_in, lang], job_outputs, **lane)
+    rebuild_btn.click(rebuild, [kb_pick, lang], job_outputs, **lane)
+    reingest_btn.click(reingest, [kb_pick, selected_doc, lang], job_outputs, **lane)
+    demo_btn.click(make_demo, [lang], job_outputs, **lane)
+    cancel_btn.click(cancel, None, None, concurrency_limit=None)
+    search_btn.click(search, [kb_pick, query, top_k, threshold, mode, lang], results)
+    query.submit(search, [kb_pick, query, top_k, threshold, mode, lang], results)
+
+    return [Refresh(show, [kb_pick, lang], view_outputs)]

@@ -1,0 +1,216 @@
+"""The Models tab: the catalog with what is installed, loaded and the default; load and unload; download
+with progress and cancel; delete. The model manager (`services.models`) and the loaded-model manager
+(`services.llms`) do the work."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from chatchat.downloads import human
+from chatchat.errors import InvalidName
+from chatchat.hub import ModelStatus
+from chatchat.service import Services
+from chatchat.ui.common import Context, Refresh, esc, guarded, info
+from chatchat.ui.i18n import t, tr
+
+POLL_SECONDS = 1.0  # download progress refresh while a download runs
+
+
+def chat_models_installed(services: Services) -> bool:
+    return any(s.installed and s.kind == "llm" and s.entry.chat and s.entry.is_local
+               for s in services.models.models("llm"))
+
+
+def _state(status: ModelStatus, lang: str) -> str:
+    job = status.job
+    if job is not None and job.active:
+        fraction = job.progress.fraction if job.progress else None
+        return t("models.downloading", lang, pct=f"{fraction * 100:.0f}%" if fraction is not None else "…")
+    if not status.entry.is_local:
+        return t("models.cloud", lang)
+    if status.installed:
+        return t("models.installed", lang)
+    if job is not None and job.status == "failed":
+        return t("models.failed", lang)
+    if status.partial_bytes:
+        return t("models.partial", lang, size=human(status.partial_bytes))
+    return t("models.not_installed", lang)
+
+
+def _fit(status: ModelStatus, lang: str) -> str:
+    if status.fit is None:
+        return ""
+    text = t(f"fit.{status.fit.cpu}", lang)
+    if status.fit.gpu:
+        text += f" · GPU {t(f'fit.{status.fit.gpu}', lang)}"
+    return text
+
+
+def catalog_frame(services: Services, lang: str) -> pd.DataFrame:
+    loaded = set(services.llms.loaded())
+    rows = []
+    for status in services.models.models():
+        entry = status.entry
+        kind = "embedding" if status.kind == "embedding" else ("llm" if getattr(entry, "chat", True) else "base")
+        size = status.disk_bytes or status.download_bytes
+        marks = ("★ " if status.default else "") + ("● " if entry.id in loaded else "")
+        rows.append([
+            marks + entry.name, entry.id, t(f"models.kind.{kind}", lang), getattr(entry, "engine", "onnx"),
+            human(size) if size else "", ", ".join(entry.languages), _state(status, lang), _fit(status, lang),
+        ])
+    headers = [t(f"models.col.{c}", lang) for c in ("name", "id", "kind", "engine", "size", "languages", "state", "fit")]
+    return pd.DataFrame(rows, columns=headers)
+
+
+def hardware_line(services: Services, lang: str) -> str:
+    hw = services.models.hardware()
+    gpus = ", ".join(f"{g.name} ({human(g.free_mb * 2**20)} / {human(g.total_mb * 2**20)})" for g in hw.gpus)
+    return t(
+        "models.hardware", lang, cpu=hw.cpu, cores=hw.cores, threads=hw.threads,
+        ram=human(hw.ram_available_mb * 2**20), ram_total=human(hw.ram_total_mb * 2**20),
+        gpu=gpus or t("models.no_gpu", lang), disk=human(hw.disk_free_mb * 2**20),
+    )
+
+
+def downloads_html(services: Services, lang: str) -> str:
+    """Running and queued downloads with a bar each, and the reason of any that failed."""
+    rows = []
+    for job in services.models.downloads.jobs():
+        if job.status == "failed":
+            rows.append(
+                f'<li class="cc-file cc-failed"><span class="cc-name">{esc(job.model_id)}</span>'
+                f'<span class="cc-stage">{esc(t("models.job.failed", lang))}</span>'
+                f'<span class="cc-note">{esc(job.error or "")}</span></li>'
+            )
+        if not job.active:
+            continue
+        p = job.progress
+        share = (p.fraction or 0.0) if p else 0.0
+        detail = ""
+        if p is not None:
+            total = human(p.total) if p.total else "?"
+            eta = f" · {int(p.eta)} s" if p.eta else ""
+            detail = f"{human(p.done)} / {total} · {human(p.speed)}/s{eta}"
+        rows.append(
+            f'<li class="cc-file cc-embed"><span class="cc-name">{esc(job.model_id)}</span>'
+            f'<span class="cc-stage">{esc(t("models.job." + job.status, lang))}</span>'
+            f'<span class="cc-bar"><span style="width:{share * 100:.0f}%"></span></span>'
+            f'<span class="cc-note">{esc(detail)}</span></li>'
+        )
+    return f'<div class="cc-progress"><ul class="cc-files">{"".join(rows)}</ul></div>' if rows else ""
+
+
+def build(ctx: Context) -> list[Refresh]:
+    services: Services = ctx.services
+    lang = ctx.lang
+    selected = gr.State(None)
+
+    hint = gr.Markdown(visible=False, elem_classes=["cc-hint"], elem_id="models-hint")
+    hw = gr.Markdown(elem_classes=["cc-note"], elem_id="models-hardware")
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="models-table", max_height=460,
+                         column_widths=["24%", "16%", "8%", "9%", "8%", "8%", "14%", "13%"])
+    with gr.Row(elem_classes=["cc-doc-actions"]):
+        picked = gr.Markdown(tr("models.pick"), elem_id="models-selected")
+        load_btn = gr.Button(tr("models.load"), size="sm", variant="primary", interactive=False, elem_id="models-load")
+        unload_btn = gr.Button(tr("models.unload"), size="sm", interactive=False, elem_id="models-unload")
+        default_btn = gr.Button(tr("models.make_default"), size="sm", interactive=False, elem_id="models-default")
+        pull_btn = gr.Button(tr("models.download"), size="sm", interactive=False, elem_id="models-download")
+        cancel_btn = gr.Button(tr("models.cancel"), size="sm", variant="stop", interactive=False, elem_id="models-cancel")
+        delete_btn = gr.Button(tr("models.delete"), size="sm", variant="stop", interactive=False, elem_id="models-delete")
+    progress = gr.HTML(elem_id="models-progress")
+    gr.Markdown(tr("models.legend"), elem_classes=["cc-note"])
+    timer = gr.Timer(POLL_SECONDS, active=False)
+    actions = [load_btn, unload_btn, default_btn, pull_btn, cancel_btn, delete_btn]
+
+    def buttons(model_id: str | None) -> dict:
+        if not model_id:
+            return {button: gr.update(interactive=False) for button in actions}
+        status = services.models.status(model_id)
+        job = status.job
+        downloading = job is not None and job.active
+        chat = status.kind == "llm" and getattr(status.entry, "chat", True)
+        loaded = model_id in services.llms.loaded()
+        return {
+            load_btn: gr.update(interactive=chat and status.installed and not loaded),
+            unload_btn: gr.update(interactive=loaded),
+            default_btn: gr.update(interactive=status.installed and not status.default and (chat or status.kind == "embedding")),
+            pull_btn: gr.update(interactive=status.entry.is_local and not status.installed and not downloading),
+            cancel_btn: gr.update(interactive=downloading),
+            delete_btn: gr.update(interactive=status.installed and status.entry.is_local and not status.shipped
+                                  and not status.default),
+        }
+
+    def view(model_id: str | None, lang_: str) -> dict:
+        active = any(job.active for job in services.models.downloads.jobs())
+        installed = chat_models_installed(services)
+        return {
+            hint: gr.update(value=t("models.empty", lang_), visible=not installed),
+            hw: hardware_line(services, lang_),
+            table: catalog_frame(services, lang_),
+            progress: downloads_html(services, lang_),
+            timer: gr.Timer(active=active),
+            **buttons(model_id),
+        }
+
+    outputs = [hint, hw, table, progress, timer, *actions]
+
+    @guarded
+    def show(model_id: str | None, lang_: str):
+        return view(model_id, lang_)
+
+    def pick(evt: gr.SelectData, lang_: str):
+        row = evt.row_value or []
+        model_id = str(row[1]) if len(row) > 1 else None
+        label = t("models.selected", lang_, name=row[0].lstrip("★● ")) if model_id else t("models.pick", lang_)
+        return {selected: model_id, picked: label, **buttons(model_id)}
+
+    def need(model_id: str | None, lang_: str) -> str:
+        if not model_id:
+            raise InvalidName(t("models.pick", lang_))
+        return model_id
+
+    @guarded
+    def load(model_id: str | None, lang_: str):
+        model = services.llms.get(need(model_id, lang_))
+        info(t("models.loaded_msg", lang_, name=model.model_id))
+        return view(model_id, lang_)
+
+    @guarded
+    def unload(model_id: str | None, lang_: str):
+        services.llms.unload(need(model_id, lang_))
+        info(t("models.unloaded_msg", lang_, name=model_id))
+        return view(model_id, lang_)
+
+    @guarded
+    def make_default(model_id: str | None, lang_: str):
+        services.models.set_default(need(model_id, lang_))
+        info(t("models.default_msg", lang_, name=model_id))
+        return view(model_id, lang_)
+
+    @guarded
+    def download(model_id: str | None, lang_: str):
+        services.models.pull(need(model_id, lang_))
+        info(t("models.download_started", lang_, name=model_id))
+        return view(model_id, lang_)
+
+    @guarded
+    def cancel(model_id: str | None, lang_: str):
+        services.models.cancel(need(model_id, lang_))
+        return view(model_id, lang_)
+
+    @guarded
+    def delete(model_id: str | None, lang_: str):
+        model_id = need(model_id, lang_)
+        services.llms.unload(model_id)
+        services.models.delete(model_id)
+        info(t("models.deleted_msg", lang_, name=model_id))
+        return view(model_id, lang_)
+
+    table.select(pick, [lang], [selected, picked, *actions], concurrency_limit=None)
+    for button, handler in ((load_btn, load), (unload_btn, unload), (default_btn, make_default),
+                            (pull_btn, download), (cancel_btn, cancel), (delete_btn, delete)):
+        button.click(handler, [selected, lang], outputs, concurrency_id="models" if handler is load else None)
+    timer.tick(show, [selected, lang], outputs, concurrency_limit=None, show_progress="hidden")
+
+    return [Refresh(show, [selected, lang], outputs)]

@@ -1,0 +1,202 @@
+"""The Settings tab: lite mode, cloud provider keys (shown masked, stored 0600 by KeyStore), default
+models, retrieval defaults, the default UI language, and where the data lives."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from chatchat.config import KeyStore, Settings, mask_key
+from chatchat.errors import SettingsError
+from chatchat.service import SEARCH_MODES, Services
+from chatchat.ui.common import Context, Refresh, guarded, info
+from chatchat.ui.i18n import t, tr
+
+# the settings this tab edits, in the order of its inputs
+FIELDS = (
+    "lite", "default_llm", "default_embedding", "top_k", "score_threshold", "search_mode", "history_turns",
+    "temperature", "max_tokens", "chunk_size", "chunk_overlap", "language",
+)
+
+
+def llm_choices(services: Services) -> list[tuple[str, str]]:
+    """Catalog models, then each provider's chat models as `<provider>/<model>`."""
+    choices = [(entry.name, entry.id) for entry in services.catalog.llms.values() if entry.chat]
+    for provider in services.catalog.providers.values():
+        choices += [(f"{provider.name} · {model}", f"{provider.id}/{model}") for model in provider.chat_models]
+    return choices
+
+
+def keys_frame(services: Services, lang: str) -> pd.DataFrame:
+    store = KeyStore(services.settings.home)
+    saved = set(store.saved_providers())
+    rows = []
+    for provider in services.catalog.providers.values():
+        key = store.get(provider.id, provider.key_env)
+        if provider.id in saved:
+            where = t("keys.saved", lang)
+        elif key:
+            where = t("keys.from_env", lang, var=provider.key_env)
+        else:
+            where = t("keys.none", lang)
+        rows.append([provider.name, provider.base_url, mask_key(key) or "—", where])
+    headers = [t(f"keys.{c}", lang) for c in ("provider", "base_url", "key", "where")]
+    return pd.DataFrame(rows, columns=headers)
+
+
+def apply(settings: Settings, changes: dict[str, Any]) -> None:
+    """Validate all changes together, then apply them in place (every holder of the settings sees them)
+    and save the file."""
+    try:
+        checked = Settings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"Not saved: {problems}") from None
+    if checked.chunk_overlap >= checked.chunk_size:
+        raise SettingsError(
+            f"Not saved: chunk overlap ({checked.chunk_overlap}) must be smaller than chunk size ({checked.chunk_size})."
+        )
+    for name in changes:
+        setattr(settings, name, getattr(checked, name))
+    persist(settings, list(changes))
+
+
+def persist(settings: Settings, names: list[str]) -> None:
+    """Write these settings into settings.yaml, keeping what else is there. Unlike Settings.save this leaves
+    out values that came from command-line options (port, auth…), which belong to that one run."""
+    path = settings.settings_path
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    saved = saved if isinstance(saved, dict) else {}
+    values = settings.model_dump(mode="json", include=set(names))
+    defaults = Settings.model_construct().model_dump(mode="json", include=set(names))
+    for name in names:
+        if values[name] == defaults.get(name):
+            saved.pop(name, None)
+        else:
+            saved[name] = values[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(saved, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def env_overrides() -> list[str]:
+    """Env vars that set one of this tab's settings: they win over settings.yaml at the next start."""
+    return [f"CHATCHAT_{name.upper()}" for name in FIELDS if os.environ.get(f"CHATCHAT_{name.upper()}")]
+
+
+def build(ctx: Context) -> list[Refresh]:
+    services: Services = ctx.services
+    lang = ctx.lang
+    s = services.settings
+
+    with gr.Row(equal_height=False, elem_classes=["cc-settings"]):
+        with gr.Column(scale=1):
+            with gr.Group():
+                gr.Markdown(tr("settings.mode"), elem_classes=["cc-group-title"])
+                lite = gr.Checkbox(label=tr("settings.lite"), info=tr("settings.lite_info"), value=s.lite, elem_id="set-lite")
+            with gr.Group():
+                gr.Markdown(tr("settings.models"), elem_classes=["cc-group-title"])
+                default_llm = gr.Dropdown(label=tr("settings.default_llm"), choices=llm_choices(services),
+                                          value=s.default_llm, allow_custom_value=True, elem_id="set-llm")
+                default_embedding = gr.Dropdown(
+                    label=tr("settings.default_embedding"), info=tr("settings.default_embedding_info"),
+                    choices=[(e.name, e.id) for e in services.catalog.embeddings.values()], value=s.default_embedding,
+                )
+            with gr.Group():
+                gr.Markdown(tr("settings.interface"), elem_classes=["cc-group-title"])
+                language = gr.Radio(
+                    [(tr("settings.language_auto"), "auto"), ("中文", "zh"), ("English", "en")],
+                    value=s.language, label=tr("settings.language"), info=tr("settings.language_info"),
+                )
+                data_dir = gr.Textbox(label=tr("settings.data_dir"), value=str(s.home), interactive=False,
+                                      buttons=["copy"], elem_id="set-home")
+        with gr.Column(scale=1):
+            with gr.Group():
+                gr.Markdown(tr("settings.retrieval"), elem_classes=["cc-group-title"])
+                with gr.Row():
+                    top_k = gr.Slider(1, 20, value=s.top_k, step=1, label=tr("param.top_k"))
+                    threshold = gr.Slider(-1.0, 1.0, value=s.score_threshold, step=0.05, label=tr("param.threshold"))
+                search_mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=s.search_mode,
+                                       label=tr("search.mode"))
+                with gr.Row():
+                    history = gr.Slider(0, 20, value=s.history_turns, step=1, label=tr("param.history"))
+                    temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=tr("param.temperature"))
+                max_tokens = gr.Number(label=tr("param.max_tokens"), value=s.max_tokens, precision=0, minimum=1)
+                with gr.Row():
+                    chunk_size = gr.Number(label=tr("kb.chunk_size"), value=s.chunk_size, precision=0, minimum=50)
+                    chunk_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=s.chunk_overlap, precision=0, minimum=0)
+            env_note = gr.Markdown(elem_classes=["cc-note"])
+            save_btn = gr.Button(tr("common.save"), variant="primary", elem_id="set-save")
+
+    with gr.Group(elem_classes=["cc-keys"]):
+        gr.Markdown(tr("settings.keys"), elem_classes=["cc-group-title"])
+        keys = gr.Dataframe(interactive=False, wrap=True, elem_id="set-keys-table")
+        with gr.Row(equal_height=True):
+            provider = gr.Dropdown(
+                label=tr("keys.provider"), choices=[(p.name, p.id) for p in services.catalog.providers.values()],
+                value=next(iter(services.catalog.providers), None), scale=1, elem_id="set-provider",
+            )
+            key = gr.Textbox(label=tr("keys.key"), type="password", placeholder=tr("keys.placeholder"), scale=2,
+                             elem_id="set-key")
+            with gr.Column(scale=0, min_width=160):
+                save_key = gr.Button(tr("keys.save"), variant="primary", size="sm", elem_id="set-key-save")
+                forget_key = gr.Button(tr("keys.forget"), size="sm", elem_id="set-key-forget")
+        gr.Markdown(tr("keys.note"), elem_classes=["cc-note"])
+
+    inputs = [lite, default_llm, default_embedding, top_k, threshold, search_mode, history, temperature, max_tokens,
+              chunk_size, chunk_overlap, language]
+
+    def current(lang_: str) -> dict:
+        values = services.settings.model_dump()
+        return {
+            **{component: values[name] for component, name in zip(inputs, FIELDS)},
+            default_llm: gr.update(choices=llm_choices(services), value=values["default_llm"]),
+            data_dir: str(services.settings.home),
+            keys: keys_frame(services, lang_),
+            env_note: t("settings.env_note", lang_, names=", ".join(env_overrides())) if env_overrides() else "",
+        }
+
+    @guarded
+    def save(*args):
+        *values, lang_ = args
+        changes = dict(zip(FIELDS, values))
+        for name in ("top_k", "history_turns", "max_tokens", "chunk_size", "chunk_overlap"):
+            if changes[name] is not None:
+                changes[name] = int(changes[name])
+        apply(services.settings, changes)
+        info(t("settings.saved", lang_))
+        return current(lang_)
+
+    @guarded
+    def store_key(provider_id: str, value: str, lang_: str):
+        entry = services.catalog.provider(provider_id)
+        value = (value or "").strip()
+        if not value:
+            raise SettingsError(t("keys.empty", lang_))
+        KeyStore(services.settings.home).set(entry.id, value)
+        info(t("keys.saved_msg", lang_, provider=entry.name, key=mask_key(value)))
+        return "", keys_frame(services, lang_)
+
+    @guarded
+    def drop_key(provider_id: str, lang_: str):
+        entry = services.catalog.provider(provider_id)
+        KeyStore(services.settings.home).set(entry.id, None)
+        still = KeyStore(services.settings.home).get(entry.id, entry.key_env)
+        message = "keys.forgot_env" if still else "keys.forgot"
+        info(t(message, lang_, provider=entry.name, var=entry.key_env or ""))
+        return "", keys_frame(services, lang_)
+
+    outputs = [*inputs, data_dir, keys, env_note]
+    save_btn.click(save, [*inputs, lang], outputs)
+    save_key.click(store_key, [provider, key, lang], [key, keys])
+    key.submit(store_key, [provider, key, lang], [key, keys])
+    forget_key.click(drop_key, [provider, lang], [key, keys])
+
+    return [Refresh(current, [lang], outputs)]
+

@@ -1,0 +1,103 @@
+"""Driving the real app in Debian's chromium: start `python app.py` on a free port with its own data dir,
+open pages in Playwright, and keep screenshots under test-artifacts/screenshots/ (git ignores them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+START_TIMEOUT = 180  # seconds; a loaded 2-core CI machine is slow to import gradio and lancedb
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT) -> float:
+    """Seconds until `url` answered 200; fails with the server's log if it died or never answered."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
+
+
+@contextmanager
+def running_app(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`python app.py --port N` with CHATCHAT_HOME=home; yields its base URL and stops it afterwards."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    log = home.parent / f"app-{port}.log"
+    environment = {**os.environ, "CHATCHAT_HOME": str(home), "PYTHONPATH": str(REPO), **(env or {})}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "app.py"), "--port", str(port), *args],
+            cwd=REPO, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url + "/", process, log)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# --- Gradio widgets by elem_id ------------------------------------------------------------------------
+def text_field(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input[type=text], #{elem_id} input[type=password]").first
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in a gr.Dropdown."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.locator("ul[role=listbox] li[role=option]", has_text=option).first.click()
+
+
+def radio(page, elem_id: str, label: str) -> None:
+    page.locator(f"#{elem_id} label", has_text=label).first.click()
+
+
+def open_tab(page, elem_id: str) -> None:
+    """Click the tab button of the gr.Tab with this elem_id (tab buttons carry the tab's id)."""
+    page.locator(f"button[role=tab][aria-controls='{elem_id}']").first.click()
