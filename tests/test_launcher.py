@@ -189,7 +189,9 @@ def test_first_run_without_network_says_so(tmp_path: Path) -> None:
     home = tmp_path / "user"
     home.mkdir()
     dead = f"http://127.0.0.1:{free_port()}/simple"
-    env = user_env(home, PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="0", PIP_TIMEOUT="3",  # env: reaches pip's build env too
+    # as env vars they reach pip's build-isolation pip too; one retry, because pip names the refused
+    # connection only in its "Retrying" warning (a user's pip retries 5 times by default)
+    env = user_env(home, PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="1", PIP_TIMEOUT="3",
                    CHATCHAT_WHEELS_INDEX=dead, CHATCHAT_PIP_ARGS=f"--index-url {dead}")
     run = subprocess.run(["sh", str(SCRIPT), "--no-browser"], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1

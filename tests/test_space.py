@@ -57,7 +57,7 @@ def test_demo_kb_builds_offline_answers_searches_in_both_languages_and_with_the_
     # a fresh install answers from it at once: the packaged SmolLM2, no network
     answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
     events = list(answerer.answer("Which model answers on a fresh install?", kb=space.DEMO_KB,
-                                  temperature=0.0, max_tokens=48))
+                                  temperature=0.0, max_tokens=16))
     kinds = [e.kind for e in events]
     assert "error" not in kinds, [e.text for e in events if e.kind == "error"]
     assert kinds[-2:] == ["sources", "done"] and events[-1].text.strip()
