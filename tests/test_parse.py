@@ -7,9 +7,11 @@ libraries that make them (tests/parse_samples.py). Nothing is mocked; the networ
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import sys
+import zipfile
 from pathlib import Path
 
 import parse_samples
@@ -19,7 +21,8 @@ from conftest import SAMPLES, SHARED_DOCS, UNSTRUCTURED_DOCS
 from chatchat.errors import FileTooLarge, ParseError, UnsupportedFile
 from chatchat.ingest import offline_nlp
 from chatchat.ingest.encoding import decode_text
-from chatchat.ingest.parse import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, looks_like_heading, parse_file, table_rows
+from chatchat.ingest.sniff import MAX_MARKUP_BYTES
+from chatchat.ingest.parse import MAX_FILE_BYTES, MAX_TEXT_BYTES, SUPPORTED_EXTENSIONS, looks_like_heading, parse_file, table_rows
 
 needs_shared = pytest.mark.skipif(not SHARED_DOCS.is_dir(), reason="shared documents not present")
 HAS_LIBREOFFICE = shutil.which("soffice") is not None
@@ -126,9 +129,9 @@ def test_real_legacy_office_document(relative: str) -> None:
 
 
 @needs_shared
-@pytest.mark.skipif(HAS_LIBREOFFICE, reason="LibreOffice is installed")
-def test_legacy_office_without_libreoffice_says_what_to_install() -> None:
-    with pytest.raises(UnsupportedFile, match=r"fake\.doc.*LibreOffice"):
+def test_legacy_office_without_libreoffice_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without LibreOffice
+    with pytest.raises(UnsupportedFile, match=r"fake\.doc is a Word 97-2003 document .*needs LibreOffice"):
         parse_file(UNSTRUCTURED_DOCS / "fake.doc")
 
 
@@ -351,12 +354,30 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         parse_file(path)
 
 
-def test_oversized_file_is_refused_before_reading(tmp_path: Path) -> None:
-    path = tmp_path / "huge.txt"
+@pytest.mark.parametrize(("name", "size", "limit"), [("huge.txt", MAX_TEXT_BYTES + 1, 20), ("huge.pdf", MAX_FILE_BYTES + 1, 200)])
+def test_oversized_file_is_refused_before_reading(name: str, size: int, limit: int, tmp_path: Path) -> None:
+    path = tmp_path / name
     with path.open("wb") as f:
-        f.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk or memory used
-    with pytest.raises(FileTooLarge, match=r"huge\.txt is .* MB, over the 200 MB limit"):
+        f.truncate(size)  # sparse: no disk or memory used
+    with pytest.raises(FileTooLarge, match=rf"{name} is .* MB, over the {limit} MB limit"):
         parse_file(path)
+
+
+def test_spreadsheet_with_too_much_markup_is_refused(tmp_path: Path) -> None:
+    path, _ = parse_samples.excel(tmp_path)
+    # Varied numbers compress about as well as a real sheet does: big, but no zip bomb. A 1 MB
+    # block repeated still deflates like unique data (deflate looks back only 32 KB).
+    rng = random.Random(7)
+    block = b"".join(b"<row><c><v>%d</v></c></row>" % rng.getrandbits(64) for _ in range(30_000))
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("xl/worksheets/sheet9.xml", "w", force_zip64=True) as member:
+            for _ in range(MAX_MARKUP_BYTES // len(block) + 1):
+                member.write(block)
+    try:
+        with pytest.raises(FileTooLarge, match=r"book\.xlsx holds .* MB of document text"):
+            parse_file(path)
+    finally:
+        path.unlink()  # pytest keeps the tmp dirs of recent runs
 
 
 # --- titles, tables -----------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def _picture_blobs(shapes) -> Iterator[bytes]:
             continue
         try:
             image = shape.image  # pictures and filled picture placeholders
-        except (AttributeError, ValueError):
+        except (AttributeError, KeyError, ValueError):  # no picture, or a linked/missing one
             continue
         yield image.blob
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import olefile
 
-from chatchat.errors import ParseError
+from chatchat.errors import FileTooLarge, ParseError
 
 # Zip members above this size whose compression ratio is beyond anything real documents
 # reach (deflate tops out near 1000:1 on runs of zeros; Office XML is typically 5-20:1).
@@ -19,6 +19,10 @@ MAX_ZIP_TOTAL_BYTES = 1 << 30
 MAX_ZIP_RATIO = 200
 ZIP_RATIO_MIN_BYTES = 20 << 20
 MAX_ZIP_MEMBERS = 20_000
+# The XML a parser must load whole (pictures and other media are not parsed, only OCR'd one by
+# one): openpyxl, python-docx and pandoc need several times its size in memory.
+MAX_MARKUP_BYTES = 200 << 20
+_MARKUP_SUFFIXES = (".xml", ".rels", ".xhtml", ".html", ".htm", ".opf", ".ncx")
 
 KIND_NAMES = {
     "pdf": "a PDF document",
@@ -133,4 +137,10 @@ def check_zip(path: Path, name: str) -> None:
             f"{name} was not opened: it would unpack to {total / 2**20:,.0f} MB in {len(infos)} "
             f"parts from {path.stat().st_size / 2**20:,.1f} MB on disk, which looks like a zip bomb. "
             "If the document is genuine, save a smaller copy (fewer or compressed images) and add that."
+        )
+    markup = sum(i.file_size for i in infos if i.filename.lower().endswith(_MARKUP_SUFFIXES))
+    if markup > MAX_MARKUP_BYTES:
+        raise FileTooLarge(
+            f"{name} holds {markup / 2**20:,.0f} MB of document text and markup, over the "
+            f"{MAX_MARKUP_BYTES // 2**20} MB that can be read at once. Split it into smaller files and add those."
         )
