@@ -106,10 +106,10 @@ def guarded_stream(
                 lock.release()
 
 
-def check_fits_memory(model_id: str, path: Path, *, extra_bytes: int = 0) -> None:
-    """Refuse to load a model whose weights cannot fit the RAM that is free now."""
-    size = path.stat().st_size
-    need = int(size * 1.1) + extra_bytes
+def check_fits_memory(model_id: str, path: Path, *, size: int | None = None) -> None:
+    """Refuse to load a model whose weights (`size`, else the file's size) cannot fit the RAM free now."""
+    size = path.stat().st_size if size is None else size
+    need = int(size * 1.1)
     free = psutil.virtual_memory().available
     if need > free:
         raise ModelError(

@@ -104,6 +104,10 @@ class LLMManager:
         path = require_installed(self.settings, ref.entry)
         if ref.engine in ("llama.cpp", "ctransformers"):
             check_gguf(ref.id, path, ref.entry.files[0].size if ref.entry.files else None)
+        elif ref.engine == "gptq":
+            from chatchat.llm.gptq_engine import gptq_folder
+
+            return gptq_folder(ref.id, path)
         return path
 
     def _load(self, ref: ModelRef, path: Path | None) -> ChatModel:
@@ -134,4 +138,9 @@ class LLMManager:
                 gpu_layers=entry.n_gpu_layers if entry.n_gpu_layers >= 0 else 999,  # -1: every layer
                 expected_size=expected_size,
             )
-        raise ModelError(f"Model '{entry.id}': engine '{entry.engine}' is not supported by this build.")
+        from chatchat.llm.gptq_engine import GPTQChatModel  # the one engine left: gptq
+
+        return GPTQChatModel(
+            entry.id, path, context=entry.context, threads=threads,
+            gpus=entry.gpus, num_gpus=entry.num_gpus, max_gpu_memory=entry.max_gpu_memory,
+        )
