@@ -402,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     log.write(f"launcher {' '.join(sys.argv)} python {sys.executable} repo {REPO}", echo=False)
     lock = SingleInstance(runtime / "launcher.lock")
     if not lock.acquire():
+        if args.update:
+            raise LauncherError(tr("Chatchat is running: close its window first, then run the launcher with --update again.",
+                                   "Chatchat 正在运行：请先关闭它的窗口，再用 --update 参数运行启动器。"))
         return already_running(runtime, log, not args.no_browser)
     log.say(tr(f"Chatchat's data folder: {home}  (log: {log.path})", f"Chatchat 数据目录：{home}（日志：{log.path}）"))
     signal.signal(signal.SIGTERM, _interrupt)

@@ -158,6 +158,8 @@ def test_first_run_interrupted_then_installs_and_answers_and_second_run_starts_a
         # 3. a second launcher while it runs: no second app, it points at the running one
         again = subprocess.run(["sh", str(SCRIPT), "--no-browser"], env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0 and f"already running at {url}" in again.stdout
+        update = subprocess.run(["sh", str(SCRIPT), "--update"], env=env, capture_output=True, text=True, timeout=120)
+        assert update.returncode == 1 and "close its window first" in update.stderr
         first.stop()
         assert not (data / "runtime/app.json").exists()
         with pytest.raises(OSError):
