@@ -145,8 +145,8 @@ def pandoc(ext: str) -> Maker:
         path = folder / f"book{ext}"
         fmt = {".epub": "epub", ".odt": "odt", ".rtf": "rtf", ".rst": "rst"}[ext]
         args = ["--standalone", "--metadata=title:知识库"] if fmt in ("epub", "rtf") else []
-        if fmt == "rst":
-            path.write_text(pypandoc.convert_text(MARKDOWN, fmt, format="md"), encoding="utf-8")
+        if fmt == "rst":  # saved by a Chinese Windows editor
+            path.write_text(pypandoc.convert_text(MARKDOWN, fmt, format="md"), encoding="gbk")
         else:
             pypandoc.convert_text(MARKDOWN, fmt, format="md", outputfile=str(path), extra_args=args)
         return path, [HEADING, "数据并行", SUBHEADING]

@@ -310,6 +310,17 @@ def test_zip_bomb_in_docx_is_refused_unopened(tmp_path: Path) -> None:
         parse_file(path)
 
 
+def test_password_protected_docx(tmp_path: Path) -> None:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    path, _ = parse_samples.word(tmp_path)
+    locked = tmp_path / "机密.docx"
+    with path.open("rb") as plain_file, locked.open("wb") as out:
+        OOXMLFile(plain_file).encrypt("secret", out)  # what Word's "Encrypt with password" writes
+    with pytest.raises(ParseError, match=r"机密\.docx is password-protected"):
+        parse_file(locked)
+
+
 def test_damaged_docx(tmp_path: Path) -> None:
     path, _ = parse_samples.word(tmp_path)
     path.write_bytes(path.read_bytes()[:3000])

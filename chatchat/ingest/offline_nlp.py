@@ -38,10 +38,11 @@ def _blank_pipeline() -> spacy.language.Language:
     return nlp
 
 
+@functools.cache
 def install() -> bool:
     """Point unstructured at the offline pipeline unless the real model is installed.
 
-    Idempotent. Returns True when the offline pipeline is in use.
+    Idempotent (and cheap after the first call). Returns True when the offline pipeline is in use.
     """
     if spacy.util.is_package(_MODEL):
         return False

@@ -240,10 +240,12 @@ def _read_evernote(path: Path, name: str, use_ocr: bool) -> list[Element]:
     return elements
 
 
-def _delimited(kind: str) -> Reader:
+def _as_utf8(kind: str, titles: str) -> Reader:
+    """For partitioners that take bytes and would guess a legacy encoding wrongly (pandoc falls
+    back to Latin-1): decode here, hand them UTF-8."""
+
     def read(path: Path, name: str, use_ocr: bool) -> list[Element]:
-        data = io.BytesIO(_text(path, name).encode("utf-8"))
-        return _partition(kind, GUESSED, file=data, encoding="utf-8")
+        return _partition(kind, titles, file=io.BytesIO(_text(path, name).encode("utf-8")))
 
     return read
 
@@ -320,12 +322,12 @@ _READERS: dict[str, Reader] = {
     ".ndjson": _read_jsonl,
     ".toml": _read_toml,
     ".enex": _read_evernote,
-    ".csv": _delimited("csv"),
-    ".tsv": _delimited("tsv"),
+    ".csv": _as_utf8("csv", GUESSED),
+    ".tsv": _as_utf8("tsv", GUESSED),
     ".xml": _by_file("xml", GUESSED),
     ".eml": _read_mail("email"),
     ".msg": _read_mail("msg"),
-    ".rst": _by_file("rst", MARKUP),
+    ".rst": _as_utf8("rst", MARKUP),
     ".rtf": _by_file("rtf", MARKUP),
     ".epub": _by_file("epub", MARKUP),
     ".odt": _by_file("odt", MARKUP),
