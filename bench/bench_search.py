@@ -23,6 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+from lancedb.index import IvfPq  # noqa: E402
+
 from chatchat.store import ChunkRow, DocumentRecord, Store, now_iso  # noqa: E402
 
 DIM = 384
@@ -131,7 +133,8 @@ def measure(label: str, run, queries: np.ndarray, exact: ExactTopK, recall: bool
     return row
 
 
-def bench_scale(rows: int, data: Data, queries: np.ndarray, flat_queries: int) -> dict:
+def bench_scale(rows: int, data: Data, queries: np.ndarray, flat_queries: int, hnsw_max_rows: int,
+                no_index: bool = False) -> dict:
     print(f"\n== {rows:,} chunks", flush=True)
     folder = common.scratch_dir(f"search-{rows}-")
     try:
@@ -149,15 +152,29 @@ def bench_scale(rows: int, data: Data, queries: np.ndarray, flat_queries: int) -
         results = [measure("flat: ours (vector)", ours(kb), flat_q, _subset(exact, flat_queries)),
                    measure("flat: raw LanceDB", raw(kb, False), flat_q, _subset(exact, flat_queries)),
                    measure("flat: ours (hybrid)", ours(kb, "hybrid"), flat_q, exact, recall=False)]
-        kb.index_threshold = 0
-        with common.timer() as t_index:
-            kb.optimize()  # now builds IVF_HNSW_SQ, as the store does past settings.vector_index_threshold
-        print(f"  optimize (vector index IVF_HNSW_SQ): {t_index['s']:.1f} s", flush=True)
-        results += [measure("index: ours (vector)", ours(kb), queries, exact),
-                    measure("index: raw LanceDB", raw(kb, True), queries, exact),
-                    measure("index: ours (hybrid)", ours(kb, "hybrid"), queries, exact, recall=False)]
-        disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
-        return {"rows": rows, **built, "fts_s": t_fts["s"], "index_s": t_index["s"], "disk_mb": disk, "results": results}
+        index_s = pq_s = None
+        if no_index:
+            return {"rows": rows, **built, "fts_s": t_fts["s"], "index_s": None, "pq_s": None, "results": results}
+        if rows <= hnsw_max_rows:
+            kb.index_threshold = 0
+            with common.timer() as t_index:
+                kb.optimize()  # now builds IVF_HNSW_SQ, as the store does past settings.vector_index_threshold
+            index_s = t_index["s"]
+            print(f"  optimize (vector index IVF_HNSW_SQ): {index_s:.1f} s", flush=True)
+            results += [measure("IVF_HNSW_SQ: ours (vector)", ours(kb), queries, exact),
+                        measure("IVF_HNSW_SQ: raw LanceDB", raw(kb, True), queries, exact),
+                        measure("IVF_HNSW_SQ: ours (hybrid)", ours(kb, "hybrid"), queries, exact, recall=False)]
+        else:
+            print(f"  IVF_HNSW_SQ skipped above {hnsw_max_rows:,} rows (--hnsw-max-rows)", flush=True)
+        # the alternative: IVF_PQ (k-means + product quantisation) builds far faster; the store's search
+        # applies the same nprobes/refine_factor to any vector index
+        with common.timer() as t_pq:
+            kb.chunks_table.create_index("vector", config=IvfPq(distance_type="cosine"), replace=True)
+        pq_s = t_pq["s"]
+        print(f"  IVF_PQ index (raw create_index): {pq_s:.1f} s", flush=True)
+        results += [measure("IVF_PQ: ours (vector)", ours(kb), queries, exact),
+                    measure("IVF_PQ: raw LanceDB", raw(kb, True), queries, exact)]
+        return {"rows": rows, **built, "fts_s": t_fts["s"], "index_s": index_s, "pq_s": pq_s, "results": results}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -170,13 +187,15 @@ def _subset(exact: ExactTopK, count: int) -> ExactTopK:
 
 def markdown(scales: list[dict], header: str) -> str:
     lines = [header, "",
-             "| chunks | add (rows/s) | peak RSS while adding | FTS+compact | vector index build | search | p50 ms | p95 ms | recall@10 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| chunks | add (rows/s) | peak RSS while adding | FTS+compact | IVF_HNSW_SQ build | IVF_PQ build | search | p50 ms | p95 ms | recall@10 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for s in scales:
         first = True
         for r in s["results"]:
+            hnsw = f"{s['index_s']:.0f} s" if s["index_s"] is not None else "not built"
+            pq = f"{s['pq_s']:.0f} s" if s["pq_s"] is not None else "not built"
             lead = (f"| {s['rows']:,} | {s['add_s']:.0f} s ({s['rows_per_s']:,.0f}) | {s['rss_peak_mb']:.0f} MB "
-                    f"(start {s['rss_start_mb']:.0f}) | {s['fts_s']:.1f} s | {s['index_s']:.1f} s |") if first else "| | | | | |"
+                    f"(start {s['rss_start_mb']:.0f}) | {s['fts_s']:.1f} s | {hnsw} | {pq} |") if first else "| | | | | | |"
             recall = f"{r['recall']:.3f}" if r["recall"] is not None else "–"
             lines.append(f"{lead} {r['label']} (n={r['n']}) | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {recall} |")
             first = False
@@ -188,6 +207,9 @@ def main() -> None:
     parser.add_argument("--scales", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--flat-queries-1m", type=int, default=20, help="flat search at 1M takes ~1 s a query")
+    parser.add_argument("--hnsw-max-rows", type=int, default=100_000,
+                        help="build the store's IVF_HNSW_SQ index only up to this size (100k took ~13 min on 2 busy cores)")
+    parser.add_argument("--no-index", action="store_true", help="only add, FTS-index and search flat")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     load_before = common.load()
@@ -195,7 +217,8 @@ def main() -> None:
     queries = data.queries(args.queries)
     scales = []
     for rows in (int(x) for x in args.scales.split(",")):
-        scales.append(bench_scale(rows, data, queries, args.flat_queries_1m if rows >= 500_000 else args.queries))
+        flat = args.flat_queries_1m if rows >= 500_000 else args.queries
+        scales.append(bench_scale(rows, data, queries, flat, args.hnsw_max_rows, args.no_index))
     note = ("synthetic clustered unit vectors (2,000 centres), added through KnowledgeBase.register/add_chunks/commit "
             f"in batches of {BATCH}; ours = KnowledgeBase.search(top_k=10, threshold -1); raw = table.search().limit(10) "
             "(+ nprobes 20, refine_factor 10 with the index, as the store sets); hybrid adds the FTS query, no recall "

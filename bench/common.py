@@ -129,14 +129,17 @@ def open_services(home: Path, **overrides):
 # --- RESULTS.md ---------------------------------------------------------------------------
 
 
-def write_section(heading: str, body: str) -> None:
-    """Put `## heading` + body into RESULTS.md: replace that section if it is there, else append.
-    Other sections (other engineers', the Summary) are left exactly as they are."""
+def write_section(heading: str, body: str, first: bool = False) -> None:
+    """Put `## heading` + body into RESULTS.md: replace that section if it is there, else append it
+    (or, with `first`, put it right under the title). Other sections are left exactly as they are."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
     block = f"## {heading}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: block + "\n", text, count=1).rstrip() + "\n"
+    elif first:
+        title, _, rest = text.partition("\n")
+        text = f"{title}\n\n{block}\n{rest.lstrip()}".rstrip() + "\n"
     else:
         text = text.rstrip() + "\n\n" + block
     RESULTS.write_text(text, encoding="utf-8")

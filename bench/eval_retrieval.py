@@ -15,9 +15,9 @@ whose article is in the knowledge base vs held out (for score_threshold). --answ
 per set whose article is in the knowledge base and N whose article was removed through the real answer
 path (chatchat.rag.Answerer, SmolLM2 135M) and counts citations and refusals.
 
-    python bench/eval_retrieval.py --sets xquad-zh-a --limit 60 --no-seed --no-write   # quick look, < 2 min
-    python bench/eval_retrieval.py                                                     # the full run
-    python bench/eval_retrieval.py --tune --answers 20 --no-seed                       # tuning figures
+    python bench/eval_retrieval.py --sets xquad-zh-a --limit 60 --no-seed --no-write   # quick look, < 2 min idle
+    python bench/eval_retrieval.py                                                     # all questions, with the seed
+    python bench/eval_retrieval.py --tune --tune-limit 200 --answers 6                 # the same, then the sweeps
 """
 
 from __future__ import annotations
@@ -223,19 +223,21 @@ def evaluate_set(services, es: EvalSet, questions: list[dict], docs: Path, seed:
 
 
 def tune_chunks(services, es: EvalSet, questions: list[dict], vectors: np.ndarray, docs: Path,
-                configs: list[tuple[int, int]]) -> list[dict]:
+                configs: list[tuple[int, int]], main_kb) -> list[dict]:
     judge = Judge(es)
     paths = write_articles(es, docs / es.name)
     out = []
     for size, overlap in configs:
-        kb_name = f"tune-{es.name}-{size}-{overlap}"
-        info = ingest_ours(services, kb_name, paths, size, overlap)
-        kb = services.store.get(kb_name)
+        if (size, overlap) == (main_kb.info.chunk_size, main_kb.info.chunk_overlap):
+            kb, note = main_kb, f"{main_kb.count_chunks()} chunks"
+        else:
+            info = ingest_ours(services, f"tune-{es.name}-{size}-{overlap}", paths, size, overlap)
+            kb, note = services.store.get(f"tune-{es.name}-{size}-{overlap}"), f"{info['chunks']} chunks"
         for mode in MODES:
-            out.append(row(f"{size}/{overlap}, {mode}", ask_kb(kb, judge, questions, vectors, mode),
-                           note=f"{info['chunks']} chunks, ingest {info['s']:.0f} s"))
+            out.append(row(f"{size}/{overlap}, {mode}", ask_kb(kb, judge, questions, vectors, mode), note=note))
             print(fmt(out[-1]), flush=True)
-        services.delete_kb(kb_name)
+        if kb is not main_kb:
+            services.delete_kb(kb.name)
     return out
 
 
@@ -389,7 +391,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="questions per set (spread over the set); default all")
     parser.add_argument("--no-seed", action="store_true", help="skip the seed pipeline (no bench extra needed)")
     parser.add_argument("--tune", action="store_true", help="chunk / fusion / tokenizer / threshold sweeps")
-    parser.add_argument("--chunk-configs", default="150/30,250/50,250/0,250/100,400/80,600/120")
+    parser.add_argument("--tune-limit", type=int, help="questions per set for the sweeps (default: --limit)")
+    parser.add_argument("--chunk-configs", default="150/30,250/0,250/50,400/80")
+    parser.add_argument("--chunk-sets", default="xquad-en-a,xquad-zh-a", help="sets to re-ingest for the chunk sweep")
     parser.add_argument("--answers", type=int, default=0, help="questions per set and kind through the answer path")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -399,24 +403,36 @@ def main() -> None:
     home = common.scratch_dir("eval-")
     docs = home / "docs"
     results, tuning = [], {}
+    note = ("embedding model all-MiniLM-L6-v2 (English; the int8 ONNX for ours, fp32 sentence-transformers for the "
+            "seed) — no Chinese ONNX embedding model ships on PyPI, so the Chinese sets show what full-text (ICU) and "
+            "hybrid add; chunks 250/50, title enhancement on (no titles in .txt), top 10 without threshold")
     try:
         services = common.open_services(home)
         services.embed(["warm up"])
-        for name in args.sets.split(","):
-            es = load_set(name)
-            questions = pick(es.questions, args.limit)
-            result = evaluate_set(services, es, questions, docs, seed=not args.no_seed)
-            results.append(result)
+        sets = {name: load_set(name) for name in args.sets.split(",")}
+        for name, es in sets.items():
+            results.append(evaluate_set(services, es, pick(es.questions, args.limit), docs, seed=not args.no_seed))
+        header = common.header(common.command_line(), load_before, common.load(),
+                               f"{(time.perf_counter() - started) / 60:.1f} min; " + note)
+        text = section_main(results, header)
+        print("\n" + text)
+        if not args.no_write:
+            common.write_section("Retrieval quality (eval_retrieval.py)", text)
+        for result in results:
             if not (args.tune or args.answers):
-                services.delete_kb(result["kb"])
-                continue
+                break
+            es = sets[result["set"]]
+            questions = pick(es.questions, args.tune_limit or args.limit)
             blocks: dict = {"tables": {}}
             kb = services.store.get(result["kb"])
+            print(f"\n== tuning on {es.name}, {len(questions)} questions", flush=True)
             if args.tune:
                 vectors = embed_questions(services, questions)
-                configs = [tuple(int(x) for x in c.split("/")) for c in args.chunk_configs.split(",")]
-                print("-- chunk size / overlap", flush=True)
-                blocks["tables"]["chunk size/overlap (re-ingested)"] = tune_chunks(services, es, questions, vectors, docs, configs)
+                if es.name in args.chunk_sets.split(","):
+                    configs = [tuple(int(x) for x in c.split("/")) for c in args.chunk_configs.split(",")]
+                    print("-- chunk size / overlap", flush=True)
+                    blocks["tables"]["chunk size/overlap (re-ingested)"] = tune_chunks(
+                        services, es, questions, vectors, docs, configs, kb)
                 print("-- fusion", flush=True)
                 blocks["tables"]["hybrid fusion (chunks 250/50)"] = tune_fusion(kb, result["judge"], questions, vectors)
                 print("-- FTS tokenizer", flush=True)
@@ -425,27 +441,16 @@ def main() -> None:
             if args.tune:
                 blocks["threshold"] = threshold_figures(services, result["kb"], questions, held)
             if args.answers:
-                blocks["answers"] = answer_path(services, result["kb"], questions, held, args.answers)
-            tuning[name] = blocks
-            services.delete_kb(result["kb"])
+                blocks["answers"] = answer_path(services, result["kb"], es.questions, held, args.answers)
+            tuning[es.name] = blocks
+            if not args.no_write:  # after each set, so a long run that is stopped keeps what it measured
+                header = common.header(common.command_line(), load_before, common.load(),
+                                       f"{(time.perf_counter() - started) / 60:.1f} min; " + note)
+                common.write_section("Tuning (eval_retrieval.py --tune)", section_tuning(tuning, header))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    minutes = (time.perf_counter() - started) / 60
-    note = (f"{minutes:.1f} min; embedding model all-MiniLM-L6-v2 (English; the int8 ONNX for ours, fp32 "
-            "sentence-transformers for the seed) — no Chinese ONNX embedding model ships on PyPI, so the Chinese "
-            "sets show what full-text (ICU) and hybrid add; chunks 250/50, title enhancement on (no titles in .txt), "
-            "top 10 without threshold")
-    header = common.header(common.command_line(), load_before, common.load(), note)
-    text = section_main(results, header)
-    print("\n" + text)
     if tuning:
-        tuned = section_tuning(tuning, header)
-        print("\n" + tuned)
-    if not args.no_write:
-        if args.limit is None and not args.tune and not args.answers:
-            common.write_section("Retrieval quality (eval_retrieval.py)", text)
-        if tuning:
-            common.write_section("Tuning (eval_retrieval.py --tune)", tuned)
+        print("\n" + section_tuning(tuning, common.header(common.command_line(), load_before, common.load(), note)))
 
 
 if __name__ == "__main__":
