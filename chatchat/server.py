@@ -43,7 +43,7 @@ def create_app(services: Services, ui: bool = True) -> FastAPI:
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
-    include_api(app)
+    include_api(app, documented_key=bool(settings.api_key))
     if ui:
         from chatchat.ui import mount
 

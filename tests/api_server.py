@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 def api_settings(home: Path, **overrides: Any) -> Settings:
-    return load_settings(home=home, port=free_port(), **overrides)
+    return load_settings(home=home, **{"port": free_port(), **overrides})
 
 
 @contextmanager

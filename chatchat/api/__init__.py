@@ -7,18 +7,20 @@ from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match
 
 from chatchat.api import kb_routes, openai_routes, seed_routes
-from chatchat.api.deps import require_api_key
+from chatchat.api.deps import bearer_scheme, require_api_key
 from chatchat.api.errors import ERROR_RESPONSES, ApiError
 
 API_PREFIXES = ("/v1", "/api", "/knowledge_base", "/chat")
 
 
-def include_api(app: FastAPI) -> None:
-    """Add every API route, each behind the API key (when one is set). Unknown paths under the API
-    prefixes answer 404/405 in the API's error format instead of falling through to the UI."""
+def include_api(app: FastAPI, documented_key: bool) -> None:
+    """Add every API route, each behind the API key (when one is set; `documented_key` declares it in the
+    OpenAPI spec). Unknown paths under the API prefixes answer 404/405 in the API's error format instead
+    of falling through to the UI."""
     routers = [module.router for module in (openai_routes, kb_routes, seed_routes)]
+    dependencies = [Depends(require_api_key)] + ([Depends(bearer_scheme)] if documented_key else [])
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
+        app.include_router(router, dependencies=dependencies, responses=ERROR_RESPONSES)
 
     async def unknown(request: Request) -> None:
         allowed = sorted({
@@ -30,7 +32,7 @@ def include_api(app: FastAPI) -> None:
         })
         if allowed:
             raise ApiError(f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}.",
-                           status=405, code="method_not_allowed")
+                           status=405, code="method_not_allowed", headers={"Allow": ", ".join(allowed)})
         raise ApiError(f"No API route {request.method} {request.url.path}; see /docs.", status=404, code="unknown_route")
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -8,9 +8,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from chatchat.api.deps import known_kb
 from chatchat.api.errors import ApiError
+from chatchat.config import KeyStore
 from chatchat.errors import ChatchatError, NotFound
+from chatchat.hub import installed_path
 from chatchat.llm.base import Message
+from chatchat.llm.openai_engine import needs_key
 from chatchat.rag import AnswerEvent, Answerer, Source
 from chatchat.service import Services
 
@@ -36,18 +40,40 @@ class ChatJob:
     rag: bool = False  # answer through chatchat.rag (server-side prompt) even without a knowledge base
 
 
-def check(job: ChatJob, services: Services) -> None:
-    """Refuse unknown models and knowledge bases, and unusable messages, before anything loads."""
-    llms = services.llms
+def unusable_reason(services: Services, model_id: str) -> str | None:
+    """Why a model cannot answer on this server (what /v1/models leaves out), or None. Unknown ids raise NotFound."""
+    settings = services.settings
+    ref = services.llms.resolve(model_id)
+    if ref.local:
+        assert ref.entry is not None
+        if settings.lite:
+            return f"'{ref.id}' is a local model and lite mode is on (cloud models only)."
+        if not ref.entry.chat:
+            return f"'{ref.id}' is a base model without a chat template: it cannot chat."
+        if installed_path(settings, ref.entry) is None:
+            return f"'{ref.id}' is not installed: install it in the Models tab (or `chatchat models pull {ref.id}`)."
+        return None
+    assert ref.provider is not None
+    if needs_key(ref.provider) and not KeyStore(settings.home).get(ref.provider.id, ref.provider.key_env):
+        return f"No API key for {ref.provider.name}: add one in Settings → Providers."
+    return None
+
+
+def check(job: ChatJob, services: Services, param: str = "model", kb_param: str = "model") -> None:
+    """Refuse unknown or unusable models, unknown knowledge bases and unusable messages before anything loads.
+    `param` and `kb_param` name the request fields that chose the model and the knowledge base."""
     try:
         if job.model and kb_of(job.model) is not None:
-            job.kb = services.kb_info(kb_of(job.model)).name
-        elif job.model:
-            llms.resolve(job.model)
-        if job.llm:
-            llms.resolve(job.llm)
+            job.kb = known_kb(services, kb_of(job.model))
     except NotFound as exc:
-        raise ApiError(exc.message, status=404, code="model_not_found", param="model") from exc
+        raise ApiError(exc.message, status=404, code="model_not_found" if kb_param == "model" else "not_found", param=kb_param) from exc
+    try:
+        answering = (job.llm if job.kb else job.model) or services.settings.default_llm
+        reason = unusable_reason(services, answering)
+    except NotFound as exc:
+        raise ApiError(exc.message, status=404, code="model_not_found", param=param) from exc
+    if reason:
+        raise ApiError(reason, status=404, code="model_not_found", param=param)
     if (job.kb or job.rag) and (not job.messages or job.messages[-1]["role"] != "user"):
         raise ApiError("The last message must be the user's question.", param="messages")
 

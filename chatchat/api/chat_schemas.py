@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from chatchat.api.schemas import Name
+from chatchat.api.schemas import Int, KBName, RequestModel
 
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 200_000
 
 
-class TextPart(BaseModel):
+class TextPart(RequestModel):
     type: Literal["text"]
     text: str = Field(max_length=MAX_CONTENT_CHARS)
 
 
-class ChatMessageIn(BaseModel):
+class ChatMessageIn(RequestModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart] | None = Field(None, description="text, or a list of text parts (no images)")
@@ -29,11 +29,11 @@ class ChatMessageIn(BaseModel):
         return self.content or ""
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(RequestModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestModel):
     """OpenAI's fields that change the answer are honoured; others clients send (top_p, user, seed…)
     are accepted and ignored. `top_k`, `score_threshold` and `footnotes` apply to knowledge-base models."""
 
@@ -43,11 +43,11 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, ge=1, le=131072)
-    max_completion_tokens: int | None = Field(None, ge=1, le=131072)
+    max_tokens: Int | None = Field(None, ge=1, le=131072)
+    max_completion_tokens: Int | None = Field(None, ge=1, le=131072)
     stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(None, description="up to 4 sequences where the answer ends")
-    n: int = Field(1, ge=1, le=1, description="only 1 is supported")
-    top_k: int | None = Field(None, ge=1, le=100, description="knowledge-base models: passages to retrieve")
+    n: Int = Field(1, ge=1, le=1, description="only 1 is supported")
+    top_k: Int | None = Field(None, ge=1, le=100, description="knowledge-base models: passages to retrieve")
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="knowledge-base models: minimum cosine similarity")
     footnotes: bool = Field(False, description="knowledge-base models: append the sources as a Markdown block")
 
@@ -56,12 +56,12 @@ class ChatCompletionRequest(BaseModel):
         return [s for s in items if s][:4]
 
 
-class SeedHistory(BaseModel):
+class SeedHistory(RequestModel):
     role: Literal["user", "assistant", "system"]
     content: str = Field(max_length=MAX_CONTENT_CHARS)
 
 
-class SeedChat(BaseModel):
+class SeedChat(RequestModel):
     """/chat/chat of Langchain-Chatchat 0.2.x (conversation_id, history_len and prompt_name are ignored)."""
 
     query: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
@@ -69,10 +69,10 @@ class SeedChat(BaseModel):
     stream: bool = False
     model_name: str | None = Field(None, max_length=256)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, description="None or <= 0: the model's limit")
+    max_tokens: Int | None = Field(None, description="None or <= 0: the model's limit")
 
 
 class SeedKBChat(SeedChat):
-    knowledge_base_name: str = Name
-    top_k: int = Field(3, ge=1, le=100)
+    knowledge_base_name: KBName
+    top_k: Int = Field(3, ge=1, le=100)
     score_threshold: float | None = Field(None, ge=0.0, le=2.0, description="a distance, as in search_docs")

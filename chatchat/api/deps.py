@@ -5,43 +5,67 @@ from __future__ import annotations
 import secrets
 import unicodedata
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 
+from chatchat import space
 from chatchat.api.errors import ApiError
 from chatchat.errors import InvalidName
 from chatchat.ingest.job import safe_file_name
 from chatchat.service import Services
+from chatchat.store import KBInfo
 
-_bearer = HTTPBearer(auto_error=False, description="settings.api_key; required when it is set")
+# Declares the bearer scheme in the OpenAPI spec (when a key is set at start); require_api_key enforces it.
+bearer_scheme = HTTPBearer(auto_error=False, description="settings.api_key")
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def require_api_key(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
+def require_api_key(request: Request) -> None:
+    """Checks the live setting, so a key set while the server runs applies at once."""
     expected = get_services(request).settings.api_key
     if not expected:
         return
-    given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), expected.encode()):
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
         raise ApiError(
             "Missing or wrong API key: send it as the header 'Authorization: Bearer <key>' (settings.api_key).",
             status=401, code="invalid_api_key",
         )
 
 
-def document_name(file: str, param: str = "file") -> str:
-    """A document name from a request must be one the ingest job could have stored: anything else
-    (paths, control characters) names no document and must never reach the file system."""
+# On a Hugging Face Space a REST call has no browser session: it sees only the shared demo, read-only.
+def listed_kbs(services: Services) -> list[KBInfo]:
+    return space.visible_kbs(services, None) if space.is_space() else services.list_kbs()
+
+
+def known_kb(services: Services, name: str, write: bool = False) -> str:
+    """The name of an existing knowledge base this caller may see (and with `write`, change)."""
+    if space.is_space():
+        space.check_visible(name, None)
+        if write:
+            space.check_writable(name)
+    return services.kb_info(name).name
+
+
+def may_create_kb() -> None:
+    if space.is_space():
+        raise space.ProtectedKB("This shared Space does not create knowledge bases over the API; "
+                                "upload files in the web page, which gives each visitor one of their own.")
+
+
+def kb_document(services: Services, kb: str, file: str, param: str = "file", write: bool = False) -> tuple[str, str]:
+    """The knowledge base (it must exist) and a document name from a request. A name the ingest job could
+    not have stored (a path, control characters) names no document: 404, and it never reaches the file system."""
+    kb = known_kb(services, kb, write)
     wanted = unicodedata.normalize("NFC", file)
     try:
         usable = bool(file) and safe_file_name(file) == wanted
     except InvalidName:
         usable = False
     if not usable:
-        raise ApiError(f"{file!r} is not a document name (no paths or control characters).", param=param, code="invalid_name")
-    return wanted
+        raise ApiError(f"No document {file!r} in '{kb}': document names hold no paths or control characters.",
+                       status=404, code="not_found", param=param)
+    return kb, wanted

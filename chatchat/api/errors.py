@@ -25,11 +25,13 @@ SEED_PREFIXES = ("/knowledge_base/", "/chat/")
 class ApiError(ChatchatError):
     """A request the API refuses for a reason that is not one of the service's own errors."""
 
-    def __init__(self, message: str, status: int = 400, code: str = "invalid_request", param: str | None = None):
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_request", param: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.param = param
+        self.headers = headers
 
 
 class ErrorDetail(BaseModel):
@@ -87,7 +89,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str, str | No
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatchatError)
     async def _chatchat(request: Request, exc: ChatchatError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
         return error_response(request, exc.status, exc.message, exc.code, getattr(exc, "param", None), headers)
 
     @app.exception_handler(RequestValidationError)
@@ -111,6 +113,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     for status, description in {
         400: "Bad request: invalid JSON, a wrong type or value, an invalid name",
         401: "Missing or wrong API key",
+        403: "Read-only here (the shared demo knowledge base of a Hugging Face Space)",
         404: "Unknown knowledge base, document or model",
         409: "The knowledge base already exists",
         413: "An uploaded file is over the size limit (settings.max_upload_mb)",

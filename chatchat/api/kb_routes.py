@@ -6,13 +6,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path as PathParam, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from chatchat.api.deps import document_name, get_services
+from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
 from chatchat.api.errors import ApiError
 from chatchat.api.schemas import (
+    KB_NAME_HELP,
+    KB_NAME_PATTERN,
     CreateKnowledgeBase,
     Deleted,
     DocumentList,
@@ -31,6 +35,8 @@ from chatchat.service import Services
 from chatchat.store import KBInfo
 
 router = APIRouter(prefix="/api/knowledge_bases", tags=["Knowledge bases"])
+KB = Annotated[str, PathParam(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]
+Doc = Annotated[str, PathParam(min_length=1, max_length=255, description="a document's file name, as listed")]
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -41,7 +47,7 @@ UPLOAD_BODY = {
                     "type": "object",
                     "required": ["files"],
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1,
                                   "description": "one or more documents; each up to settings.max_upload_mb"},
                     },
                 }
@@ -61,36 +67,40 @@ def results_out(kb: str, results: list[FileResult]) -> IngestResults:
 
 @router.get("", response_model=KnowledgeBaseList, summary="List knowledge bases")
 def list_knowledge_bases(services: Services = Depends(get_services)) -> KnowledgeBaseList:
-    return KnowledgeBaseList(data=[kb_out(info) for info in services.list_kbs()])
+    return KnowledgeBaseList(data=[kb_out(info) for info in listed_kbs(services)])
 
 
 @router.post("", response_model=KnowledgeBaseOut, status_code=201, summary="Create a knowledge base")
 def create_knowledge_base(body: CreateKnowledgeBase, services: Services = Depends(get_services)) -> KnowledgeBaseOut:
-    info = services.create_kb(body.name, body.description, body.embedding, body.chunk_size, body.chunk_overlap)
+    may_create_kb()
+    overlap = body.chunk_overlap
+    if overlap is None and body.chunk_size is not None and services.settings.chunk_overlap >= body.chunk_size:
+        overlap = body.chunk_size // 5  # the default overlap does not fit this small chunk size
+    info = services.create_kb(body.name, body.description, body.embedding, body.chunk_size, overlap)
     return kb_out(info)
 
 
 @router.get("/{name}", response_model=KnowledgeBaseOut, summary="Describe a knowledge base")
-def get_knowledge_base(name: str, services: Services = Depends(get_services)) -> KnowledgeBaseOut:
-    return kb_out(services.kb_info(name))
+def get_knowledge_base(name: KB, services: Services = Depends(get_services)) -> KnowledgeBaseOut:
+    return kb_out(services.kb_info(known_kb(services, name)))
 
 
 @router.delete("/{name}", response_model=Deleted, summary="Delete a knowledge base, its documents and originals")
-def delete_knowledge_base(name: str, services: Services = Depends(get_services)) -> Deleted:
-    info = services.kb_info(name)
-    services.delete_kb(info.name)
-    return Deleted(id=info.name, object="knowledge_base")
+def delete_knowledge_base(name: KB, services: Services = Depends(get_services)) -> Deleted:
+    name = known_kb(services, name, write=True)
+    services.delete_kb(name)
+    return Deleted(id=name, object="knowledge_base")
 
 
 @router.post("/{name}/rebuild", response_model=IngestResults, summary="Re-parse, re-split and re-embed every kept original")
-def rebuild_knowledge_base(name: str, services: Services = Depends(get_services)) -> IngestResults:
-    info = services.kb_info(name)
-    return results_out(info.name, services.rebuild_kb(info.name))
+def rebuild_knowledge_base(name: KB, services: Services = Depends(get_services)) -> IngestResults:
+    name = known_kb(services, name, write=True)
+    return results_out(name, services.rebuild_kb(name))
 
 
 @router.get("/{name}/documents", response_model=DocumentList, summary="List documents")
-def list_documents(name: str, services: Services = Depends(get_services)) -> DocumentList:
-    return DocumentList(data=[DocumentOut(**asdict(d)) for d in services.documents(name)])
+def list_documents(name: KB, services: Services = Depends(get_services)) -> DocumentList:
+    return DocumentList(data=[DocumentOut(**asdict(d)) for d in services.documents(known_kb(services, name))])
 
 
 @router.post(
@@ -99,31 +109,31 @@ def list_documents(name: str, services: Services = Depends(get_services)) -> Doc
     summary="Upload documents (multipart, many at once); one result per file",
     openapi_extra=UPLOAD_BODY,
 )
-async def upload_documents(name: str, request: Request) -> IngestResults:
+async def upload_documents(name: KB, request: Request) -> IngestResults:
     services = get_services(request)
-    info = await run_in_threadpool(services.kb_info, name)  # an unknown name fails before the upload is read
+    name = await run_in_threadpool(known_kb, services, name, True)  # an unknown name fails before the upload is read
     form = await receive_form(request, services.settings.home, services.settings.max_upload_mb * 2**20)
     try:
         if not form.files:
             raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
         results = await run_in_threadpool(
-            services.add_files, info.name, [f.path for f in form.files], [f.name for f in form.files]
+            services.add_files, name, [f.path for f in form.files], [f.name for f in form.files]
         )
     finally:
         form.discard()
-    return results_out(info.name, results)
+    return results_out(name, results)
 
 
 @router.delete("/{name}/documents/{file}", response_model=Deleted, summary="Delete a document")
-def delete_document(name: str, file: str, services: Services = Depends(get_services)) -> Deleted:
-    file = document_name(file)
+def delete_document(name: KB, file: Doc, services: Services = Depends(get_services)) -> Deleted:
+    name, file = kb_document(services, name, file, write=True)
     services.remove_document(name, file)
     return Deleted(id=file, object="document")
 
 
 @router.get("/{name}/documents/{file}/chunks", response_model=HitList, summary="A document's chunks, in order")
-def document_chunks(name: str, file: str, services: Services = Depends(get_services)) -> HitList:
-    return HitList(data=[HitOut(**asdict(h)) for h in services.chunks(name, document_name(file))])
+def document_chunks(name: KB, file: Doc, services: Services = Depends(get_services)) -> HitList:
+    return HitList(data=[HitOut(**asdict(h)) for h in services.chunks(*kb_document(services, name, file))])
 
 
 @router.get(
@@ -132,8 +142,8 @@ def document_chunks(name: str, file: str, services: Services = Depends(get_servi
     summary="Download the kept original of a document",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def document_original(name: str, file: str, services: Services = Depends(get_services)) -> FileResponse:
-    file = document_name(file)
+def document_original(name: KB, file: Doc, services: Services = Depends(get_services)) -> FileResponse:
+    name, file = kb_document(services, name, file)
     original: Path = services.store.get(name).files_dir / file
     if not original.is_file():
         raise NotFound(f"No original of '{file}' is kept in knowledge base '{name}'.")
@@ -141,7 +151,6 @@ def document_original(name: str, file: str, services: Services = Depends(get_ser
 
 
 @router.post("/{name}/search", response_model=HitList, summary="Search: top-k, threshold, hybrid / vector / full-text")
-def search(name: str, body: SearchRequest, services: Services = Depends(get_services)) -> HitList:
-    files = [document_name(f, "files") for f in body.files] if body.files else None
-    hits = services.search(name, body.query, body.top_k, body.score_threshold, body.mode, files)
+def search(name: KB, body: SearchRequest, services: Services = Depends(get_services)) -> HitList:
+    hits = services.search(known_kb(services, name), body.query, body.top_k, body.score_threshold, body.mode, body.files or None)
     return HitList(data=[HitOut(**asdict(h)) for h in hits])

@@ -16,18 +16,16 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import KB_PREFIX, ChatJob, answer_events, check, footnote_block
+from chatchat.api.chat import KB_PREFIX, ChatJob, answer_events, check, footnote_block, unusable_reason
 from chatchat.api.chat_schemas import ChatCompletionRequest
-from chatchat.api.deps import get_services
+from chatchat.api.deps import get_services, listed_kbs
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, EmbeddingList, EmbeddingRequest, ModelList, ModelOut
 from chatchat.api.streams import ThreadedStream, sse, sse_response
-from chatchat.config import KeyStore
 from chatchat.conversations import TEMP_KB_PREFIX
 from chatchat.errors import NotFound
 from chatchat.hub import installed_path
 from chatchat.llm.base import estimate_tokens
-from chatchat.llm.openai_engine import needs_key
 from chatchat.rag import AnswerEvent, Source
 from chatchat.service import Services
 
@@ -47,24 +45,19 @@ CHAT_RESPONSES = {
 @router.get("/models", response_model=ModelList, summary="Models: local, cloud, one per knowledge base, embeddings")
 def list_models(services: Services = Depends(get_services)) -> ModelList:
     settings, catalog = services.settings, services.catalog
-    keys = KeyStore(settings.home)
-    usable = {p.id for p in catalog.providers.values() if not needs_key(p) or keys.get(p.id, p.key_env)}
     data: list[ModelOut] = []
 
     def add(model_id: str, kind: str, owner: str, description: str = "") -> None:
         data.append(ModelOut(id=model_id, created=STARTED, owned_by=owner, kind=kind, description=description))
 
     for entry in catalog.llms.values():
-        if entry.engine == "openai":
-            if entry.provider in usable:
-                add(entry.id, "cloud", entry.provider or "", entry.name)
-        elif entry.chat and not settings.lite and installed_path(settings, entry):
-            add(entry.id, "local", "chatchat", entry.name)
+        if unusable_reason(services, entry.id) is None:
+            add(entry.id, "cloud" if entry.engine == "openai" else "local", entry.provider or "chatchat", entry.name)
     for provider in catalog.providers.values():
-        if provider.id in usable:
-            for name in provider.chat_models:
+        for name in provider.chat_models:
+            if unusable_reason(services, f"{provider.id}/{name}") is None:
                 add(f"{provider.id}/{name}", "cloud", provider.id, provider.name)
-    for info in services.list_kbs():
+    for info in listed_kbs(services):
         if not info.name.startswith(TEMP_KB_PREFIX):
             add(KB_PREFIX + info.name, "knowledge_base", "chatchat", info.description or f"answers from knowledge base {info.name}")
     for entry in catalog.embeddings.values():

@@ -3,11 +3,28 @@ what every request is validated against before any service is called."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-Name = Field(min_length=1, max_length=64, description="knowledge-base name: letters of any script, digits, space, _ - .")
+# \w is Unicode-aware (letters and digits of any script): what chatchat.store.check_kb_name accepts
+KB_NAME_PATTERN = r"^[\w-][\w .-]{0,63}$"
+KB_NAME_HELP = "knowledge-base name: 1–64 letters of any script, digits, space, _ - . (not starting with . or space)"
+KBName = Annotated[str, Field(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; strict pydantic would not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
+class RequestModel(BaseModel):
+    """Request bodies: strict types (no "5" for 5, no false for 0), so what the spec says is what passes."""
+
+    model_config = ConfigDict(strict=True)
 
 
 # --- knowledge bases ----------------------------------------------------------------------------
@@ -27,13 +44,14 @@ class KnowledgeBaseList(BaseModel):
     data: list[KnowledgeBaseOut]
 
 
-class CreateKnowledgeBase(BaseModel):
+class CreateKnowledgeBase(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Name
+    name: KBName
     description: str = Field("", max_length=4000)
     embedding: str | None = Field(None, max_length=128, description="embedding model id; default: settings.default_embedding")
-    chunk_size: int | None = Field(None, ge=50, le=8000)
-    chunk_overlap: int | None = Field(None, ge=0, le=4000)
+    chunk_size: Int | None = Field(None, ge=50, le=8000)
+    chunk_overlap: Int | None = Field(None, ge=0, le=4000, description="must be smaller than chunk_size; default: "
+                                      "settings.chunk_overlap, or a fifth of a chunk_size it does not fit")
 
 
 class Deleted(BaseModel):
@@ -88,10 +106,10 @@ class HitList(BaseModel):
     data: list[HitOut]
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=8000)
-    top_k: int | None = Field(None, ge=1, le=100)
+    top_k: Int | None = Field(None, ge=1, le=100)
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="minimum cosine similarity")
     mode: Literal["hybrid", "vector", "fulltext"] | None = None
     files: list[str] | None = Field(None, max_length=1000, description="search only these documents")
@@ -116,14 +134,14 @@ MAX_EMBED_INPUTS = 2048
 MAX_EMBED_CHARS = 32_000
 
 
-class EmbeddingRequest(BaseModel):
+class EmbeddingRequest(RequestModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1, max_length=256)
     input: str | list[str] | list[int] | list[list[int]] = Field(
         description=f"text or up to {MAX_EMBED_INPUTS} texts (token arrays are not accepted)"
     )
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: Int | None = Field(None, ge=1)
     user: str | None = None
 
 
@@ -167,21 +185,21 @@ class SeedDocument(BaseModel):
     score: float
 
 
-class SeedCreateKB(BaseModel):
-    knowledge_base_name: str = Name
+class SeedCreateKB(RequestModel):
+    knowledge_base_name: KBName
     vector_store_type: str = Field("lancedb", max_length=64, description="ignored: always the embedded LanceDB")
     kb_info: str = Field("", max_length=4000)
     embed_model: str | None = Field(None, max_length=128)
 
 
-class SeedKBName(BaseModel):
-    knowledge_base_name: str = Name
+class SeedKBName(RequestModel):
+    knowledge_base_name: KBName
 
 
-class SeedSearch(BaseModel):
+class SeedSearch(RequestModel):
     query: str = Field("", max_length=8000)
-    knowledge_base_name: str = Name
-    top_k: int = Field(3, ge=1, le=100)
+    knowledge_base_name: KBName
+    top_k: Int = Field(3, ge=1, le=100)
     score_threshold: float | None = Field(
         None, ge=0.0, le=2.0,
         description="seed semantics: a distance, lower = closer; hits with 1 - cosine above it are dropped "
@@ -190,11 +208,11 @@ class SeedSearch(BaseModel):
     file_name: str = Field("", max_length=255, description="with an empty query: list this document's chunks")
 
 
-class SeedFiles(BaseModel):
-    knowledge_base_name: str = Name
+class SeedFiles(RequestModel):
+    knowledge_base_name: KBName
     file_names: list[str] = Field(min_length=1, max_length=1000)
 
 
-class SeedRecreate(BaseModel):
-    knowledge_base_name: str = Name
+class SeedRecreate(RequestModel):
+    knowledge_base_name: KBName
     allow_empty_kb: bool = True

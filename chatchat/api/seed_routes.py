@@ -18,9 +18,11 @@ from pydantic import Field
 
 from chatchat.api.chat import ChatJob, answer_events, check
 from chatchat.api.chat_schemas import SeedChat, SeedKBChat
-from chatchat.api.deps import document_name, get_services
+from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import (
+    KB_NAME_HELP,
+    KB_NAME_PATTERN,
     BaseResponse,
     ListResponse,
     SeedCreateKB,
@@ -49,12 +51,12 @@ UPLOAD_BODY = {
                     "type": "object",
                     "required": ["files", "knowledge_base_name"],
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "knowledge_base_name": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1},
+                        "knowledge_base_name": {"type": "string", "pattern": KB_NAME_PATTERN, "description": KB_NAME_HELP},
                         "override": {"type": "boolean", "default": False,
                                      "description": "replace documents of the same name (else they are reported as existing)"},
-                        "to_vector_store": {"type": "boolean", "default": True,
-                                            "description": "must be true: uploaded files are always ingested"},
+                        "to_vector_store": {"type": "boolean", "enum": [True], "default": True,
+                                            "description": "only true: uploaded files are always ingested"},
                     },
                 }
             }
@@ -86,44 +88,46 @@ def _failed(results: list[FileResult]) -> dict[str, str]:
 # --- knowledge bases ----------------------------------------------------------------------------
 @router.get("/knowledge_base/list_knowledge_bases", response_model=ListResponse, summary="获取知识库列表 (list knowledge bases)")
 def list_knowledge_bases(services: Services = Depends(get_services)) -> ListResponse:
-    return ListResponse(data=[info.name for info in services.list_kbs()])
+    return ListResponse(data=[info.name for info in listed_kbs(services)])
 
 
 @router.post("/knowledge_base/create_knowledge_base", response_model=BaseResponse, summary="创建知识库 (create)")
 def create_knowledge_base(body: SeedCreateKB, services: Services = Depends(get_services)) -> BaseResponse:
+    may_create_kb()
     info = services.create_kb(body.knowledge_base_name, body.kb_info, body.embed_model)
     return BaseResponse(msg=f"已新增知识库 {info.name}")
 
 
 @router.post("/knowledge_base/delete_knowledge_base", response_model=BaseResponse, summary="删除知识库 (delete)")
 def delete_knowledge_base(
-    knowledge_base_name: Annotated[str, Field(min_length=1, max_length=64)] | SeedKBName = Body(
+    knowledge_base_name: Annotated[str, Field(pattern=KB_NAME_PATTERN)] | SeedKBName = Body(
         ..., description='the name as a JSON string ("samples"), as the seed sends it, or {"knowledge_base_name": …}'
     ),
     services: Services = Depends(get_services),
 ) -> BaseResponse:
     name = knowledge_base_name if isinstance(knowledge_base_name, str) else knowledge_base_name.knowledge_base_name
-    info = services.kb_info(name)
-    services.delete_kb(info.name)
-    return BaseResponse(msg=f"成功删除知识库 {info.name}")
+    name = known_kb(services, name, write=True)
+    services.delete_kb(name)
+    return BaseResponse(msg=f"成功删除知识库 {name}")
 
 
 @router.get("/knowledge_base/list_files", response_model=ListResponse, summary="获取知识库内的文件列表 (list files)")
 def list_files(
-    knowledge_base_name: str = Query(..., min_length=1, max_length=64), services: Services = Depends(get_services)
+    knowledge_base_name: str = Query(..., pattern=KB_NAME_PATTERN, description=KB_NAME_HELP), services: Services = Depends(get_services)
 ) -> ListResponse:
-    files = dict.fromkeys(d.file for d in services.documents(knowledge_base_name) if d.status != "deleting")
+    documents = services.documents(known_kb(services, knowledge_base_name))
+    files = dict.fromkeys(d.file for d in documents if d.status != "deleting")
     return ListResponse(data=list(files))
 
 
 @router.post("/knowledge_base/search_docs", response_model=list[SeedDocument], summary="搜索知识库 (search)")
 def search_docs(body: SeedSearch, services: Services = Depends(get_services)) -> list[SeedDocument]:
+    kb = known_kb(services, body.knowledge_base_name)
     if body.query.strip():
-        hits = services.search(body.knowledge_base_name, body.query, body.top_k, _distance_to_cosine(body.score_threshold))
+        hits = services.search(kb, body.query, body.top_k, _distance_to_cosine(body.score_threshold))
         return [_seed_document(h, round(1.0 - h.score, 4)) for h in hits]
     if body.file_name:
-        return [_seed_document(h, 0.0) for h in services.chunks(body.knowledge_base_name, document_name(body.file_name, "file_name"))]
-    services.kb_info(body.knowledge_base_name)
+        return [_seed_document(h, 0.0) for h in services.chunks(*kb_document(services, kb, body.file_name, "file_name"))]
     return []
 
 
@@ -146,18 +150,18 @@ async def upload_docs(request: Request) -> BaseResponse:
             raise ApiError("to_vector_store=false is not supported: uploaded files are always ingested.", param="to_vector_store")
         if not form.files:
             raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
-        info = await run_in_threadpool(services.kb_info, name)
+        kb = await run_in_threadpool(known_kb, services, name, True)
         failed: dict[str, str] = {}
         uploads = form.files
         if not override:
-            existing = {d.file for d in await run_in_threadpool(services.documents, info.name)}
+            existing = {d.file for d in await run_in_threadpool(services.documents, kb)}
             uploads = []
             for upload in form.files:
                 if _safe_or_none(upload.name) in existing:
                     failed[upload.name] = f"文件 {upload.name} 已存在。"
                 else:
                     uploads.append(upload)
-        results = await run_in_threadpool(services.add_files, info.name, [u.path for u in uploads], [u.name for u in uploads])
+        results = await run_in_threadpool(services.add_files, kb, [u.path for u in uploads], [u.name for u in uploads])
         failed.update(_failed(results))
     finally:
         form.discard()
@@ -173,11 +177,11 @@ def _safe_or_none(name: str) -> str | None:
 
 @router.post("/knowledge_base/delete_docs", response_model=BaseResponse, summary="删除知识库内指定文件 (delete files)")
 def delete_docs(body: SeedFiles, services: Services = Depends(get_services)) -> BaseResponse:
-    info = services.kb_info(body.knowledge_base_name)
+    kb = known_kb(services, body.knowledge_base_name, write=True)
     failed: dict[str, str] = {}
     for file in body.file_names:
         try:
-            services.remove_document(info.name, document_name(file, "file_names"))
+            services.remove_document(*kb_document(services, kb, file, "file_names"))
         except ChatchatError as exc:
             failed[file] = exc.message
     return BaseResponse(msg="文件删除完成", data={"failed_files": failed})
@@ -185,11 +189,11 @@ def delete_docs(body: SeedFiles, services: Services = Depends(get_services)) -> 
 
 @router.post("/knowledge_base/update_docs", response_model=BaseResponse, summary="更新现有文件到知识库 (re-ingest files)")
 def update_docs(body: SeedFiles, services: Services = Depends(get_services)) -> BaseResponse:
-    info = services.kb_info(body.knowledge_base_name)
+    kb = known_kb(services, body.knowledge_base_name, write=True)
     failed: dict[str, str] = {}
     for file in body.file_names:
         try:
-            failed.update(_failed([services.reingest(info.name, document_name(file, "file_names"))]))
+            failed.update(_failed([services.reingest(*kb_document(services, kb, file, "file_names"))]))
         except ChatchatError as exc:
             failed[file] = exc.message
     return BaseResponse(msg="更新文档完成", data={"failed_files": failed})
@@ -198,13 +202,13 @@ def update_docs(body: SeedFiles, services: Services = Depends(get_services)) -> 
 @router.get("/knowledge_base/download_doc", response_class=FileResponse, summary="下载知识文件 (download an original)",
             responses={200: {"content": {"application/octet-stream": {}}}})
 def download_doc(
-    knowledge_base_name: str = Query(..., min_length=1, max_length=64),
+    knowledge_base_name: str = Query(..., pattern=KB_NAME_PATTERN, description=KB_NAME_HELP),
     file_name: str = Query(..., min_length=1, max_length=255),
     preview: bool = Query(False, description="inline (view in the browser) instead of a download"),
     services: Services = Depends(get_services),
 ) -> FileResponse:
-    file = document_name(file_name, "file_name")
-    original = services.store.get(knowledge_base_name).files_dir / file
+    kb, file = kb_document(services, knowledge_base_name, file_name, "file_name")
+    original = services.store.get(kb).files_dir / file
     if not original.is_file():
         raise NotFound(f"No original of '{file}' is kept in knowledge base '{knowledge_base_name}'.")
     return FileResponse(original, filename=file, content_disposition_type="inline" if preview else "attachment")
@@ -214,8 +218,8 @@ def download_doc(
              summary="重建向量库 (rebuild from the kept originals; streams progress)")
 async def recreate_vector_store(body: SeedRecreate, request: Request):
     services = get_services(request)
-    info = await run_in_threadpool(services.kb_info, body.knowledge_base_name)
-    stream = ThreadedStream(lambda cancel: _rebuild_events(services, info.name, cancel))
+    kb = await run_in_threadpool(known_kb, services, body.knowledge_base_name, True)
+    stream = ThreadedStream(lambda cancel: _rebuild_events(services, kb, cancel))
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -281,7 +285,7 @@ async def _seed_chat(body: SeedChat, request: Request, kb: str | None):
         llm=body.model_name if kb else None,
         rag=True,
     )
-    await run_in_threadpool(check, job, services)
+    await run_in_threadpool(check, job, services, "model_name", "knowledge_base_name")
     stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel))
     first = await stream.next()
     if first is None or first.kind == "error":
