@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import secrets
 import socket
 import sys
+import threading
+import time
 
 import uvicorn
 from fastapi import FastAPI
@@ -61,18 +64,19 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind_security(settings: Settings) -> None:
-    """Other machines can reach any address but loopback: then the API needs a key and the UI a login,
-    unless the user explicitly allowed an open server."""
-    if is_loopback(settings.host):
+    """Other machines can reach any address but loopback, and a share link: then the API needs a key and
+    the UI a login, unless the user explicitly allowed an open server."""
+    if is_loopback(settings.host) and not settings.share:
         return
     missing = [name for name in ("api_key", "auth") if not getattr(settings, name)]
     if not missing:
         return
+    where = f"{settings.host} with a public share link" if settings.share else settings.host
     if settings.allow_insecure_public:
-        log.warning("Serving on %s without %s: anyone who can reach this address can use it.", settings.host, " or ".join(missing))
+        log.warning("Serving on %s without %s: anyone who can reach it can use it.", where, " or ".join(missing))
         return
     raise SettingsError(
-        f"Refusing to listen on {settings.host}, which other machines can reach, without {' and '.join(missing)}. "
+        f"Refusing to serve on {where}, which other machines can reach, without {' and '.join(missing)}. "
         "Set CHATCHAT_API_KEY=<key> (the API's bearer key) and CHATCHAT_AUTH=user:password (the UI login), "
         "or the same in settings.yaml; or bind to 127.0.0.1; or set allow_insecure_public: true to serve it open."
     )
@@ -115,9 +119,26 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+def open_share_link(server: uvicorn.Server, port: int) -> None:
+    """Gradio's share tunnel to this port (the user asked for it: it contacts Gradio's share server and,
+    the first time, downloads Gradio's frpc client). Failure leaves the app running locally."""
+    from gradio.networking import setup_tunnel
+
+    while not server.started and not server.should_exit:
+        time.sleep(0.1)
+    try:
+        url = setup_tunnel("127.0.0.1", port, secrets.token_urlsafe(32), None, None)
+    except Exception as exc:  # no network, frpc download or share server failing: many types
+        print(f"No share link ({type(exc).__name__}: {exc}); Chatchat still runs locally.", file=sys.stderr)
+        return
+    print(f"Public share link: {url}", file=sys.stderr)
+
+
 def serve(settings: Settings, services: Services | None = None) -> None:
     """Run until interrupted. Raises SettingsError (before binding) when the address needs credentials."""
     server, sock = make_server(settings, services)
     base = url_of(sock)
     print(f"Chatchat is running at {base}  (API docs: {base}/docs, OpenAI base URL: {base}/v1)", file=sys.stderr)
+    if settings.share:
+        threading.Thread(target=open_share_link, args=(server, sock.getsockname()[1]), daemon=True).start()
     server.run(sockets=[sock])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import httpx
 import openai
@@ -11,19 +12,20 @@ import pytest
 from api_server import api_settings, free_port, running
 from chatchat import space
 from chatchat.errors import SettingsError
-from chatchat.server import check_bind_security, make_server
+from chatchat.server import check_bind_security, make_server, open_share_link, url_of
 from chatchat.service import Services
 from conftest import UNSTRUCTURED_DOCS
 
 
 def test_a_public_address_without_credentials_is_refused(tmp_path):
-    for missing in ({}, {"api_key": "k"}, {"auth": "alice:secret"}):
-        settings = api_settings(tmp_path, host="0.0.0.0", **missing)
+    for host, missing in [("0.0.0.0", {}), ("0.0.0.0", {"api_key": "k"}), ("0.0.0.0", {"auth": "alice:secret"}),
+                          ("127.0.0.1", {"share": True})]:
+        settings = api_settings(tmp_path, host=host, **missing)
         with pytest.raises(SettingsError) as refused:
             make_server(settings)
-        assert "0.0.0.0" in refused.value.message and "allow_insecure_public" in refused.value.message
+        assert host in refused.value.message and "allow_insecure_public" in refused.value.message
         with socket.socket() as probe:  # nothing was left listening
-            probe.bind(("0.0.0.0", settings.port))
+            probe.bind((host, settings.port))
     check_bind_security(api_settings(tmp_path, host="0.0.0.0", allow_insecure_public=True))
     check_bind_security(api_settings(tmp_path, host="::1"))
     check_bind_security(api_settings(tmp_path, host="localhost"))
@@ -101,3 +103,17 @@ def test_on_a_space_the_api_shows_only_the_demo_and_changes_nothing(tmp_path, mo
         assert http.delete("/api/knowledge_bases/private").status_code == 404
     assert [kb.name for kb in services.list_kbs()] == [space.DEMO_KB, "private"]
     assert [d.file for d in services.documents(space.DEMO_KB)] == ["fake-text.txt"]
+
+
+def test_a_share_link_that_cannot_be_made_leaves_the_app_running(tmp_path, capfd, no_network):
+    settings = api_settings(tmp_path, share=True, api_key="k", auth="alice:secret")
+    server, sock = make_server(settings, ui=False)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        open_share_link(server, sock.getsockname()[1])  # offline: Gradio's share server is out of reach
+        assert "No share link" in capfd.readouterr().err
+        assert httpx.get(url_of(sock) + "/v1/models", headers={"Authorization": "Bearer k"}).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
