@@ -73,6 +73,8 @@ def test_empty_install_in_chinese(app, browser):
     open_tab(page, "tab-kb")
     expect(page.locator("#tab-kb")).to_contain_text("还没有知识库", timeout=WAIT)
     expect(page.locator("#kb-demo")).to_be_visible()
+    expect(text_field(page, "kb-new-name")).to_be_visible()
+    expect(page.locator("#kb-select")).to_be_hidden()
     screenshot(page, "kb-empty-zh")
     open_tab(page, "tab-chat")
     radio(page, "chat-mode", "知识库问答")
@@ -83,8 +85,9 @@ def test_empty_install_in_chinese(app, browser):
 def test_create_kb_and_upload_with_progress(page_en: Page, tmp_path: Path):
     page = page_en
     open_tab(page, "tab-kb")
-    page.locator("#kb-new").get_by_text("New knowledge base").click()
-    text_field(page, "kb-new-name").fill("bad/name")
+    name = text_field(page, "kb-new-name")
+    expect(name).to_be_visible(timeout=WAIT)  # with no knowledge base yet, the form is open
+    name.fill("bad/name")
     page.locator("#kb-create").click()
     expect(page.locator(".toast-body").last).to_contain_text("not a valid knowledge-base name", timeout=WAIT)
     text_field(page, "kb-new-name").fill(KB)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from chatchat.service import Services
 from chatchat.ui import chat, knowledge, models, settings as settings_tab
-from chatchat.ui.common import Context, Refresh, guarded
+from chatchat.ui.common import Context, Refresh, guarded, session_of
 from chatchat.ui.i18n import FRONTEND_LOCALE, I18N, choose_language, tr
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -128,6 +128,13 @@ def build_ui(services: Services) -> gr.Blocks:
         # another session or the CLI may have changed knowledge bases or models since: show what is there now
         for tab, refreshes in tabs_refresh.items():
             then_refresh(tab.select(None), refreshes)
+
+        def end_session(request: gr.Request) -> None:
+            session = session_of(request)
+            chat.end_session(services, session)
+            knowledge.end_session(services, session)
+
+        demo.unload(end_session)
     demo.queue(default_concurrency_limit=4, max_size=256)
     return demo
 

@@ -6,6 +6,7 @@ this module only shows them."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 import time
@@ -13,15 +14,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from chatchat import space
 from chatchat.config import KeyStore
 from chatchat.conversations import Conversation
-from chatchat.errors import ChatchatError, InvalidName
+from chatchat.errors import ChatchatError, InvalidName, NotFound
 from chatchat.ingest.job import safe_file_name
 from chatchat.service import Services
 from chatchat.ui import knowledge
-from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, warn
+from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, session_of, warn
 from chatchat.ui.i18n import t, tr
-from chatchat.ui.models import chat_models_installed
 
 MODES = ("llm", "kb", "file")
 STREAM_INTERVAL = 0.05  # seconds between redraws of a streaming answer
@@ -29,6 +30,8 @@ EXPORT_DIR = Path(tempfile.gettempdir()) / "chatchat-exports"
 
 # the Stop switch of each browser session's running answer
 _stops: dict[str, threading.Event] = {}
+# on a Hugging Face Space, the conversations each visitor's session made (nobody else sees them)
+_space_conversations: dict[str, set[str]] = {}
 
 
 def model_choices(services: Services) -> list[tuple[str, str]]:
@@ -82,7 +85,8 @@ def render(conversation: Conversation | None, lang: str) -> list[dict]:
 
 def export_file(services: Services, conversation: Conversation) -> str:
     """The conversation as a Markdown file to download."""
-    name = safe_file_name((conversation.title or "conversation")[:80]) + ".md"
+    title = re.sub(r"[\\/]+", "-", conversation.title or "conversation")[:80]  # a title is not a path
+    name = safe_file_name(title) + ".md"
     folder = EXPORT_DIR / conversation.id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -148,15 +152,17 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
                                            label=tr("param.max_tokens"))
 
     # --- views ----------------------------------------------------------------------------------
-    def conv_list(query: str | None, current: str | None) -> dict:
+    def conv_list(query: str | None, current: str | None, session: str) -> dict:
         found = store.search(query or "")
+        if space.is_space():  # visitors of a Space see only their own conversations
+            found = [c for c in found if c.id in _space_conversations.get(session, ())]
         choices = [(c.title or c.created[:16].replace("T", " "), c.id) for c in found]
         return gr.update(choices=choices, value=current if current in {c.id for c in found} else None)
 
-    def hints(mode_: str, lang_: str) -> dict:
+    def hints(mode_: str, session: str, lang_: str) -> dict:
         """What a person needs before they can chat: a model, and in knowledge-base mode a knowledge base."""
         no_model = not model_choices(services)
-        no_kb = mode_ == "kb" and not knowledge.user_kbs(services)
+        no_kb = mode_ == "kb" and not knowledge.kb_choices(services, session, lang_)
         if no_model:
             text = t("chat.no_model_lite" if settings.lite else "chat.no_model", lang_)
         elif no_kb:
@@ -170,13 +176,15 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
             hint_kb: gr.update(visible=no_kb and not no_model),
         }
 
-    def pickers(conversation: Conversation | None, mode_: str, kb_: str | None, model_: str | None) -> dict:
-        kbs = knowledge.user_kbs(services)
+    def pickers(conversation: Conversation | None, mode_: str, kb_: str | None, model_: str | None, session: str,
+                lang_: str) -> dict:
+        kbs = knowledge.kb_choices(services, session, lang_)
+        names = [name for _, name in kbs]
         models_ = model_choices(services)
         ids = [value for _, value in models_]
         if conversation is not None:
             kb_, model_ = conversation.kb or kb_, conversation.model or model_
-        kb_ = kb_ if kb_ in kbs else (kbs[0] if kbs else None)
+        kb_ = kb_ if kb_ in names else (names[0] if names else None)
         model_ = model_ if model_ in ids else (settings.default_llm if settings.default_llm in ids else (ids[0] if ids else None))
         return {
             mode: mode_,
@@ -197,17 +205,24 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         )
         return f'<div class="cc-chips"><span>{esc(t("chat.attached", lang_))}</span>{chips}</div>'
 
-    def open_view(cid: str | None, query: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str) -> dict:
+    def own(cid: str, session: str) -> Conversation:
+        """A conversation this session may open (on a Space: only its own)."""
+        if space.is_space() and cid not in _space_conversations.get(session, ()):
+            raise NotFound(f"No conversation '{cid}'.")
+        return store.get(cid)
+
+    def open_view(cid: str | None, query: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str,
+                  session: str) -> dict:
         """Everything shown for conversation `cid` (None: a new, empty chat)."""
         conversation = None
         if cid:
             try:
-                conversation = store.get(cid)
+                conversation = own(cid, session)
             except ChatchatError:
                 cid = None  # deleted in another window
         view = {
             conv_id: cid,
-            convs: conv_list(query, cid),
+            convs: conv_list(query, cid, session),
             chatbot: gr.update(value=render(conversation, lang_), placeholder=t("chat.welcome", lang_)),
             export_btn: gr.update(value=export_file(services, conversation) if conversation and conversation.messages else None,
                                   interactive=bool(conversation and conversation.messages)),
@@ -218,8 +233,8 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         }
         if conversation is not None:
             mode_ = conversation.mode
-        view.update(pickers(conversation, mode_, kb_, model_))
-        view.update(hints(mode_, lang_))
+        view.update(pickers(conversation, mode_, kb_, model_, session, lang_))
+        view.update(hints(mode_, session, lang_))
         return view
 
     view_inputs = [conv_id, search, mode, kb, model, lang]
@@ -227,24 +242,21 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
                     file_box, hint_box, hint, hint_models, hint_kb]
 
     @guarded
-    def show(cid, query, mode_, kb_, model_, lang_):
-        return open_view(cid, query, mode_, kb_, model_, lang_)
+    def show(cid, query, mode_, kb_, model_, lang_, request: gr.Request):
+        return open_view(cid, query, mode_, kb_, model_, lang_, session_of(request))
 
     @guarded
-    def pick_conversation(cid, query, mode_, kb_, model_, lang_):
-        return open_view(cid, query, mode_, kb_, model_, lang_)
-
-    @guarded
-    def new_chat(query, mode_, kb_, model_, lang_):
+    def new_chat(query, mode_, kb_, model_, lang_, request: gr.Request):
         if mode_ == "file":
             mode_ = "llm"  # a file chat starts when files are dropped
-        return {**open_view(None, query, mode_, kb_, model_, lang_), question: ""}
+        return {**open_view(None, query, mode_, kb_, model_, lang_, session_of(request)), question: ""}
 
     @guarded
-    def change_setup(cid, mode_, kb_, model_, lang_):
+    def change_setup(cid, mode_, kb_, model_, lang_, request: gr.Request):
         """Mode, knowledge base or model changed: remember it in the conversation (if there is one yet)."""
+        session = session_of(request)
         if cid:
-            conversation = store.get(cid)
+            conversation = own(cid, session)
             conversation.mode = mode_
             conversation.kb = kb_ if mode_ == "kb" else conversation.kb
             conversation.model = model_
@@ -252,17 +264,24 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         return {
             kb: gr.update(visible=mode_ == "kb"),
             file_box: gr.update(visible=mode_ == "file"),
-            **hints(mode_, lang_),
+            **hints(mode_, session, lang_),
         }
 
-    def ensure_conversation(cid: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str) -> str:
+    def create(session: str, **fields) -> str:
+        conversation = store.create(**fields)
+        if space.is_space():
+            _space_conversations.setdefault(session, set()).add(conversation.id)
+        return conversation.id
+
+    def ensure_conversation(cid: str | None, mode_: str, kb_: str | None, model_: str | None, lang_: str,
+                            session: str) -> str:
         if cid:
             return cid
         if mode_ == "kb" and not kb_:
             raise InvalidName(t("kb.pick_first", lang_))
         if mode_ == "file":
             raise InvalidName(t("chat.files_first", lang_))
-        return store.create(mode=mode_, kb=kb_ if mode_ == "kb" else None, model=model_).id
+        return create(session, mode=mode_, kb=kb_ if mode_ == "kb" else None, model=model_)
 
     def stream(cid: str, text: str, model_: str | None, options: dict, lang_: str, session: str, base: list[dict]):
         """Ask, and yield the chatbot as the answer streams in; the conversation is saved by `reply`."""
@@ -298,88 +317,94 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         return {"temperature": float(temperature_), "top_k": int(top_k_), "score_threshold": float(threshold_),
                 "max_tokens": int(max_tokens_)}
 
+    def check_kb(conversation: Conversation, session: str) -> None:
+        if conversation.mode == "kb" and conversation.kb:
+            knowledge.check_access(conversation.kb, session)
+
     @guarded
     def send(text, cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
              request: gr.Request):
-        session = request.session_hash or ""
+        session = session_of(request)
         if session in _stops:
             raise InvalidName(t("chat.busy", lang_))
         if not (text or "").strip():
             raise InvalidName(t("chat.empty", lang_))
-        cid = ensure_conversation(cid, mode_, kb_, model_, lang_)
-        conversation = store.get(cid)
+        cid = ensure_conversation(cid, mode_, kb_, model_, lang_, session)
+        conversation = own(cid, session)
+        check_kb(conversation, session)
         yield from stream(cid, text.strip(), model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
                           session, render(conversation, lang_))
-        yield open_view(cid, query, mode_, kb_, model_, lang_)
+        yield open_view(cid, query, mode_, kb_, model_, lang_, session)
 
     @guarded
     def retry(cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
               request: gr.Request):
         """Ask the last question again: its answer is replaced."""
-        session = request.session_hash or ""
+        session = session_of(request)
         if session in _stops or not cid:
             return
-        conversation = store.get(cid)
+        conversation = own(cid, session)
         if len(conversation.messages) < 2 or conversation.messages[-2].role != "user":
             return
+        check_kb(conversation, session)
         text = conversation.messages[-2].content
         conversation.messages = conversation.messages[:-2]
         store.save(conversation)
         yield from stream(cid, text, model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
                           session, render(conversation, lang_))
-        yield open_view(cid, query, mode_, kb_, model_, lang_)
+        yield open_view(cid, query, mode_, kb_, model_, lang_, session)
 
     def stop(request: gr.Request):
-        event = _stops.get(request.session_hash or "")
+        event = _stops.get(session_of(request))
         if event is not None:
             event.set()
 
     @guarded
     def attach(paths, cid, query, model_, lang_, request: gr.Request):
+        session = session_of(request)
         paths = [Path(p) for p in file_names(paths)]
         if not paths:
             return
-        if not cid:
-            cid = store.create(mode="file", model=model_).id
+        cid = own(cid, session).id if cid else create(session, mode="file", model=model_)
         names = [p.name for p in paths]
 
         def start(progress, cancel):
             return store.attach_files(cid, paths, names=names, progress=progress)
 
-        job = knowledge.run_ingest(start, names, lang_, request.session_hash or "")
+        job = knowledge.run_ingest(start, names, lang_, session)
         while True:
             try:
                 yield {attached: next(job), conv_id: cid}
             except StopIteration as done:
                 knowledge.summarize(done.value, lang_)
                 break
-        yield {**open_view(cid, query, "file", None, model_, lang_), files: None}
+        yield {**open_view(cid, query, "file", None, model_, lang_, session), files: None}
 
     @guarded
-    def rename(cid, new_title, query, lang_):
+    def rename(cid, new_title, query, lang_, request: gr.Request):
+        session = session_of(request)
         if not cid:
             raise InvalidName(t("chat.pick_first", lang_))
-        store.rename(cid, new_title or "")
-        return {convs: conv_list(query, cid), rename_box: gr.update(visible=False)}
+        store.rename(own(cid, session).id, new_title or "")
+        return {convs: conv_list(query, cid, session), rename_box: gr.update(visible=False)}
 
     @guarded
-    def delete(cid, query, mode_, kb_, model_, lang_):
+    def delete(cid, query, mode_, kb_, model_, lang_, request: gr.Request):
+        session = session_of(request)
         if cid:
-            store.delete(cid)
+            store.delete(own(cid, session).id)
+            _space_conversations.get(session, set()).discard(cid)
             info(t("chat.deleted", lang_))
-        return open_view(None, query, "llm" if mode_ == "file" else mode_, kb_, model_, lang_)
+        return open_view(None, query, "llm" if mode_ == "file" else mode_, kb_, model_, lang_, session)
 
-    def toggle_rename(cid, lang_):
+    def find(query, cid, request: gr.Request):
+        return conv_list(query, cid, session_of(request))
+
+    def toggle(cid, lang_):
+        """Rename and Delete need an open conversation."""
         if not cid:
             warn(t("chat.pick_first", lang_))
-            return gr.update(visible=False)
-        return gr.update(visible=True)
-
-    def toggle_delete(cid, lang_):
-        if not cid:
-            warn(t("chat.pick_first", lang_))
-            return gr.update(visible=False)
-        return gr.update(visible=True)
+        return gr.update(visible=bool(cid))
 
     # --- wiring ---------------------------------------------------------------------------------
     answer_inputs = [conv_id, search, mode, kb, model, temperature, top_k, threshold, max_tokens, lang]
@@ -390,21 +415,29 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
     chatbot.retry(retry, answer_inputs, answer_outputs, **lane)
     stop_btn.click(stop, None, None, concurrency_limit=None)
     new_btn.click(new_chat, [search, mode, kb, model, lang], [*view_outputs, question], concurrency_limit=None)
-    convs.input(pick_conversation, [convs, search, mode, kb, model, lang], view_outputs, concurrency_limit=None)
-    search.input(lambda q, cid: conv_list(q, cid), [search, conv_id], convs, concurrency_limit=None,
-                 show_progress="hidden")
+    convs.input(show, [convs, search, mode, kb, model, lang], view_outputs, concurrency_limit=None)
+    search.input(find, [search, conv_id], convs, concurrency_limit=None, show_progress="hidden")
     for control in (mode, kb, model):
         control.input(change_setup, [conv_id, mode, kb, model, lang], [kb, file_box, hint_box, hint, hint_models, hint_kb],
                       concurrency_limit=None)
     files.upload(attach, [files, conv_id, search, model, lang], [*view_outputs, files], concurrency_id="ingest",
                  concurrency_limit=2)
-    rename_btn.click(toggle_rename, [conv_id, lang], rename_box, concurrency_limit=None)
+    rename_btn.click(toggle, [conv_id, lang], rename_box, concurrency_limit=None)
     rename_ok.click(rename, [conv_id, title, search, lang], [convs, rename_box])
     title.submit(rename, [conv_id, title, search, lang], [convs, rename_box])
-    delete_btn.click(toggle_delete, [conv_id, lang], delete_box, concurrency_limit=None)
+    delete_btn.click(toggle, [conv_id, lang], delete_box, concurrency_limit=None)
     delete_no.click(lambda: gr.update(visible=False), None, delete_box, concurrency_limit=None)
     delete_yes.click(delete, [conv_id, search, mode, kb, model, lang], view_outputs)
     hint_models.click(lambda: gr.Tabs(selected="models"), None, tabs, concurrency_limit=None)
     hint_kb.click(lambda: gr.Tabs(selected="kb"), None, tabs, concurrency_limit=None)
 
     return [Refresh(show, view_inputs, view_outputs)]
+
+
+def end_session(services: Services, session: str) -> None:
+    """A browser session closed. On a Space its conversations go (they were never listed to anyone else)."""
+    for cid in _space_conversations.pop(session, set()):
+        try:
+            services.conversations.delete(cid)
+        except ChatchatError:
+            pass

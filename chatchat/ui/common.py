@@ -86,6 +86,11 @@ def local_time(iso: str | None) -> str:
         return iso
 
 
+def session_of(request: gr.Request | None) -> str:
+    """The browser session a handler runs for ('' outside a session, e.g. an API call without one)."""
+    return (request.session_hash if request else None) or ""
+
+
 def file_names(files: list | None) -> list[str]:
     """Paths of the files a gr.File component holds (a list of paths, or None)."""
     return [str(getattr(f, "name", f)) for f in files or []]

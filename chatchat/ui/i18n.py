@@ -41,6 +41,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kb.create": ("Create", "创建"),
     "kb.created_msg": ("Knowledge base '{name}' created. Add documents to it next.", "已创建知识库「{name}」，接下来添加文档吧。"),
     "kb.deleted_msg": ("Knowledge base '{name}' deleted.", "已删除知识库「{name}」。"),
+    "kb.mine": ("My uploads", "我的上传"),
+    "kb.space_no_create": (
+        "This shared demo does not make new knowledge bases: drop files under Documents and they go to your own.",
+        "共享演示中不能新建知识库：在“文档”中拖入文件，它们会进入你自己的知识库。",
+    ),
     "kb.pick_first": ("Pick or create a knowledge base first.", "请先选择或新建一个知识库。"),
     "kb.empty": (
         "### No knowledge base yet\n"
@@ -211,6 +216,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "★ default model · ● loaded in memory. Models load on first use; loading another local model unloads the previous one.",
         "★ 默认模型 · ● 已载入内存。模型在首次使用时加载；加载另一个本地模型会卸载前一个。",
     ),
+    "models.space_read_only": (
+        "On this shared demo the models are set by its owner.", "在这个共享演示中，模型由其所有者管理。"
+    ),
     "models.loaded_msg": ("Model '{name}' is loaded.", "模型「{name}」已加载。"),
     "models.unloaded_msg": ("Model '{name}' unloaded.", "模型「{name}」已卸载。"),
     "models.default_msg": ("'{name}' is now the default.", "「{name}」已设为默认。"),
@@ -238,6 +246,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "settings.data_dir": ("Data directory", "数据目录"),
     "settings.retrieval": ("#### Retrieval and answers", "#### 检索与回答"),
+    "settings.space_read_only": (
+        "On this shared demo the settings and keys are set by its owner.", "在这个共享演示中，设置与密钥由其所有者管理。"
+    ),
     "settings.saved": ("Settings saved.", "设置已保存。"),
     "settings.env_note": (
         "Set by environment variables (they win at the next start): {names}", "以下设置由环境变量指定（下次启动时以其为准）：{names}"

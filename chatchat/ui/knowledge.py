@@ -12,13 +12,13 @@ from typing import Callable, Iterator
 import gradio as gr
 import pandas as pd
 
-from chatchat.conversations import TEMP_KB_PREFIX
 from chatchat import space
+from chatchat.conversations import TEMP_KB_PREFIX
 from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import SEARCH_MODES, Services
 from chatchat.store import Hit
-from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, local_time, warn
+from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, local_time, session_of, warn
 from chatchat.ui.i18n import t, tr
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
@@ -28,9 +28,27 @@ STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done"
 _cancels: dict[str, threading.Event] = {}
 
 
-def user_kbs(services: Services) -> list[str]:
-    """Knowledge bases a person made (file chats' own knowledge bases are not listed)."""
-    return [kb.name for kb in services.list_kbs() if not kb.name.startswith(TEMP_KB_PREFIX)]
+def kb_choices(services: Services, session: str, lang: str) -> list[tuple[str, str]]:
+    """The knowledge bases this browser session may use: every one a person made (file chats' own are not
+    listed); on a Hugging Face Space only the shared demo and the visitor's own uploads."""
+    if not space.is_space():
+        return [(kb.name, kb.name) for kb in services.list_kbs() if not kb.name.startswith(TEMP_KB_PREFIX)]
+    own = space.session_kb_name(session)
+    return [(t("kb.mine", lang) if kb.name == own else kb.name, kb.name) for kb in space.visible_kbs(services, session)]
+
+
+def check_access(kb: str, session: str, write: bool = False) -> None:
+    """On a Space: a visitor reaches only the demo and their own knowledge base, and changes only their own."""
+    if space.is_space():
+        space.check_visible(kb, session)
+        if write:
+            space.check_writable(kb)
+
+
+def end_session(services: Services, session: str) -> None:
+    """A browser session closed: on a Space its own knowledge base goes with it."""
+    if space.is_space() and session:
+        space.drop_session_kb(services, space.session_kb_name(session))
 
 
 # --- progress of an ingest ----------------------------------------------------------------------
@@ -203,17 +221,19 @@ def build(ctx: Context) -> list[Refresh]:
 
     with gr.Row(equal_height=False, elem_classes=["cc-kb"]):
         with gr.Column(scale=1, min_width=280, elem_classes=["cc-side"]):
-            kb_pick = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, interactive=True, elem_id="kb-select")
-            card = gr.Markdown(elem_classes=["cc-card"])
-            with gr.Row():
-                rebuild_btn = gr.Button(tr("kb.rebuild"), size="sm", min_width=80, elem_id="kb-rebuild")
-                delete_btn = gr.Button(tr("kb.delete"), size="sm", variant="stop", min_width=80, elem_id="kb-delete")
-            with gr.Group(visible=False, elem_classes=["cc-confirm"]) as confirm_box:
-                confirm_text = gr.Markdown()
+            with gr.Column(visible=False) as kb_side:
+                kb_pick = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, interactive=True, elem_id="kb-select")
+                card = gr.Markdown(elem_classes=["cc-card"])
                 with gr.Row():
-                    confirm_yes = gr.Button(tr("kb.delete_confirm"), variant="stop", size="sm", elem_id="kb-delete-yes")
-                    confirm_no = gr.Button(tr("common.cancel"), size="sm")
-            with gr.Accordion(tr("kb.new"), open=False, elem_id="kb-new") as new_box:
+                    rebuild_btn = gr.Button(tr("kb.rebuild"), size="sm", min_width=80, elem_id="kb-rebuild")
+                    delete_btn = gr.Button(tr("kb.delete"), size="sm", variant="stop", min_width=80, elem_id="kb-delete")
+                with gr.Group(visible=False, elem_classes=["cc-confirm"]) as confirm_box:
+                    confirm_text = gr.Markdown()
+                    with gr.Row():
+                        confirm_yes = gr.Button(tr("kb.delete_confirm"), variant="stop", size="sm", elem_id="kb-delete-yes")
+                        confirm_no = gr.Button(tr("common.cancel"), size="sm")
+            # on a Space visitors do not make knowledge bases: their uploads go to one of their own
+            with gr.Accordion(tr("kb.new"), open=False, elem_id="kb-new", visible=not space.is_space()) as new_box:
                 new_name = gr.Textbox(label=tr("kb.name"), placeholder=tr("kb.name_hint"), elem_id="kb-new-name")
                 new_desc = gr.Textbox(label=tr("kb.description"), lines=2)
                 new_embedding = gr.Dropdown(
@@ -264,24 +284,36 @@ def build(ctx: Context) -> list[Refresh]:
     doc_buttons = [chunks_btn, reingest_btn, remove_btn]
 
     # --- handlers (dicts name just the components they change) --------------------------------
-    def view_of(kb: str | None, lang_: str) -> dict:
-        """Everything that depends on the chosen knowledge base."""
-        names = user_kbs(services)
+    def view_of(kb: str | None, lang_: str, session: str, reset: bool = True) -> dict:
+        """Everything that depends on the chosen knowledge base; with `reset`, also the document picked in
+        it (a background refresh leaves a pick alone: it may land just after the person clicked a row)."""
+        choices = kb_choices(services, session, lang_)
+        names = [name for _, name in choices]
         kb = kb if kb in names else (names[0] if names else None)
-        return {
-            kb_pick: gr.update(choices=names, value=kb),
+        writable = kb is not None and kb not in space.protected_kbs()
+        view = {
+            kb_pick: gr.update(choices=choices, value=kb),
             card: kb_card(services, kb, lang_),
             docs: docs_frame(services, kb, lang_),
+            kb_side: gr.update(visible=bool(names)),
+            new_box: gr.Accordion(open=not names),
+            rebuild_btn: gr.update(interactive=writable),
+            delete_btn: gr.update(interactive=writable),
             empty_box: gr.update(visible=not names),
             kb_box: gr.update(visible=bool(names)),
-            selected_doc: None,
-            doc_label: t("docs.pick", lang_),
-            **{button: gr.update(interactive=False) for button in doc_buttons},
-            chunks_view: gr.update(visible=False),
-            confirm_box: gr.update(visible=False),
         }
+        if reset:
+            view.update({
+                selected_doc: None,
+                doc_label: t("docs.pick", lang_),
+                **{button: gr.update(interactive=False) for button in doc_buttons},
+                chunks_view: gr.update(visible=False),
+                confirm_box: gr.update(visible=False),
+            })
+        return view
 
-    view_outputs = [kb_pick, card, docs, empty_box, kb_box, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box]
+    refresh_outputs = [kb_pick, card, docs, kb_side, new_box, rebuild_btn, delete_btn, empty_box, kb_box]
+    view_outputs = [*refresh_outputs, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box]
 
     def busy(running: bool) -> dict:
         """While an ingest runs in this session: the start buttons off, Cancel on."""
@@ -292,14 +324,14 @@ def build(ctx: Context) -> list[Refresh]:
             demo_btn: gr.update(interactive=not running),
         }
 
-    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, rebuild_btn, demo_btn, progress]
+    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, demo_btn, progress]
 
-    def job(kb: str, start, names: list[str], lang_: str, request: gr.Request, clear_uploads: bool = False):
+    def job(kb: str, start, names: list[str], lang_: str, session: str, clear_uploads: bool = False):
         """Run an ingest into `kb`, streaming its progress panel, then show the outcome. On an error the
         buttons come back before the message shows, so the tab stays usable."""
         yield busy(True)
         try:
-            stream = run_ingest(start, names, lang_, request.session_hash or "")
+            stream = run_ingest(start, names, lang_, session)
             while True:
                 try:
                     panel = next(stream)
@@ -308,38 +340,56 @@ def build(ctx: Context) -> list[Refresh]:
                     break
                 yield {progress: panel}
         except Exception:
-            yield busy(False)
+            yield {**busy(False), **view_of(kb, lang_, session)}
             raise
         summarize(results, lang_)
-        final = {**view_of(kb, lang_), **busy(False)}
+        final = {**busy(False), **view_of(kb, lang_, session)}
         if clear_uploads:
             final.update({files_in: None, folder_in: None})
         yield final
 
-    @guarded
-    def show(kb: str | None, lang_: str):
-        return view_of(kb, lang_)
+    def need(kb: str | None, session: str, lang_: str, write: bool = False) -> str:
+        if not kb:
+            raise InvalidName(t("kb.pick_first", lang_))
+        check_access(kb, session, write)
+        return kb
+
+    def need_doc(doc: str | None, lang_: str) -> str:
+        if not doc:
+            raise InvalidName(t("docs.pick", lang_))
+        return doc
 
     @guarded
-    def create(name: str, description: str, embedding: str, size, overlap, lang_: str):
+    def show(kb: str | None, lang_: str, request: gr.Request):
+        return view_of(kb, lang_, session_of(request))
+
+    @guarded
+    def refresh(kb: str | None, lang_: str, request: gr.Request):
+        return view_of(kb, lang_, session_of(request), reset=False)
+
+    @guarded
+    def create(name: str, description: str, embedding: str, size, overlap, lang_: str, request: gr.Request):
+        if space.is_space():
+            raise InvalidName(t("kb.space_no_create", lang_))
         size = int(size) if size is not None else None
         overlap = int(overlap) if overlap is not None else None
         created = services.create_kb(name, description or "", embedding, size, overlap)
         info(t("kb.created_msg", lang_, name=created.name))
-        return {**view_of(created.name, lang_), new_name: "", new_desc: "", new_box: gr.Accordion(open=False)}
+        return {**view_of(created.name, lang_, session_of(request)), new_name: "", new_desc: "",
+                new_box: gr.Accordion(open=False)}
 
-    def ask_delete(kb: str | None, lang_: str):
-        if not kb:
-            return {confirm_box: gr.update(visible=False)}
+    @guarded
+    def ask_delete(kb: str | None, lang_: str, request: gr.Request):
+        kb = need(kb, session_of(request), lang_, write=True)
         count = len(services.documents(kb))
         return {confirm_box: gr.update(visible=True), confirm_text: t("kb.delete_question", lang_, name=kb, n=count)}
 
     @guarded
-    def delete(kb: str | None, lang_: str):
-        if kb:
-            services.delete_kb(kb)
-            info(t("kb.deleted_msg", lang_, name=kb))
-        return view_of(None, lang_)
+    def delete(kb: str | None, lang_: str, request: gr.Request):
+        session = session_of(request)
+        services.delete_kb(need(kb, session, lang_, write=True))
+        info(t("kb.deleted_msg", lang_, name=kb))
+        return view_of(None, lang_, session)
 
     def pick_doc(evt: gr.SelectData, lang_: str):
         row = evt.row_value or []
@@ -347,36 +397,34 @@ def build(ctx: Context) -> list[Refresh]:
         label = t("docs.selected", lang_, name=name) if name else t("docs.pick", lang_)
         return {selected_doc: name, doc_label: label, **{b: gr.update(interactive=bool(name)) for b in doc_buttons}}
 
-    def need(kb: str | None, doc: str | None, lang_: str) -> None:
-        if not kb:
-            raise InvalidName(t("kb.pick_first", lang_))
-        if doc is not None and not doc:
-            raise InvalidName(t("docs.pick", lang_))
+    @guarded
+    def show_chunks(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        kb = need(kb, session_of(request), lang_)
+        return gr.update(value=chunks_frame(services.chunks(kb, need_doc(doc, lang_)), lang_), visible=True)
 
     @guarded
-    def show_chunks(kb: str | None, doc: str | None, lang_: str):
-        need(kb, doc or "", lang_)
-        return gr.update(value=chunks_frame(services.chunks(kb, doc), lang_), visible=True)
-
-    @guarded
-    def remove(kb: str | None, doc: str | None, lang_: str):
-        need(kb, doc or "", lang_)
-        services.remove_document(kb, doc)
+    def remove(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        session = session_of(request)
+        services.remove_document(need(kb, session, lang_, write=True), need_doc(doc, lang_))
         info(t("docs.deleted_msg", lang_, name=doc))
-        return view_of(kb, lang_)
+        return view_of(kb, lang_, session)
 
     @guarded
     def reingest(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
-        need(kb, doc or "", lang_)
+        session = session_of(request)
+        kb, doc = need(kb, session, lang_, write=True), need_doc(doc, lang_)
 
         def start(progress, cancel):
             return [services.reingest(kb, doc, progress=progress, cancel=cancel)]
 
-        yield from job(kb, start, [doc], lang_, request)
+        yield from job(kb, start, [doc], lang_, session)
 
     @guarded
     def add(kb: str | None, files: list | None, folder: list | None, lang_: str, request: gr.Request):
-        need(kb, None, lang_)
+        session = session_of(request)
+        if space.is_space():  # a visitor's uploads go to their own knowledge base
+            kb = space.ensure_session_kb(services, session)
+        kb = need(kb, session, lang_, write=True)
         paths = [Path(p) for p in file_names(files) + file_names(folder)]
         if not paths:
             raise InvalidName(t("upload.nothing", lang_))
@@ -385,41 +433,43 @@ def build(ctx: Context) -> list[Refresh]:
         def start(progress, cancel):
             return services.add_files(kb, paths, names=names, progress=progress, cancel=cancel)
 
-        yield from job(kb, start, names, lang_, request, clear_uploads=True)
+        yield from job(kb, start, names, lang_, session, clear_uploads=True)
 
     @guarded
     def rebuild(kb: str | None, lang_: str, request: gr.Request):
-        need(kb, None, lang_)
+        session = session_of(request)
+        kb = need(kb, session, lang_, write=True)
         folder = services.store.get(kb).files_dir
         names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".incoming"))
 
         def start(progress, cancel):
             return services.rebuild_kb(kb, progress=progress, cancel=cancel)
 
-        yield from job(kb, start, names, lang_, request)
+        yield from job(kb, start, names, lang_, session)
 
     @guarded
     def make_demo(lang_: str, request: gr.Request):
         """The demo knowledge base from assets/demo (space.ensure_demo_kb), with the usual progress."""
+        session = session_of(request)
         try:  # made first, so that its document panel (where progress shows) is on screen during the ingest
             services.create_kb(space.DEMO_KB, description=space.DEMO_DESCRIPTION)
         except AlreadyExists:
             pass
-        yield view_of(space.DEMO_KB, lang_)
+        yield view_of(space.DEMO_KB, lang_, session)
 
         def start(progress, cancel):
             return space.ensure_demo_kb(services, progress=progress, cancel=cancel)
 
-        yield from job(space.DEMO_KB, start, [p.name for p in space.demo_documents()], lang_, request)
+        yield from job(space.DEMO_KB, start, [p.name for p in space.demo_documents()], lang_, session)
 
     def cancel(request: gr.Request):
-        event = _cancels.get(request.session_hash or "")
+        event = _cancels.get(session_of(request))
         if event is not None:
             event.set()
 
     @guarded
-    def search(kb: str | None, text: str, k, threshold_, mode_, lang_: str):
-        need(kb, None, lang_)
+    def search(kb: str | None, text: str, k, threshold_, mode_, lang_: str, request: gr.Request):
+        kb = need(kb, session_of(request), lang_)
         return hits_html(services.search(kb, text, top_k=int(k), score_threshold=float(threshold_), mode=mode_), lang_)
 
     # --- wiring ---------------------------------------------------------------------------------
@@ -443,4 +493,4 @@ def build(ctx: Context) -> list[Refresh]:
     search_btn.click(search, [kb_pick, query, top_k, threshold, mode, lang], results)
     query.submit(search, [kb_pick, query, top_k, threshold, mode, lang], results)
 
-    return [Refresh(show, [kb_pick, lang], view_outputs)]
+    return [Refresh(refresh, [kb_pick, lang], refresh_outputs)]

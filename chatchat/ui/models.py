@@ -7,8 +7,9 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+from chatchat import space
 from chatchat.downloads import human
-from chatchat.errors import InvalidName
+from chatchat.errors import InvalidName, ModelError
 from chatchat.hub import ModelStatus
 from chatchat.service import Services
 from chatchat.ui.common import Context, Refresh, esc, guarded, info
@@ -110,7 +111,8 @@ def build(ctx: Context) -> list[Refresh]:
     hw = gr.Markdown(elem_classes=["cc-note"], elem_id="models-hardware")
     table = gr.Dataframe(interactive=False, wrap=True, elem_id="models-table", max_height=460,
                          column_widths=["24%", "16%", "8%", "9%", "8%", "8%", "14%", "13%"])
-    with gr.Row(elem_classes=["cc-doc-actions"]):
+    # on a Hugging Face Space the visitors share one machine: the models are the owner's to change
+    with gr.Row(elem_classes=["cc-doc-actions"], visible=not space.is_space()):
         picked = gr.Markdown(tr("models.pick"), elem_id="models-selected")
         load_btn = gr.Button(tr("models.load"), size="sm", variant="primary", interactive=False, elem_id="models-load")
         unload_btn = gr.Button(tr("models.unload"), size="sm", interactive=False, elem_id="models-unload")
@@ -166,6 +168,8 @@ def build(ctx: Context) -> list[Refresh]:
         return {selected: model_id, picked: label, **buttons(model_id)}
 
     def need(model_id: str | None, lang_: str) -> str:
+        if space.is_space():
+            raise ModelError(t("models.space_read_only", lang_))
         if not model_id:
             raise InvalidName(t("models.pick", lang_))
         return model_id

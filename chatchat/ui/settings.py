@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from chatchat import space
 from chatchat.config import KeyStore, Settings, mask_key
 from chatchat.errors import SettingsError
 from chatchat.service import SEARCH_MODES, Services
@@ -132,12 +133,15 @@ def build(ctx: Context) -> list[Refresh]:
                     chunk_size = gr.Number(label=tr("kb.chunk_size"), value=s.chunk_size, precision=0, minimum=50)
                     chunk_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=s.chunk_overlap, precision=0, minimum=0)
             env_note = gr.Markdown(elem_classes=["cc-note"])
-            save_btn = gr.Button(tr("common.save"), variant="primary", elem_id="set-save")
+            # on a Hugging Face Space the settings and keys are the owner's (Space secrets), not the visitors'
+            save_btn = gr.Button(tr("common.save"), variant="primary", elem_id="set-save", visible=not space.is_space())
+            if space.is_space():
+                gr.Markdown(tr("settings.space_read_only"), elem_classes=["cc-note"])
 
     with gr.Group(elem_classes=["cc-keys"]):
         gr.Markdown(tr("settings.keys"), elem_classes=["cc-group-title"])
         keys = gr.Dataframe(interactive=False, wrap=True, elem_id="set-keys-table")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=not space.is_space()):
             provider = gr.Dropdown(
                 label=tr("keys.provider"), choices=[(p.name, p.id) for p in services.catalog.providers.values()],
                 value=next(iter(services.catalog.providers), None), scale=1, elem_id="set-provider",
@@ -162,9 +166,14 @@ def build(ctx: Context) -> list[Refresh]:
             env_note: t("settings.env_note", lang_, names=", ".join(env_overrides())) if env_overrides() else "",
         }
 
+    def owner_only(lang_: str) -> None:
+        if space.is_space():
+            raise SettingsError(t("settings.space_read_only", lang_))
+
     @guarded
     def save(*args):
         *values, lang_ = args
+        owner_only(lang_)
         changes = dict(zip(FIELDS, values))
         for name in ("top_k", "history_turns", "max_tokens", "chunk_size", "chunk_overlap"):
             if changes[name] is not None:
@@ -175,6 +184,7 @@ def build(ctx: Context) -> list[Refresh]:
 
     @guarded
     def store_key(provider_id: str, value: str, lang_: str):
+        owner_only(lang_)
         entry = services.catalog.provider(provider_id)
         value = (value or "").strip()
         if not value:
@@ -185,6 +195,7 @@ def build(ctx: Context) -> list[Refresh]:
 
     @guarded
     def drop_key(provider_id: str, lang_: str):
+        owner_only(lang_)
         entry = services.catalog.provider(provider_id)
         KeyStore(services.settings.home).set(entry.id, None)
         still = KeyStore(services.settings.home).get(entry.id, entry.key_env)
