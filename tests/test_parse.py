@@ -21,6 +21,7 @@ from conftest import SAMPLES, SHARED_DOCS, UNSTRUCTURED_DOCS
 from chatchat.errors import FileTooLarge, ParseError, UnsupportedFile
 from chatchat.ingest import offline_nlp
 from chatchat.ingest.encoding import decode_text
+from chatchat.ingest.ocr import ocr_image
 from chatchat.ingest.sniff import MAX_MARKUP_BYTES
 from chatchat.ingest.parse import MAX_FILE_BYTES, MAX_TEXT_BYTES, SUPPORTED_EXTENSIONS, looks_like_heading, parse_file, table_rows
 
@@ -243,6 +244,13 @@ def test_missing_ocr_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
         parse_file(SAMPLES / "ocr_test.jpg")
     # A document with text still parses; only its pictures go unread.
     assert "我是文字" in joined(parse_file(SAMPLES / "ocr_test.docx"))
+
+
+def test_hairline_picture_is_not_blown_up_for_ocr() -> None:
+    # RapidOCR alone scales a 3 x 2000 px rule line to 736 x 490,000 px and runs out of memory.
+    from PIL import Image
+
+    assert ocr_image(Image.new("RGB", (3, 2000), "white"), "rule.png") == []
 
 
 def test_user_facing_name_gives_the_type_of_a_stored_copy(tmp_path: Path) -> None:
