@@ -86,7 +86,9 @@ def _read_page(pdf: pdfium.PdfDocument, index: int, use_ocr: bool, name: str) ->
         textpage.close()
         image = None
         if use_ocr and (not text.strip() or _image_fraction(page) > PAGE_OCR_IMAGE_FRACTION):
-            image = page.render(scale=OCR_RENDER_SCALE).to_pil()
+            # Capped: a poster-sized page at 144 dpi would take gigabytes, and OCR shrinks it anyway.
+            scale = min(OCR_RENDER_SCALE, ocr.MAX_SIDE / max(1.0, *page.get_size()))
+            image = page.render(scale=scale).to_pil()
         page.close()
     except pdfium.PdfiumError as exc:
         raise ParseError(f"Page {index + 1} of {name} is damaged and cannot be read ({exc}).") from exc
