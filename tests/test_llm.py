@@ -16,6 +16,7 @@ from chatchat.config import load_settings
 from chatchat.errors import ModelError, NotFound
 from chatchat.hub import COMPLETE_MARKER, require_installed
 from chatchat.llm import LLMManager
+from chatchat.llm.gguf import read_metadata, render_chat
 
 SMOL = "smollm2-135m-instruct"
 GEMMA = "gemma3-270m-base"
@@ -90,6 +91,22 @@ def test_cancel_stops_generation_at_once_and_frees_the_engine(smol):
 def test_count_tokens_uses_the_model_tokenizer(smol):
     text = "Knowledge bases answer questions. 知识库回答问题。"
     assert smol.count_tokens(text) == len(smol.llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def test_gguf_header_and_our_chat_rendering_match_llama_cpp(smol, manager):
+    # the ctransformers engine formats chats itself from the GGUF's template: it must match llama.cpp's
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    meta = read_metadata(smol.path)
+    assert meta["general.architecture"] == "llama" and meta["llama.context_length"] == 8192
+    template = meta["tokenizer.chat_template"]
+    assert template == smol.llama.metadata["tokenizer.chat_template"]
+    tokens = meta["tokenizer.ggml.tokens"]
+    bos, eos = tokens[meta["tokenizer.ggml.bos_token_id"]], tokens[meta["tokenizer.ggml.eos_token_id"]]
+    expected = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=QUESTION).prompt
+    assert render_chat(template, QUESTION, bos, eos) == expected
+    gemma = read_metadata(manager.settings.models_dir / GEMMA / "gemma-3-270m-q4_k_m.gguf")
+    assert gemma["general.architecture"] == "gemma3" and "tokenizer.chat_template" not in gemma
 
 
 def test_prompt_longer_than_the_context_is_a_clear_error(smol):

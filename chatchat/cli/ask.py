@@ -82,6 +82,7 @@ def _ask(args: argparse.Namespace) -> int:
                 return EXIT_USAGE if event.error.status in (400, 404, 409) else EXIT_FAILED
         return status
     finally:
+        answerer.llms.unload_all()  # free llama.cpp before interpreter shutdown tears its bindings down
         if args.files and kb and services is not None:
             services.delete_kb(kb)
 
