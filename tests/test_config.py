@@ -1,5 +1,8 @@
+import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -56,11 +59,17 @@ def test_save_round_trips_only_changed_values(tmp_path):
 
 
 def test_telemetry_is_off_by_default():
-    import chatchat  # noqa: F401
-
-    assert os.environ["DO_NOT_TRACK"] == "1"
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
-    assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
+    # A fresh interpreter with none of the switches set: importing chatchat (then gradio, which rewrites
+    # HF_HUB_DISABLE_TELEMETRY as "True") must leave every one of them switched off.
+    names = ["DO_NOT_TRACK", "GRADIO_ANALYTICS_ENABLED", "HF_HUB_DISABLE_TELEMETRY", "SCARF_NO_ANALYTICS"]
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    code = ("import json, os, chatchat, gradio; "
+            f"print(json.dumps({{n: os.environ.get(n) for n in {names!r}}}))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    values = json.loads(out.strip().splitlines()[-1])
+    assert values["DO_NOT_TRACK"] == "1" and values["SCARF_NO_ANALYTICS"] == "true"
+    assert values["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert values["HF_HUB_DISABLE_TELEMETRY"] in ("1", "True")
 
 
 def test_keys_are_stored_owner_only_and_masked(tmp_path, monkeypatch):

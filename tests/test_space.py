@@ -199,8 +199,6 @@ def test_app_py_on_a_space_serves_the_demo(space_app: str) -> None:
     assert status == 200 and "Getting started with Chatchat.md" in json.dumps(hits, ensure_ascii=False)
 
 
-@pytest.mark.xfail(strict=True, reason="chatchat/api does not apply Space mode yet: on a Space the REST routes must "
-                   "list only space.visible_kbs(services, None) and refuse changes (space.check_writable, no creating)")
 def test_app_py_on_a_space_rest_api_shows_only_the_demo_and_changes_nothing(space_app: str) -> None:
     status, _ = _call(f"{space_app}/api/knowledge_bases", {"name": "intruder"})
     assert status == 403

@@ -221,3 +221,22 @@ def test_delete_document_removes_it_from_search(page_en: Page):
     results = page.locator("#kb-search-results")
     expect(results.locator(".cc-hit, .cc-empty").first).to_be_visible(timeout=WAIT)
     expect(results).not_to_contain_text(ENGLISH_DOC.name)
+
+
+def test_delete_kb_with_confirmation_then_one_click_demo(page_en: Page):
+    """Deleting the last knowledge base brings back the first-run page, whose button builds the demo."""
+    page = page_en
+    open_tab(page, "tab-kb")
+    loaded(page)
+    expect(page.locator("#kb-select input")).to_have_value(KB, timeout=WAIT)
+    page.locator("#kb-delete").click()
+    expect(page.locator("#tab-kb")).to_contain_text(f"Delete {KB} with all its documents (1)", timeout=WAIT)
+    page.locator("#kb-delete-yes").click()
+    expect(page.locator("#tab-kb")).to_contain_text("No knowledge base yet", timeout=WAIT)
+    page.locator("#kb-demo").click()
+    progress = page.locator("#kb-progress")
+    expect(progress).to_contain_text("3 of 3 files", timeout=3 * WAIT)
+    expect(progress.locator(".cc-added")).to_have_count(3)
+    expect(page.locator("#kb-select input")).to_have_value("demo")
+    expect(page.locator("#kb-docs-table")).to_contain_text("Getting started with Chatchat.md")
+    screenshot(page, "kb-demo-en")

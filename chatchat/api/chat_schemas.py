@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chatchat.api.schemas import Int, KBName, RequestModel
+from chatchat.api.schemas import INTEGRAL, Int, KBName, RequestModel, TopK
 
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 200_000
+MaxTokens = Annotated[int, Field(ge=1, le=131072), INTEGRAL]
 
 
 class TextPart(RequestModel):
@@ -43,11 +44,11 @@ class ChatCompletionRequest(RequestModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: Int | None = Field(None, ge=1, le=131072)
-    max_completion_tokens: Int | None = Field(None, ge=1, le=131072)
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(None, description="up to 4 sequences where the answer ends")
-    n: Int = Field(1, ge=1, le=1, description="only 1 is supported")
-    top_k: Int | None = Field(None, ge=1, le=100, description="knowledge-base models: passages to retrieve")
+    n: Annotated[int, Field(ge=1, le=1), INTEGRAL] = Field(1, description="only 1 is supported")
+    top_k: TopK | None = Field(None, description="knowledge-base models: passages to retrieve")
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="knowledge-base models: minimum cosine similarity")
     footnotes: bool = Field(False, description="knowledge-base models: append the sources as a Markdown block")
 
@@ -74,5 +75,5 @@ class SeedChat(RequestModel):
 
 class SeedKBChat(SeedChat):
     knowledge_base_name: KBName
-    top_k: Int = Field(3, ge=1, le=100)
+    top_k: TopK = 3
     score_threshold: float | None = Field(None, ge=0.0, le=2.0, description="a distance, as in search_docs")

@@ -18,7 +18,10 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Int = Annotated[int, BeforeValidator(_integral)]
+# bounds come before the validator: that order keeps them as minimum/maximum in the JSON schema
+INTEGRAL = BeforeValidator(_integral)
+Int = Annotated[int, INTEGRAL]
+TopK = Annotated[int, Field(ge=1, le=100), INTEGRAL]
 
 
 class RequestModel(BaseModel):
@@ -49,8 +52,8 @@ class CreateKnowledgeBase(RequestModel):
     name: KBName
     description: str = Field("", max_length=4000)
     embedding: str | None = Field(None, max_length=128, description="embedding model id; default: settings.default_embedding")
-    chunk_size: Int | None = Field(None, ge=50, le=8000)
-    chunk_overlap: Int | None = Field(None, ge=0, le=4000, description="must be smaller than chunk_size; default: "
+    chunk_size: Annotated[int, Field(ge=50, le=8000), INTEGRAL] | None = None
+    chunk_overlap: Annotated[int, Field(ge=0, le=4000), INTEGRAL] | None = Field(None, description="must be smaller than chunk_size; default: "
                                       "settings.chunk_overlap, or a fifth of a chunk_size it does not fit")
 
 
@@ -109,7 +112,7 @@ class HitList(BaseModel):
 class SearchRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=8000)
-    top_k: Int | None = Field(None, ge=1, le=100)
+    top_k: TopK | None = None
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="minimum cosine similarity")
     mode: Literal["hybrid", "vector", "fulltext"] | None = None
     files: list[str] | None = Field(None, max_length=1000, description="search only these documents")
@@ -141,7 +144,7 @@ class EmbeddingRequest(RequestModel):
         description=f"text or up to {MAX_EMBED_INPUTS} texts (token arrays are not accepted)"
     )
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: Int | None = Field(None, ge=1)
+    dimensions: Annotated[int, Field(ge=1), INTEGRAL] | None = None
     user: str | None = None
 
 
@@ -199,7 +202,7 @@ class SeedKBName(RequestModel):
 class SeedSearch(RequestModel):
     query: str = Field("", max_length=8000)
     knowledge_base_name: KBName
-    top_k: Int = Field(3, ge=1, le=100)
+    top_k: TopK = 3
     score_threshold: float | None = Field(
         None, ge=0.0, le=2.0,
         description="seed semantics: a distance, lower = closer; hits with 1 - cosine above it are dropped "

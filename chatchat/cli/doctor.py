@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -77,7 +78,9 @@ def _probe(name: str, module: str, dist: str, extra: str, detail: Callable[[obje
     if importlib.util.find_spec(module) is None:
         return Check(name, "warn" if optional else "fail", "not installed", f"pip install 'chatchat[{extra}]'")
     try:
-        imported = importlib.import_module(module)
+        # Some engines (gptqmodel) print banners on import; keep stdout for the report (--json).
+        with contextlib.redirect_stdout(sys.stderr):
+            imported = importlib.import_module(module)
     except Exception as exc:  # a broken native library can raise anything on import
         return Check(name, "fail", f"installed ({_version(dist)}) but does not import: {exc.__class__.__name__}: {exc}",
                      f"reinstall it: pip install --force-reinstall {dist}")

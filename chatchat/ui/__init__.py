@@ -71,6 +71,7 @@ def page_options(services: Services) -> dict[str, Any]:
         "i18n": I18N,
         "favicon_path": str(LOGO),
         "footer_links": [],
+        "run_history": False,  # else the browser keeps every run's inputs, provider keys included
         "max_file_size": settings.max_upload_mb * 2**20,
         "show_error": False,
     }

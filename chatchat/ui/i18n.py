@@ -28,8 +28,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kb.delete": ("Delete", "删除"),
     "kb.delete_confirm": ("Yes, delete it", "确认删除"),
     "kb.delete_question": (
-        "Delete **{name}** and its {n} documents? The kept originals are deleted too; this cannot be undone.",
-        "删除 **{name}** 及其 {n} 个文档？保存的原始文件也会一并删除，且无法恢复。",
+        "Delete **{name}** with all its documents ({n})? The kept originals go too; this cannot be undone.",
+        "删除 **{name}** 及其全部文档（{n} 个）？保存的原始文件也会一并删除，且无法恢复。",
     ),
     "kb.new": ("＋ New knowledge base", "＋ 新建知识库"),
     "kb.name": ("Name", "名称"),

@@ -24,6 +24,8 @@ from chatchat.ui.i18n import t, tr
 PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
 STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done": 1.0}
 
+_DONE = object()  # the worker's last message
+
 # One cancel switch per browser session's running ingest (a session runs one at a time: the buttons say so).
 _cancels: dict[str, threading.Event] = {}
 
@@ -129,18 +131,26 @@ def run_ingest(
         except Exception as exc:  # handed to the UI thread, which shows it
             outcome["error"] = exc
         finally:
-            events.put(None)
+            events.put(_DONE)
 
     threading.Thread(target=work, name="chatchat-ui-ingest", daemon=True).start()
     view = IngestView(names)
     yield view.render(lang)
-    drawn = time.monotonic()
+    drawn, dirty = time.monotonic(), False
     try:
-        while (item := events.get()) is not None:
-            view.update(item)
-            if time.monotonic() - drawn >= PROGRESS_INTERVAL:
+        while True:
+            try:
+                item = events.get(timeout=PROGRESS_INTERVAL)
+            except queue.Empty:
+                pass  # a long stage (parsing a big PDF) reports nothing for a while: draw what came before it
+            else:
+                if item is _DONE:
+                    break
+                view.update(item)
+                dirty = True
+            if dirty and time.monotonic() - drawn >= PROGRESS_INTERVAL:
                 yield view.render(lang)
-                drawn = time.monotonic()
+                drawn, dirty = time.monotonic(), False
     finally:
         _cancels.pop(session, None)
     if "error" in outcome:
