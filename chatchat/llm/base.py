@@ -65,6 +65,14 @@ class ChatModel(Protocol):
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
+def base_model_error(model_id: str, where: str) -> ModelError:
+    """Chat asked of a model without a chat template (`where` has none: "GGUF", "tokenizer")."""
+    return ModelError(
+        f"Model '{model_id}' is a base model: its {where} has no chat template, so it cannot chat. "
+        "Use it for plain completion, or choose a chat (instruct) model."
+    )
+
+
 def estimate_tokens(text: str) -> int:
     """An overestimate for tokenizers we cannot run: CJK characters 1.5 each, other text 3 chars a token."""
     cjk = len(_CJK.findall(text))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, check_fits_memory, guarded_stream
+from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
 from chatchat.llm.gguf import check_gguf, read_metadata, render_chat
 
 
@@ -72,10 +72,7 @@ class CTransformersModel:
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         if not self._template:
-            raise ModelError(
-                f"Model '{self.model_id}' is a base model: its GGUF has no chat template, so it cannot chat. "
-                "Use it for plain completion, or choose a chat (instruct) model."
-            )
+            raise base_model_error(self.model_id, "GGUF")
         prompt = render_chat(self._template, messages, self._bos, self._eos)
         stops = [*(stop or []), *([self._eos] if self._eos else [])]
         return self.complete(prompt, temperature=temperature, max_tokens=max_tokens, stop=stops, cancel=cancel)

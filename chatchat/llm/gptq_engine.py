@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, check_fits_memory, guarded_stream
+from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
@@ -115,10 +115,7 @@ class GPTQChatModel:
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         if not self.has_chat_template:
-            raise ModelError(
-                f"Model '{self.model_id}' is a base model: its tokenizer has no chat template, so it cannot chat. "
-                "Use it for plain completion, or choose a chat (instruct) model."
-            )
+            raise base_model_error(self.model_id, "tokenizer")
         prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
         return self._stream(prompt, temperature, max_tokens, stop, cancel)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, check_fits_memory, guarded_stream
+from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
 from chatchat.llm.gguf import check_gguf
 
 
@@ -64,10 +64,7 @@ class LlamaCppModel:
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         if not self.has_chat_template:
-            raise ModelError(
-                f"Model '{self.model_id}' is a base model: its GGUF has no chat template, so it cannot chat. "
-                "Use it for plain completion, or choose a chat (instruct) model."
-            )
+            raise base_model_error(self.model_id, "GGUF")
 
         def start() -> Iterator[str]:
             for chunk in self.llama.create_chat_completion(
