@@ -64,6 +64,7 @@ def load_set(name: str) -> EvalSet:
         articles.setdefault(row["title"], []).append(row["context_id"])
         passages[row["context_id"]] = row["text"]
     questions = [json.loads(line) for line in (folder / f"{name}.questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions = [q for q in questions if q["question"].strip()]  # cmrc2018-trial has 2 empty questions
     return EvalSet(name, articles, passages, questions)
 
 
