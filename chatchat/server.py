@@ -87,7 +87,9 @@ def bind_socket(host: str, port: int, tries: int = PORT_TRIES) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     last_error: OSError | None = None
     for candidate in range(port, min(port + tries, 65536)):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto given explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it
+        # every response on a kept-alive connection waited ~40 ms for the client's delayed ACK
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host.strip("[]"), candidate))
