@@ -278,8 +278,11 @@ class KnowledgeBase:
         score_threshold: float = -1.0,
         mode: str = "hybrid",
         files: list[str] | None = None,
+        vector_weight: float | None = None,
     ) -> list[Hit]:
-        """Vector, full-text or both fused by reciprocal rank; `score` is always the cosine similarity."""
+        """Vector, full-text or both fused by reciprocal rank; `score` is always the cosine similarity.
+        `vector_weight` (default VECTOR_WEIGHT) weighs the vector ranking against the full-text one."""
+        vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
         clauses = []
         if files:
             clauses.append(f"file IN ({', '.join(_quote(f) for f in files)})")
@@ -301,7 +304,7 @@ class KnowledgeBase:
             for rank, row in enumerate(query.select(HIT_COLUMNS).limit(candidates).to_list()):
                 row["_cosine"] = 1.0 - row["_distance"]
                 rows[row["id"]] = row
-                fused[row["id"]] = fused.get(row["id"], 0.0) + VECTOR_WEIGHT / (RRF_K + rank)
+                fused[row["id"]] = fused.get(row["id"], 0.0) + vector_weight / (RRF_K + rank)
         if mode in ("hybrid", "fulltext") and text.strip() and "FTS" in indexes:
             for rank, row in enumerate(self._fulltext(text, where, candidates)):
                 if vector is not None:

@@ -36,6 +36,20 @@ def test_mixed_batch_ingests_and_is_searchable_in_chinese_and_english(services):
     assert (services.store.get("docs").files_dir / "大模型推理优化策略.md").is_file()
 
 
+def test_hybrid_ranks_by_full_text_where_the_embedding_model_lacks_the_language(services):
+    """The default MiniLM knows English only: for a Chinese question its vectors would only add noise."""
+    services.create_kb("docs")
+    services.add_files("docs", MIXED)
+
+    def ranking(query: str, mode: str) -> list[tuple[str, int]]:
+        return [(h.file, h.chunk_index) for h in services.search("docs", query, top_k=5, mode=mode, score_threshold=-1)]
+
+    chinese = "模型并行与数据并行的通信开销"
+    assert ranking(chinese, "hybrid") == ranking(chinese, "fulltext")
+    english = "Stanley Cup winners by year"
+    assert ranking(english, "hybrid") != ranking(english, "fulltext")
+
+
 def test_pdf_pages_are_kept_in_hits(services):
     services.create_kb("pdf")
     [result] = services.add_files("pdf", [UNSTRUCTURED_DOCS / "layout-parser-paper-fast.pdf"])
