@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from chatchat.llm import LLMManager  # noqa: E402
+from chatchat.llm.llama_cpp_engine import REPEAT_PENALTY  # noqa: E402
 from chatchat.rag import Answerer, build_prompt  # noqa: E402
 
 DOCS = [
@@ -68,7 +69,8 @@ def rag_deltas(answerer: Answerer, question: str, max_tokens: int):
 
 
 def raw_deltas(model, messages: list, max_tokens: int):
-    for chunk in model.llama.create_chat_completion(messages, stream=True, temperature=0, max_tokens=max_tokens):
+    for chunk in model.llama.create_chat_completion(messages, stream=True, temperature=0, max_tokens=max_tokens,
+                                                    repeat_penalty=REPEAT_PENALTY):  # the sampling rag uses
         text = chunk["choices"][0]["delta"].get("content")
         if text:
             yield text

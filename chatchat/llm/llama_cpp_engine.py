@@ -13,6 +13,10 @@ from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
 from chatchat.llm.gguf import check_gguf
 
+# llama.cpp's own CLI default; llama-cpp-python's is 1.0, with which small models loop on one sentence for
+# the whole max_tokens (SmolLM2 135M did, answering Chinese)
+REPEAT_PENALTY = 1.1
+
 
 class LlamaCppModel:
     local = True
@@ -68,7 +72,8 @@ class LlamaCppModel:
 
         def start() -> Iterator[str]:
             for chunk in self.llama.create_chat_completion(
-                list(messages), stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or [])
+                list(messages), stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
+                repeat_penalty=REPEAT_PENALTY,
             ):
                 yield chunk["choices"][0]["delta"].get("content") or ""
 
@@ -85,7 +90,8 @@ class LlamaCppModel:
     ) -> Iterator[str]:
         def start() -> Iterator[str]:
             for chunk in self.llama.create_completion(
-                prompt, stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or [])
+                prompt, stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
+                repeat_penalty=REPEAT_PENALTY,
             ):
                 yield chunk["choices"][0]["text"]
 
