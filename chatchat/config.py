@@ -29,6 +29,12 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("chatchat", appauthor=False))
 
 
+# The seed's 250/50, tuned by bench/eval_retrieval.py: 400/80 lifts English hybrid recall@1 from 0.73 to 0.82
+# (xquad-en-a) and keeps Chinese full-text recall@1 (0.92 → 0.93, xquad-zh-a).
+DEFAULT_CHUNK_SIZE = 400
+DEFAULT_CHUNK_OVERLAP = 80
+
+
 class Settings(BaseModel):
     """Everything a user can change. Field descriptions double as help text."""
 
@@ -52,8 +58,8 @@ class Settings(BaseModel):
     default_embedding: str = "minilm-l6-v2-int8"
     llm_threads: int = Field(0, ge=0, description="CPU threads for local models (0 = all cores)")
 
-    chunk_size: int = Field(250, ge=50, le=8000)
-    chunk_overlap: int = Field(50, ge=0, le=4000)
+    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
+    chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=4000)
     title_enhance: bool = True
     embed_batch_size: int = Field(32, ge=1, le=1024)
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 from filelock import FileLock
 from lancedb.index import FTS, IvfPq
 
+from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 
 RRF_K = 60
@@ -445,8 +446,8 @@ class Store:
         embedding: str,
         dim: int,
         description: str = "",
-        chunk_size: int = 250,
-        chunk_overlap: int = 50,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
         title_enhance: bool = True,
     ) -> KBInfo:
         folder = self._folder(name)

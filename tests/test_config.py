@@ -19,7 +19,7 @@ def test_defaults_file_and_env_layer_in_order(tmp_path, monkeypatch):
     settings = load_settings(home=home)
     assert settings.port == 8000  # from the file
     assert settings.top_k == 7  # env beats file
-    assert settings.chunk_size == 250  # default
+    assert settings.chunk_size == 400  # default
     assert load_settings(home=home, top_k=9).top_k == 9  # explicit option beats env
 
 

@@ -113,7 +113,7 @@ def test_settings_are_validated_together_and_saved_without_run_only_options(tmp_
         apply(settings, {"chunk_size": 100, "chunk_overlap": 100})
     with pytest.raises(SettingsError, match="top_k"):
         apply(settings, {"top_k": 0})
-    assert settings.top_k == 3 and settings.chunk_size == 250  # nothing applied from a refused change
+    assert settings.top_k == 3 and settings.chunk_size == 400  # nothing applied from a refused change
     apply(settings, {"top_k": 7, "language": "zh", "temperature": 0.7})
     saved = yaml.safe_load((home / "settings.yaml").read_text(encoding="utf-8"))
     assert saved == {"embed_batch_size": 16, "top_k": 7, "language": "zh"}  # no port, no auth, no defaults

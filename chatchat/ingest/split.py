@@ -74,14 +74,14 @@ def _pack(pieces: list[str], size: int, overlap: int) -> list[str]:
     return [chunk for chunk in chunks if chunk]
 
 
-def split_text(text: str, chunk_size: int = 250, chunk_overlap: int = 50) -> list[str]:
+def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:
     if chunk_overlap >= chunk_size:
         raise ValueError("chunk_overlap must be smaller than chunk_size")
     text = re.sub(r"[ \t\u3000]+\n", "\n", text.strip())
     return _pack(_pieces(text, chunk_size, SEPARATORS), chunk_size, chunk_overlap)
 
 
-def split_elements(elements: Iterable[Element], chunk_size: int = 250, chunk_overlap: int = 50) -> list[Chunk]:
+def split_elements(elements: Iterable[Element], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Chunks that never cross a page or a section, so each cites one page and heading."""
     chunks: list[Chunk] = []
     for (page, section), group in groupby(elements, key=lambda e: (e.page, e.section)):
