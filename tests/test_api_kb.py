@@ -167,6 +167,7 @@ def test_bad_json_wrong_types_and_unknown_names(app):
         client.delete("/api/knowledge_bases/nope"),
         client.put("/api/knowledge_bases"),
         client.get("/v1/no-such-route"),
+        client.request("TRACE", "/api/knowledge_bases"),
     ]
     for r in cases:
         assert 400 <= r.status_code < 500, (r.request.url, r.text)
@@ -175,6 +176,7 @@ def test_bad_json_wrong_types_and_unknown_names(app):
     assert cases[0].json()["error"]["code"] == "invalid_json"
     assert cases[2].json()["error"]["param"] == "chunk_size"
     assert [cases[6].status_code, cases[12].status_code, cases[13].status_code] == [404, 405, 404]
+    assert cases[14].status_code == 405 and "GET" in cases[14].headers["allow"]
 
 
 def test_concurrent_uploads_to_one_knowledge_base(app):

@@ -35,6 +35,6 @@ def include_api(app: FastAPI, documented_key: bool) -> None:
                            status=405, code="method_not_allowed", headers={"Allow": ", ".join(allowed)})
         raise ApiError(f"No API route {request.method} {request.url.path}; see /docs.", status=404, code="unknown_route")
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
     for prefix in API_PREFIXES:
         app.add_api_route(prefix + "/{path:path}", unknown, methods=methods, include_in_schema=False)
