@@ -1,4 +1,8 @@
-"""Errors a user can act on. Each carries a message meant to be shown as it is."""
+"""Errors a user can act on. Each carries a message meant to be shown as it is (English), and may carry a
+`key` with `params` under which the UI finds the message in every language (chatchat/ui/i18n.py,
+"error.<key>")."""
+
+from __future__ import annotations
 
 
 class ChatchatError(Exception):
@@ -7,9 +11,11 @@ class ChatchatError(Exception):
     code = "chatchat_error"
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, key: str | None = None, **params: object):
         super().__init__(message)
         self.message = message
+        self.key = key
+        self.params = params
 
 
 class SettingsError(ChatchatError):
