@@ -69,6 +69,9 @@ class LLMEntry(_Sourced):
     head_dim: int | None = Field(None, ge=1)
     vocab: int | None = Field(None, ge=1, description="vocabulary size")
     recommended: bool = Field(False, description="a candidate for the first-run default when it fits")
+    max_tokens: int | None = Field(
+        None, ge=1, description="answer length a chat with this model uses when the caller gives none"
+    )
 
     @model_validator(mode="after")
     def _engine_needs(self) -> "LLMEntry":
@@ -153,6 +156,13 @@ class Catalog:
             raise NotFound(
                 f"Unknown provider '{provider_id}'. Known: {', '.join(sorted(self.providers))}"
             ) from None
+
+    def default_max_tokens(self, model_id: str, fallback: int) -> int:
+        """max_tokens for a chat whose caller gave none: the model's own figure (models.yaml `max_tokens`,
+        e.g. 512 for the tiny demo model, which otherwise rambles for minutes), else `fallback` (the
+        max_tokens setting). Provider models (`provider/model`) and unknown ids get `fallback`."""
+        entry = self.llms.get(model_id)
+        return entry.max_tokens if entry is not None and entry.max_tokens else fallback
 
     def merge(self, other: "Catalog") -> "Catalog":
         return Catalog(
