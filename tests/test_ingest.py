@@ -162,6 +162,52 @@ def test_collect_files_walks_folders_and_skips_hidden(tmp_path):
     assert [p.name for p in collect_files([tmp_path])] == ["c.txt", "a.md"]
 
 
+def test_short_text_without_sentence_punctuation_indexes(services, tmp_path):
+    """A line or a list with no full stop is still text (unstructured guesses each line a title)."""
+    services.create_kb("kb")
+    files = {
+        "hello.txt": "hello world\n",
+        "fox.txt": "The quick brown fox jumps over the lazy dog",
+        "shopping.txt": "milk\neggs\nbread\n",
+        "heading-only.md": "# 会议纪要\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    results = services.add_files("kb", [tmp_path / name for name in files])
+    assert [r.status for r in results] == ["added"] * len(files), results
+    assert services.search("kb", "lazy dog", top_k=1, mode="fulltext")[0].file == "fox.txt"
+    [list_chunk] = services.chunks("kb", "shopping.txt")
+    assert list_chunk.text.split() == ["milk", "eggs", "bread"]
+    assert services.chunks("kb", "heading-only.md")[0].text == "会议纪要"
+    assert services.search("kb", "hello", top_k=1, mode="fulltext")[0].file == "hello.txt"
+
+
+def test_links_out_of_an_added_folder_or_the_kb_folder_are_not_followed(services, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the secret lies outside the folder", encoding="utf-8")
+    (outside / "deep").mkdir()
+    (outside / "deep" / "more.txt").write_text("more secrets", encoding="utf-8")
+    folder = tmp_path / "added"
+    folder.mkdir()
+    (folder / "note.txt").write_text("a note inside the folder", encoding="utf-8")
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "secret.txt").symlink_to(outside / "secret.txt")
+    (folder / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (folder / "alias.txt").symlink_to(folder / "note.txt")  # a link within the folder is fine
+    assert [p.name for p in collect_files([folder])] == ["alias.txt", "note.txt"]
+
+    services.create_kb("kb")
+    services.add_files("kb", collect_files([folder]))
+    files_dir = services.store.get("kb").files_dir
+    (files_dir / "passwd.txt").symlink_to("/etc/passwd")
+    results = {r.file: r for r in services.rebuild_kb("kb")}
+    assert results["passwd.txt"].status == "failed" and "link" in results["passwd.txt"].error
+    assert {r.status for name, r in results.items() if name != "passwd.txt"} == {"replaced"}
+    assert "passwd.txt" not in {d.file for d in services.documents("kb")}
+    assert services.search("kb", "root", top_k=3, mode="fulltext") == []
+
+
 def test_ingest_and_search_work_with_the_network_blocked(services, no_network):
     services.create_kb("offline")
     results = services.add_files("offline", [SAMPLES / "大模型指令对齐训练原理.md", UNSTRUCTURED_DOCS / "fake.docx"])

@@ -8,18 +8,17 @@ import hashlib
 import os
 import shutil
 import threading
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from chatchat.docnames import original_path, safe_file_name
 from chatchat.embeddings import Embedder
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
 from chatchat.ingest.split import Chunk, enhance, split_elements
 from chatchat.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
 
-MAX_FILE_NAME_BYTES = 200
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
 
 
@@ -43,19 +42,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def safe_file_name(name: str) -> str:
-    """The name a file is kept under: its last path part, without control characters, NFC-normalised.
-    Hostile names (`../x`, `/etc/passwd`, `C:\\x`, NUL bytes) are reduced to their base name or refused."""
-    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().strip(".").strip()
-    if not base:
-        raise InvalidName(f"{name!r} is not a usable file name.")
-    while len(base.encode("utf-8")) > MAX_FILE_NAME_BYTES:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[:-1] + dot + ext) if dot and stem else base[:-1]
-    return base
 
 
 def sha256_of(path: Path) -> str:
@@ -132,6 +118,11 @@ class Ingestor:
                 f"'{name}': {'files without an extension' if not extension else extension + ' files'} "
                 f"are not supported. Supported: {' '.join(sorted(SUPPORTED_EXTENSIONS))}"
             )
+        if _within(path.absolute(), self.kb.folder.absolute()) and not _within(path.resolve(), self.kb.folder.resolve()):
+            raise UnsupportedFile(
+                f"'{name}' in the knowledge base's folder is a link to a file outside it; links are not followed. "
+                "Add the file itself."
+            )
         if not path.is_file():
             raise UnsupportedFile(f"'{name}' is not a readable file.")
         size = path.stat().st_size
@@ -168,7 +159,8 @@ class Ingestor:
                     self._report(name, index, count, "store", stored, len(chunks))
                     stored += self.kb.add_chunks(doc_id, name, rows)
                 self._check_cancel()
-                original = self.kb.files_dir / name
+                original = original_path(self.kb.files_dir, name)
+                original.parent.mkdir(parents=True, exist_ok=True)
                 tmp = original.with_name(original.name + ".incoming")
                 shutil.copyfile(staged, tmp)
                 os.replace(tmp, original)
@@ -204,15 +196,26 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
 def collect_files(paths: list[Path]) -> list[Path]:
-    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped)."""
+    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped).
+
+    Inside a folder, a link that leads out of it is skipped: adding a folder adds what is in it,
+    not /etc/passwd through a link someone left there.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
+            root = path.resolve()
             found.extend(
                 sorted(
                     p for p in path.rglob("*")
-                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    and _within(p.resolve(), root)
                 )
             )
         else:

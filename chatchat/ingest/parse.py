@@ -79,10 +79,9 @@ def _convert(items: Iterable[Any], titles: str, section: str | None) -> list[Ele
     """unstructured elements → Elements, with checked titles and the section they sit under."""
     out: list[Element] = []
     sheet = None
-    for item in items:
-        text = (item.text or "").strip()
-        if not text:
-            continue
+    items = [item for item in items if (item.text or "").strip()]
+    for position, item in enumerate(items):
+        text = item.text.strip()
         meta = item.metadata
         page = meta.page_number
         if meta.page_name and meta.page_name != sheet:  # a new worksheet starts a new section
@@ -92,7 +91,9 @@ def _convert(items: Iterable[Any], titles: str, section: str | None) -> list[Ele
             out.extend(Element(row, page, "Table", section) for row in table_rows(meta.text_as_html))
             continue
         if category == "Title":
-            if _is_heading(titles, meta.category_depth or 0, text):
+            # A guessed title with no text under it is a short line of text ("hello world", a list).
+            followed = position + 1 < len(items) and items[position + 1].category != "Title"
+            if (titles != GUESSED or followed) and _is_heading(titles, meta.category_depth or 0, text):
                 section = text
             else:
                 category = "Text"

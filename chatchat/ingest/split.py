@@ -82,10 +82,17 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:
 
 
 def split_elements(elements: Iterable[Element], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Chunks that never cross a page or a section, so each cites one page and heading."""
+    """Chunks that never cross a page or a section, so each cites one page and heading.
+
+    A heading is left out of its section's text (enhance() puts it in front), unless nothing
+    else is under it anywhere: a document of headings alone still has that text to index.
+    """
+    elements = list(elements)
+    with_body = {e.section for e in elements if e.text.strip() and e.text.strip() != e.section}
     chunks: list[Chunk] = []
     for (page, section), group in groupby(elements, key=lambda e: (e.page, e.section)):
-        body = "\n\n".join(e.text.strip() for e in group if e.text.strip() and e.text.strip() != section)
+        texts = [e.text.strip() for e in group if e.text.strip()]
+        body = "\n\n".join(t for t in texts if t != section or section not in with_body)
         for text in split_text(body, chunk_size, chunk_overlap):
             chunks.append(Chunk(text=text, page=page, section=section, index=len(chunks)))
     return chunks
