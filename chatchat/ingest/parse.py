@@ -408,8 +408,5 @@ def _check_content(path: Path, name: str, ext: str) -> None:
         sniff.check_zip(path, name)
     expected = _EXPECTED_KINDS.get(ext, frozenset({"text"}))
     if kind not in expected:
-        wanted = "an image" if ext in _IMAGES else sniff.KIND_NAMES[next(iter(expected))]
-        raise UnsupportedFile(
-            f"{name} has the extension {ext}, which means {wanted}, but its content is "
-            f"{sniff.KIND_NAMES[kind]}. Give it the right extension (or export it again) and add it again."
-        )
+        wanted = "image" if ext in _IMAGES else next(iter(expected))
+        raise UnsupportedFile(sniff.mismatch_message(name, ext, kind, wanted))

@@ -24,27 +24,66 @@ MAX_ZIP_MEMBERS = 20_000
 MAX_MARKUP_BYTES = 200 << 20
 _MARKUP_SUFFIXES = (".xml", ".rels", ".xhtml", ".html", ".htm", ".opf", ".ncx")
 
-KIND_NAMES = {
-    "pdf": "a PDF document",
-    "docx": "a Word document (.docx)",
-    "pptx": "a PowerPoint presentation (.pptx)",
-    "xlsx": "an Excel workbook (.xlsx)",
-    "epub": "an EPUB e-book",
-    "odt": "an OpenDocument text (.odt)",
-    "zip": "a zip archive",
-    "doc": "a Word 97-2003 document (.doc)",
-    "ppt": "a PowerPoint 97-2003 presentation (.ppt)",
-    "xls": "an Excel 97-2003 workbook (.xls)",
-    "msg": "an Outlook message (.msg)",
-    "encrypted-office": "a password-protected Office document",
-    "ole": "an OLE compound file",
-    "png": "a PNG image",
-    "jpeg": "a JPEG image",
-    "bmp": "a BMP image",
-    "gif": "a GIF image",
-    "rtf": "an RTF document",
-    "text": "text",
+# kind: (English, 中文) — a stored ingest error is read in either UI, so messages carry both
+_KINDS: dict[str, tuple[str, str]] = {
+    "pdf": ("a PDF document", "PDF 文档"),
+    "docx": ("a Word document (.docx)", "Word 文档（.docx）"),
+    "pptx": ("a PowerPoint presentation (.pptx)", "PowerPoint 演示文稿（.pptx）"),
+    "xlsx": ("an Excel workbook (.xlsx)", "Excel 工作簿（.xlsx）"),
+    "epub": ("an EPUB e-book", "EPUB 电子书"),
+    "odt": ("an OpenDocument text (.odt)", "OpenDocument 文本（.odt）"),
+    "zip": ("a zip archive", "zip 压缩包"),
+    "doc": ("a Word 97-2003 document (.doc)", "Word 97-2003 文档（.doc）"),
+    "ppt": ("a PowerPoint 97-2003 presentation (.ppt)", "PowerPoint 97-2003 演示文稿（.ppt）"),
+    "xls": ("an Excel 97-2003 workbook (.xls)", "Excel 97-2003 工作簿（.xls）"),
+    "msg": ("an Outlook message (.msg)", "Outlook 邮件（.msg）"),
+    "encrypted-office": ("a password-protected Office document", "受密码保护的 Office 文档"),
+    "ole": ("an OLE compound file", "OLE 复合文件"),
+    "png": ("a PNG image", "PNG 图片"),
+    "jpeg": ("a JPEG image", "JPEG 图片"),
+    "bmp": ("a BMP image", "BMP 图片"),
+    "gif": ("a GIF image", "GIF 图片"),
+    "webp": ("a WebP image", "WebP 图片"),
+    "tiff": ("a TIFF image", "TIFF 图片"),
+    "rtf": ("an RTF document", "RTF 文档"),
+    "text": ("text", "文本"),
+    "image": ("an image", "图片"),
+    "elf": ("an executable program (Linux ELF)", "可执行程序（Linux ELF）"),
+    "pe": ("an executable program (Windows .exe/.dll)", "可执行程序（Windows .exe/.dll）"),
+    "macho": ("an executable program (macOS Mach-O)", "可执行程序（macOS Mach-O）"),
+    "java-class": ("a compiled Java class", "已编译的 Java 类文件"),
+    "wasm": ("a WebAssembly program", "WebAssembly 程序"),
+    "jar": ("a Java archive (.jar)", "Java 程序包（.jar）"),
+    "apk": ("an Android app (.apk)", "Android 应用（.apk）"),
+    "gzip": ("a gzip archive", "gzip 压缩包"),
+    "bzip2": ("a bzip2 archive", "bzip2 压缩包"),
+    "xz": ("an xz archive", "xz 压缩包"),
+    "zstd": ("a zstd archive", "zstd 压缩包"),
+    "7z": ("a 7-Zip archive", "7-Zip 压缩包"),
+    "rar": ("a RAR archive", "RAR 压缩包"),
+    "tar": ("a tar archive", "tar 归档"),
+    "mp3": ("an MP3 audio file", "MP3 音频"),
+    "wav": ("a WAV audio file", "WAV 音频"),
+    "flac": ("a FLAC audio file", "FLAC 音频"),
+    "ogg": ("an Ogg audio/video file", "Ogg 音视频"),
+    "mp4": ("an MP4/MOV video", "MP4/MOV 视频"),
+    "mkv": ("a Matroska/WebM video", "Matroska/WebM 视频"),
+    "avi": ("an AVI video", "AVI 视频"),
+    "sqlite": ("an SQLite database", "SQLite 数据库"),
 }
+KIND_NAMES = {kind: names[0] for kind, names in _KINDS.items()}
+
+# What to do with a file that is no document at all, by what it is: (English, 中文)
+_PROGRAMS = frozenset({"elf", "pe", "macho", "java-class", "wasm", "jar", "apk"})
+_ARCHIVES = frozenset({"zip", "gzip", "bzip2", "xz", "zstd", "7z", "rar", "tar"})
+_MEDIA = frozenset({"mp3", "wav", "flac", "ogg", "mp4", "mkv", "avi"})
+_ADVICE: tuple[tuple[frozenset[str], str, str], ...] = (
+    (_PROGRAMS, "Programs cannot be added to a knowledge base: add the document itself.",
+     "程序不能加入知识库，请添加文档本身。"),
+    (_ARCHIVES, "Unpack it and add the files inside.", "请先解压，再添加其中的文件。"),
+    (_MEDIA, "Audio and video cannot be read: add a transcript instead.", "无法读取音视频，请改为添加文字稿。"),
+    (frozenset({"sqlite"}), "Export its tables to CSV or Excel and add those.", "请把其中的表导出为 CSV 或 Excel 再添加。"),
+)
 
 _MAGIC = (
     (b"%PDF-", "pdf"),
@@ -52,14 +91,33 @@ _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
     (b"GIF8", "gif"),
     (b"{\\rtf", "rtf"),
+    (b"\x7fELF", "elf"),
+    (b"\xfe\xed\xfa\xce", "macho"),
+    (b"\xfe\xed\xfa\xcf", "macho"),
+    (b"\xce\xfa\xed\xfe", "macho"),
+    (b"\xcf\xfa\xed\xfe", "macho"),
+    (b"\x00asm", "wasm"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"\x1f\x8b\x08", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"fLaC", "flac"),
+    (b"OggS\x00", "ogg"),
+    (b"\x1a\x45\xdf\xa3", "mkv"),
+    (b"SQLite format 3\x00", "sqlite"),
 )
+_RIFF_KINDS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _ODF_MIMETYPES = {
     b"application/epub+zip": "epub",
     b"application/vnd.oasis.opendocument.text": "odt",
 }
-_OOXML_PARTS = (("word/document.xml", "docx"), ("ppt/presentation.xml", "pptx"), ("xl/workbook.xml", "xlsx"))
+_OOXML_PARTS = (("word/document.xml", "docx"), ("ppt/presentation.xml", "pptx"), ("xl/workbook.xml", "xlsx"),
+                ("AndroidManifest.xml", "apk"), ("META-INF/MANIFEST.MF", "jar"))
 
 
 def sniff(path: Path) -> str:
@@ -78,7 +136,46 @@ def sniff(path: Path) -> str:
             return kind
     if head.startswith(b"BM") and len(head) >= 14 and int.from_bytes(head[2:6], "little") == path.stat().st_size:
         return "bmp"
-    return "text"
+    return _binary_kind(head) or "text"
+
+
+def _binary_kind(head: bytes) -> str | None:
+    """Programs, media and archives whose magic alone could begin a text file: each is checked further."""
+    if head.startswith(b"MZ") and len(head) >= 64:  # DOS header; a PE's e_lfanew points at "PE\0\0"
+        offset = int.from_bytes(head[60:64], "little")
+        if head[offset:offset + 4] == b"PE\x00\x00" or b"\x00" in head[:64]:
+            return "pe"
+    if head.startswith(b"\xca\xfe\xba\xbe") and len(head) >= 8:  # a fat Mach-O counts a few archs; a class its version
+        return "macho" if int.from_bytes(head[4:8], "big") < 45 else "java-class"
+    if head[:2] == b"\x00\x00" and head[4:8] == b"ftyp":  # an ISO media box of a small size
+        return "mp4"
+    if head.startswith(b"RIFF"):
+        return _RIFF_KINDS.get(head[8:12])
+    if head.startswith(b"ID3") and len(head) >= 5 and head[3] in (2, 3, 4) and head[4] == 0:
+        return "mp3"
+    if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        return "bzip2"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+def mismatch_message(name: str, ext: str, kind: str, wanted: str) -> str:
+    """Why `name` (extension `ext`, which means the kind `wanted`; "image" for any image) is refused when its
+    bytes are `kind`: what it really is and what to do, in English then Chinese."""
+    en_kind, zh_kind = _KINDS[kind]
+    en_wanted, zh_wanted = _KINDS[wanted]
+    advice = next(((en, zh) for kinds, en, zh in _ADVICE if kind in kinds), None)
+    if advice:  # no document at all: say what it is
+        return (
+            f"{name} is {en_kind}, not {en_wanted} (its extension is {ext}). {advice[0]} "
+            f"/ {name} 实际是{zh_kind}，不是{zh_wanted}（扩展名为 {ext}）。{advice[1]}"
+        )
+    return (
+        f"{name} has the extension {ext}, which means {en_wanted}, but its content is {en_kind}. "
+        "Give it the right extension (or export it again) and add it again. "
+        f"/ {name} 的扩展名 {ext} 表示{zh_wanted}，但内容是{zh_kind}。请改用正确的扩展名（或重新导出）后再添加。"
+    )
 
 
 def _zip_kind(path: Path) -> str:

@@ -1,0 +1,86 @@
+"""What a file really is, from its real bytes: programs, archives, media and databases renamed as documents
+are named for what they are (issue 11, item 9). Every file here is a real one: system programs, setuptools'
+Windows launcher, and files written by the standard library or Pillow."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import sqlite3
+import tarfile
+import wave
+import zipfile
+from pathlib import Path
+
+import pytest
+import setuptools
+
+from chatchat.errors import UnsupportedFile
+from chatchat.ingest.parse import parse_file
+from chatchat.ingest.sniff import mismatch_message, sniff
+
+WINDOWS_EXE = Path(setuptools.__file__).parent / "cli-64.exe"
+
+
+def test_linux_program_renamed_pdf_is_reported_as_an_executable(tmp_path: Path) -> None:
+    fake = Path(shutil.copy("/bin/ls", tmp_path / "report.pdf"))
+    assert sniff(fake) == "elf"
+    with pytest.raises(UnsupportedFile) as caught:
+        parse_file(fake)
+    message = caught.value.message
+    assert "report.pdf is an executable program (Linux ELF), not a PDF document" in message
+    assert "Programs cannot be added" in message
+    assert "可执行程序" in message and "不是PDF 文档" in message
+    assert "content is text" not in message
+
+
+@pytest.mark.skipif(not WINDOWS_EXE.is_file(), reason="setuptools ships no Windows launcher here")
+def test_windows_program_renamed_docx(tmp_path: Path) -> None:
+    fake = Path(shutil.copy(WINDOWS_EXE, tmp_path / "minutes.docx"))
+    assert sniff(fake) == "pe"
+    with pytest.raises(UnsupportedFile, match=r"minutes\.docx is an executable program \(Windows"):
+        parse_file(fake)
+
+
+def test_archives_media_and_databases_are_named(tmp_path: Path) -> None:
+    PIL = pytest.importorskip("PIL.Image")
+    made: dict[str, Path] = {}
+    made["gzip"] = tmp_path / "a.gz"
+    made["gzip"].write_bytes(gzip.compress("正文 text".encode() * 50))
+    made["tar"] = tmp_path / "a.tar"
+    with tarfile.open(made["tar"], "w") as tar:
+        tar.add("/etc/hostname" if Path("/etc/hostname").exists() else __file__, arcname="x")
+    made["jar"] = tmp_path / "a.jar"
+    with zipfile.ZipFile(made["jar"], "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        z.writestr("Main.class", b"\xca\xfe\xba\xbe\x00\x00\x00\x34")
+    made["sqlite"] = tmp_path / "a.db"
+    with sqlite3.connect(made["sqlite"]) as db:
+        db.execute("create table t (x)")
+    made["wav"] = tmp_path / "a.wav"
+    with wave.open(str(made["wav"]), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x00\x00" * 800)
+    for kind, fmt in (("webp", "WEBP"), ("tiff", "TIFF")):
+        made[kind] = tmp_path / f"a.{kind}"
+        PIL.new("RGB", (8, 8), "white").save(made[kind], fmt)
+    assert {kind: sniff(path) for kind, path in made.items()} == {kind: kind for kind in made}
+
+    renamed = Path(shutil.copy(made["gzip"], tmp_path / "notes.md"))
+    with pytest.raises(UnsupportedFile, match=r"notes\.md is a gzip archive, not text.*Unpack it.*请先解压"):
+        parse_file(renamed)
+
+
+def test_text_that_starts_like_a_magic_number_stays_text(tmp_path: Path) -> None:
+    """Short magic numbers (MZ, ID3, BZh) begin ordinary sentences too: only the full signature counts."""
+    for i, text in enumerate(["MZ is where the file starts.", "ID3 tags name the song.", "BZh is a prefix.",
+                              "RIFF files hold chunks."]):
+        path = tmp_path / f"t{i}.txt"
+        path.write_text(text * 40, encoding="utf-8")
+        assert sniff(path) == "text", text
+        assert parse_file(path)
+
+
+def test_document_mismatch_keeps_naming_both_kinds() -> None:
+    message = mismatch_message("报告.txt", ".txt", "docx", "text")
+    assert message.startswith("报告.txt has the extension .txt, which means text, but its content is a Word document")
+    assert "内容是Word 文档" in message
