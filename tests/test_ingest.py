@@ -1,5 +1,9 @@
 """Ingest through the real services: real documents, the packaged MiniLM model, real LanceDB."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -8,7 +12,7 @@ import pytest
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import collect_files, safe_file_name
 
-from conftest import SAMPLES, UNSTRUCTURED_DOCS
+from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS
 
 MIXED = [
     SAMPLES / "大模型推理优化策略.md",
@@ -213,3 +217,16 @@ def test_ingest_and_search_work_with_the_network_blocked(services, no_network):
     results = services.add_files("offline", [SAMPLES / "大模型指令对齐训练原理.md", UNSTRUCTURED_DOCS / "fake.docx"])
     assert [r.status for r in results] == ["added", "added"], results
     assert services.search("offline", "指令对齐", top_k=1)
+
+
+def test_kb_info_json_prints_the_kb_and_its_documents(services, settings):
+    services.create_kb("kb", "说明 notes")
+    services.add_files("kb", [SAMPLES / "test.txt"])
+    out = subprocess.run(
+        [sys.executable, "-m", "chatchat", "--home", str(settings.home), "kb", "info", "kb", "--json"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["kb"]["name"] == "kb" and info["kb"]["description"] == "说明 notes" and info["kb"]["dim"] == 384
+    assert [(d["file"], d["status"]) for d in info["documents"]] == [("test.txt", "ready")]

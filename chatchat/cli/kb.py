@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
@@ -95,7 +96,7 @@ def _info(args: argparse.Namespace) -> int:
     info = services.kb_info(args.name)
     docs = services.documents(args.name)
     if args.json:
-        print_json({"kb": info, "documents": docs})
+        print_json({"kb": asdict(info), "documents": [asdict(doc) for doc in docs]})
         return EXIT_OK
     print(f"{info.name}: {info.description}\n  embedding {info.embedding} ({info.dim}-d), "
           f"chunk {info.chunk_size}/{info.chunk_overlap}, created {info.created}")
