@@ -1,8 +1,9 @@
 """Conversations kept on disk: one JSON file per conversation under settings.conversations_dir.
 
-Writes are atomic (temp file + rename), so a crash never leaves half a conversation. A file
-chat owns a temporary knowledge base holding the files dropped into it; deleting the
-conversation deletes that knowledge base too.
+Writes are atomic (temp file + rename), so a crash never leaves half a conversation. A question is
+saved the moment it is asked and its answer when it ends, so a stop, a failure or a closed tab never
+loses the question. A file chat owns an internal knowledge base (owner "conversation:<id>", never
+listed) holding the files dropped into it; deleting the conversation deletes that knowledge base too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from pydantic import BaseModel, Field, ValidationError
 
+from chatchat import policy
 from chatchat.errors import ChatchatError, NotFound
 
 if TYPE_CHECKING:
@@ -24,12 +26,20 @@ if TYPE_CHECKING:
     from chatchat.llm.base import Message
     from chatchat.service import Services
 
-TEMP_KB_PREFIX = "_conv-"  # knowledge bases named so belong to a conversation, not to the user's list
+TEMP_KB_PREFIX = "_conv-"  # the folder name of a file chat's knowledge base; its owner field hides it
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def readable_time(iso: str) -> str:
+    """A stored UTC timestamp as local 'YYYY-MM-DD HH:MM' (the text itself when it is not a timestamp)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
 
 
 class ChatMessage(BaseModel):
@@ -53,10 +63,14 @@ class Conversation(BaseModel):
     messages: list[ChatMessage] = Field(default_factory=list)
 
     def history(self, turns: int) -> list[Message]:
-        """The last `turns` question/answer pairs, as chat messages."""
-        if turns <= 0:
-            return []
-        return [{"role": m.role, "content": m.content} for m in self.messages[-2 * turns :]]
+        """The last `turns` answered question/answer pairs, as chat messages (a question left without an
+        answer, or an answer stopped before its first word, is not history)."""
+        pairs: list[Message] = []
+        for question, answer in zip(self.messages, self.messages[1:]):
+            if question.role == "user" and answer.role == "assistant" and answer.content:
+                pairs += [{"role": "user", "content": question.content},
+                          {"role": "assistant", "content": answer.content}]
+        return pairs[-2 * turns :] if turns > 0 else []
 
 
 class ConversationStore:
@@ -126,13 +140,23 @@ class ConversationStore:
             self.save(conversation)
         return conversation
 
+    def exists(self, conversation_id: str) -> bool:
+        return _ID.match(conversation_id) is not None and self._path(conversation_id).is_file()
+
     def add_exchange(self, conversation_id: str, question: ChatMessage, answer: ChatMessage) -> Conversation:
-        """Append a question and its answer together (a failed answer appends nothing)."""
+        """Append a question and its answer together."""
+        return self._append(conversation_id, question, answer)
+
+    def add_message(self, conversation_id: str, message: ChatMessage) -> Conversation:
+        """Append one message: a question as it is asked, its answer when it ends."""
+        return self._append(conversation_id, message)
+
+    def _append(self, conversation_id: str, *messages: ChatMessage) -> Conversation:
         with self._lock:
             conversation = self.get(conversation_id)
-            conversation.messages += [question, answer]
-            if not conversation.title:
-                conversation.title = " ".join(question.content.split())[:60]
+            conversation.messages += messages
+            if not conversation.title and messages[0].role == "user":
+                conversation.title = " ".join(messages[0].content.split())[:60]
             conversation.updated = _now()
             self.save(conversation)
         return conversation
@@ -158,20 +182,23 @@ class ConversationStore:
             conversation = self.get(conversation_id)
             if not conversation.temp_kb:
                 conversation.temp_kb = TEMP_KB_PREFIX + conversation.id
-                services.create_kb(conversation.temp_kb, description=f"files of conversation {conversation.id}")
+                services.create_kb(conversation.temp_kb, description=f"files of conversation {conversation.id}",
+                                   owner=policy.conversation_owner(conversation.id))
                 conversation.mode = "file"
                 conversation.updated = _now()
                 self.save(conversation)
         return services.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
 
     def export_markdown(self, conversation_id: str) -> str:
+        """The conversation as Markdown, under its current title, with times in the local time zone."""
         conversation = self.get(conversation_id)
         lines = [f"# {conversation.title or 'Conversation'}", ""]
-        if conversation.kb:
+        if conversation.mode == "kb" and conversation.kb:
             lines += [f"Knowledge base: {conversation.kb}", ""]
         for message in conversation.messages:
             who = "**You**" if message.role == "user" else f"**Assistant** ({message.model or 'default model'})"
-            lines += [f"{who} · {message.created}", "", message.content + (" *(stopped)*" if message.cancelled else ""), ""]
+            lines += [f"{who} · {readable_time(message.created)}", "",
+                      message.content + (" *(stopped)*" if message.cancelled else ""), ""]
             for source in message.sources:
                 page = f", page {source['page']}" if source.get("page") is not None else ""
                 lines.append(f"> [{source.get('index', '?')}] {source['file']}{page}: {source.get('snippet', '')}")

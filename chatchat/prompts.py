@@ -25,6 +25,10 @@ PROMPTS: dict[Language, dict[str, str]] = {
             "I found nothing in the knowledge base “{kb}” that answers this, so I cannot answer "
             "from your documents. Try other words, or add documents that cover it."
         ),
+        "nothing_found_files": (
+            "I found nothing in {files} that answers this, so I cannot answer from these files. "
+            "Try other words, or attach a file that covers it."
+        ),
     },
     "zh": {
         "chat_system": "你是 Chatchat，一个乐于助人的助手。请用中文清晰、简洁地回答。",
@@ -36,6 +40,7 @@ PROMPTS: dict[Language, dict[str, str]] = {
         "passage": "[{index}]（{where}）\n{text}",
         "where_page": "{file}，第 {page} 页",
         "nothing_found": "在知识库「{kb}」中没有找到与这个问题相关的内容，所以无法根据文档回答。请换个说法，或添加相关文档。",
+        "nothing_found_files": "在文件 {files} 中没有找到与这个问题相关的内容，所以无法根据这些文件回答。请换个说法，或添加相关文件。",
     },
 }
 

@@ -1,7 +1,8 @@
 """Grounded answers: retrieve passages → build the prompt within the model's context → stream.
 
 `Answerer.answer` yields `AnswerEvent`s: any number of "delta", then "sources", then "done";
-or, at any point, one "error" that ends the stream. The UI, the API (SSE) and the CLI all
+or, at any point, one "error" that ends the stream. With `stages=True` a "stage" event (text "search",
+"load" or "think") comes before each slow step, for a UI to show what it is waiting for. The UI, the API (SSE) and the CLI all
 consume this one generator. Errors a user can fix arrive as events, never as exceptions.
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from chatchat import prompts
 from chatchat.config import Settings
-from chatchat.conversations import ChatMessage, ConversationStore
+from chatchat.conversations import ChatMessage, Conversation, ConversationStore
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import ChatModel, Message
 from chatchat.llm.manager import LLMManager
@@ -44,8 +45,8 @@ class Source:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    kind: Literal["delta", "sources", "error", "done"]
-    text: str = ""  # delta: the new text; done: the whole answer; error: the message to show
+    kind: Literal["stage", "delta", "sources", "error", "done"]
+    text: str = ""  # delta: the new text; done: the whole answer; error: the message to show; stage: its name
     sources: tuple[Source, ...] = ()  # sources
     error: ChatchatError | None = None  # error
     cancelled: bool = False  # done: the user stopped the answer part-way
@@ -115,6 +116,12 @@ def build_prompt(
     return Prompt(messages, kept, min(max_tokens, model.context - used))
 
 
+def _stopped() -> Iterator[AnswerEvent]:
+    """The end of an answer stopped before its first word."""
+    yield AnswerEvent("sources")
+    yield AnswerEvent("done", cancelled=True)
+
+
 def _source(index: int, hit: Hit) -> Source:
     snippet = " ".join(hit.text.split())
     if len(snippet) > SNIPPET_CHARS:
@@ -142,40 +149,59 @@ class Answerer:
         max_tokens: int | None = None,
         refuse_when_empty: bool = True,
         cancel: threading.Event | None = None,
+        stages: bool = False,
+        attached: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Stream an answer. With `kb`, ground it in that knowledge base (optionally only in `files`);
-        when nothing relevant is found, say so instead of asking the model (unless refuse_when_empty=False)."""
+        when nothing relevant is found, say so instead of asking the model (unless refuse_when_empty=False).
+        `cancel` is checked between stages too, so a stop before the first word ends the answer at once.
+        attached: `kb` is an internal one holding these files (named so in messages, never by `kb`)."""
         try:
             yield from self._answer(
                 question, model, kb, files, history, top_k, score_threshold, temperature, max_tokens,
-                refuse_when_empty, cancel,
+                refuse_when_empty, cancel, stages, attached,
             )
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
 
     def _answer(
         self, question, model_id, kb, files, history, top_k, score_threshold, temperature, max_tokens,
-        refuse_when_empty, cancel,
+        refuse_when_empty, cancel, stages, attached,
     ) -> Iterator[AnswerEvent]:
         question = question.strip()
         if not question:
             raise ChatchatError("The question is empty: type a question first.")
-        model = self.llms.get(model_id)
+        ref = self.llms.resolve(model_id or self.settings.default_llm)
         hits: list[Hit] = []
         if kb:
             if self.services is None:
                 raise ChatchatError("Knowledge-base chat needs the knowledge-base service, which is not open.")
+            if stages:
+                yield AnswerEvent("stage", text="search")
             hits = self.services.search(kb, question, top_k=top_k or self.settings.top_k,
                                         score_threshold=score_threshold, files=files)
+            if cancel is not None and cancel.is_set():
+                yield from _stopped()
+                return
             if not hits and refuse_when_empty:
-                text = prompts.text(prompts.detect_language(question), "nothing_found", kb=kb)
+                lang = prompts.detect_language(question)
+                text = (prompts.text(lang, "nothing_found_files", files=attached) if attached
+                        else prompts.text(lang, "nothing_found", kb=kb))
                 yield AnswerEvent("delta", text=text)
                 yield AnswerEvent("sources")
                 yield AnswerEvent("done", text=text)
                 return
+        if stages and ref.local and ref.id not in self.llms.loaded():
+            yield AnswerEvent("stage", text="load")
+        model = self.llms.get(ref.id)
+        if cancel is not None and cancel.is_set():
+            yield from _stopped()
+            return
         turns = self.settings.history_turns
         recent = list(history)[-2 * turns :] if turns else []
         prompt = build_prompt(model, question, hits, recent, max_tokens or self.settings.max_tokens, bool(hits))
+        if stages:
+            yield AnswerEvent("stage", text="think")
         parts: list[str] = []
         for delta in model.chat(
             prompt.messages,
@@ -192,29 +218,55 @@ class Answerer:
         self, store: ConversationStore, conversation_id: str, question: str, *,
         model: str | None = None, cancel: threading.Event | None = None, **options: Any,
     ) -> Iterator[AnswerEvent]:
-        """Answer inside a conversation: its mode, knowledge base, model and history; the exchange is
-        saved before "done" is yielded. A failed answer saves nothing, so the conversation stays as it was."""
+        """Answer inside a conversation: its mode, knowledge base, model and history, with "stage" events.
+        The question is saved as soon as it is known to be askable (not empty, a model that exists, files
+        that are ready), before any slow stage, so a stop, a failure or a closed tab never loses it; the
+        answer is saved before "done" is yielded, a stopped one too. A question that cannot be asked saves
+        nothing."""
         try:
             conversation = store.get(conversation_id)
+            model_id = model or conversation.model or self.settings.default_llm
+            self.llms.resolve(model_id)
+            if not question.strip():
+                raise ChatchatError("The question is empty: type a question first.")
+            kb, label = self._kb_of(conversation)
+            history = conversation.history(self.settings.history_turns)
+            store.add_message(conversation_id, ChatMessage(role="user", content=question.strip()))
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
             return
-        kb = {"kb": conversation.kb, "file": conversation.temp_kb}.get(conversation.mode)
-        model_id = model or conversation.model or self.settings.default_llm
-        history = conversation.history(self.settings.history_turns)
         sources: tuple[Source, ...] = ()
-        for event in self.answer(question, model=model_id, kb=kb, history=history, cancel=cancel, **options):
+        for event in self.answer(question, model=model_id, kb=kb, history=history, cancel=cancel, stages=True,
+                                 attached=label, **options):
             if event.kind == "sources":
                 sources = event.sources
-            if event.kind == "done" and event.text:
+            if event.kind == "done" and (event.text or event.cancelled):
                 try:
-                    store.add_exchange(
-                        conversation_id,
-                        ChatMessage(role="user", content=question.strip()),
-                        ChatMessage(role="assistant", content=event.text, model=model_id,
-                                    sources=[s.to_dict() for s in sources], cancelled=event.cancelled),
-                    )
+                    store.add_message(conversation_id, ChatMessage(
+                        role="assistant", content=event.text, model=model_id,
+                        sources=[s.to_dict() for s in sources], cancelled=event.cancelled,
+                    ))
                 except ChatchatError as exc:
                     yield AnswerEvent("error", text=exc.message, error=exc)
                     return
             yield event
+
+    def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:
+        """The knowledge base a conversation answers from, and for a file chat (whose knowledge base is
+        internal) the names of its files. A file chat asks only once its files are in."""
+        if conversation.mode == "kb":
+            return conversation.kb, None
+        if conversation.mode != "file":
+            return None, None
+        if not conversation.temp_kb or self.services is None:
+            raise ChatchatError("This file chat has no files yet: drop a file into it first.", key="files_first")
+        docs = self.services.documents(conversation.temp_kb)
+        reading = [d.file for d in docs if d.status == "ingesting"]
+        if reading:
+            raise ChatchatError(f"Still reading {', '.join(reading)}: ask again when the files are ready.",
+                                key="files_reading", files=", ".join(reading))
+        ready = [d.file for d in docs if d.status == "ready"]
+        if not ready:
+            raise ChatchatError("None of this chat's files could be read: drop a readable file into it.",
+                                key="files_unreadable")
+        return conversation.temp_kb, ", ".join(ready)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from chatchat import policy
 from chatchat.catalog import Catalog, load_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.embeddings import EmbedderPool
@@ -51,11 +52,29 @@ class Services:
             rolled_back = self.store.get(name).cleanup()
             if rolled_back:
                 self.interrupted[name] = rolled_back
+        self.drop_orphan_file_kbs()
         self.store.drop_orphan_tables()
 
+    def drop_orphan_file_kbs(self) -> list[str]:
+        """Remove the knowledge bases of file chats whose conversation is gone (a crash between deleting
+        the two). Returns their names."""
+        dropped = []
+        for info in self.internal_kbs(policy.CONVERSATION):
+            conversation = policy.owned_conversation(info.owner)
+            if conversation is not None and not self.conversations.exists(conversation):
+                self.store.delete(info.name)
+                dropped.append(info.name)
+        return dropped
+
     # --- knowledge bases ------------------------------------------------------------------
-    def list_kbs(self) -> list[KBInfo]:
-        return self.store.list()
+    def list_kbs(self, viewer: str = "") -> list[KBInfo]:
+        """The knowledge bases `viewer` may be shown: never the app's internal ones but the viewer's own
+        (see chatchat.policy). Every list in the UI, the API and the CLI comes from here."""
+        return [info for info in self.store.list() if policy.visible(info.owner, viewer)]
+
+    def internal_kbs(self, kind: str) -> list[KBInfo]:
+        """The app's internal knowledge bases of one kind (an owner prefix: policy.CONVERSATION, …)."""
+        return [info for info in self.store.list() if info.owner and info.owner.startswith(kind)]
 
     def kb_info(self, name: str) -> KBInfo:
         return self.store.get(name).info
@@ -67,7 +86,10 @@ class Services:
         embedding: str | None = None,
         chunk_size: int | None = None,
         chunk_overlap: int | None = None,
+        owner: str = "",
     ) -> KBInfo:
+        """owner: '' for a person's knowledge base; else the internal use it serves (chatchat.policy),
+        which keeps it out of every list."""
         entry = self.catalog.embedding(embedding or self.settings.default_embedding)
         size = chunk_size or self.settings.chunk_size
         overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
@@ -81,6 +103,7 @@ class Services:
             chunk_size=size,
             chunk_overlap=overlap,
             title_enhance=self.settings.title_enhance,
+            owner=owner,
         )
 
     def delete_kb(self, name: str) -> None:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from chatchat import policy
 from chatchat.catalog import LLMEntry, load_catalog
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
@@ -27,7 +28,7 @@ SPACE_ENV = "SPACE_ID"
 DEMO_KB = "demo"
 DEMO_DESCRIPTION = "示例知识库 · Demo knowledge base: how to use Chatchat (中文 / English)"
 DEMO_DIR = ASSETS_DIR / "demo"
-SESSION_KB_PREFIX = "_visitor-"  # never shown in a visitor's list but their own
+SESSION_KB_PREFIX = "_visitor-"  # the folder name of a visitor's knowledge base; its owner field hides it
 SPACE_MAX_UPLOAD_MB = 20
 
 
@@ -107,18 +108,28 @@ def check_writable(name: str) -> None:
                           "Upload your files to your own knowledge base instead.")
 
 
-def session_kb_name(session_hash: str) -> str:
-    """The knowledge base of one browser session. Hashed, so the name does not reveal the session id."""
+def _digest(session_hash: str) -> str:
     if not session_hash:
         raise InvalidName("This request has no browser session, so it has no knowledge base of its own.")
-    return SESSION_KB_PREFIX + hashlib.sha256(session_hash.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(session_hash.encode("utf-8")).hexdigest()[:24]
+
+
+def session_kb_name(session_hash: str) -> str:
+    """The knowledge base of one browser session. Hashed, so the name does not reveal the session id."""
+    return SESSION_KB_PREFIX + _digest(session_hash)
+
+
+def session_owner(session_hash: str) -> str:
+    """The owner recorded in a session's knowledge base: only that session lists it."""
+    return policy.VISITOR + _digest(session_hash)
 
 
 def ensure_session_kb(services: Services, session_hash: str) -> str:
     """Create the session's own knowledge base on first upload; returns its name."""
     name = session_kb_name(session_hash)
     try:
-        services.create_kb(name, description="uploads of one visitor; removed when the session ends")
+        services.create_kb(name, description="uploads of one visitor; removed when the session ends",
+                           owner=session_owner(session_hash))
     except AlreadyExists:
         pass
     return name
@@ -127,8 +138,8 @@ def ensure_session_kb(services: Services, session_hash: str) -> str:
 def visible_kbs(services: Services, session_hash: str | None) -> list[KBInfo]:
     """On a Space, what one visitor may list: the protected demo and their own knowledge base.
     `session_hash` None (a REST call, which has no browser session): the protected ones only."""
-    own = session_kb_name(session_hash) if session_hash else None
-    return [kb for kb in services.list_kbs() if kb.name in protected_kbs() or kb.name == own]
+    viewer = session_owner(session_hash) if session_hash else ""
+    return [kb for kb in services.list_kbs(viewer) if kb.name in protected_kbs() or kb.owner]
 
 
 def check_visible(name: str, session_hash: str | None) -> None:
@@ -142,9 +153,9 @@ def check_visible(name: str, session_hash: str | None) -> None:
 def drop_session_kb(services: Services, name: str) -> None:
     """Remove a session's knowledge base with its files (no-op when it is already gone).
     Refuses any other knowledge base, so a wrong name can never delete a user's data."""
-    if not name.startswith(SESSION_KB_PREFIX):
-        raise InvalidName(f"'{name}' is not a session knowledge base; only those are dropped with a session.")
     try:
+        if not services.kb_info(name).owner.startswith(policy.VISITOR):
+            raise InvalidName(f"'{name}' is not a session knowledge base; only those are dropped with a session.")
         services.delete_kb(name)
     except NotFound:
         pass
@@ -152,7 +163,7 @@ def drop_session_kb(services: Services, name: str) -> None:
 
 def drop_session_kbs(services: Services) -> list[str]:
     """Remove every session knowledge base: after a restart no session is alive. Returns their names."""
-    names = [kb.name for kb in services.list_kbs() if kb.name.startswith(SESSION_KB_PREFIX)]
+    names = [kb.name for kb in services.internal_kbs(policy.VISITOR)]
     for name in names:
         drop_session_kb(services, name)
     return names

@@ -29,6 +29,7 @@ from lancedb.index import FTS, IvfPq
 
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
+from chatchat.policy import legacy_owner, visible
 
 RRF_K = 60
 VECTOR_WEIGHT = 1.0
@@ -48,6 +49,7 @@ class KBInfo:
     title_enhance: bool
     created: str
     table_id: str
+    owner: str = ""  # '' for a person's own; else what internal use it serves (chatchat.policy)
 
 
 @dataclass
@@ -422,6 +424,18 @@ class Store:
     def list(self) -> list[KBInfo]:
         return [self.get(name).info for name in self.names()]
 
+    def _listed_names(self) -> list[str]:
+        """Names of the knowledge bases a person may be told about (read without the lock, for messages)."""
+        listed = []
+        for name in self.names():
+            try:
+                data = json.loads((self.kb_dir / name / "kb.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if visible(data.get("owner", legacy_owner(name))):
+                listed.append(name)
+        return listed
+
     def exists(self, name: str) -> bool:
         return (self._folder(name) / "kb.json").is_file()
 
@@ -433,9 +447,12 @@ class Store:
                 return self._open[key]
             meta = folder / "kb.json"
             if not meta.is_file():
-                known = ", ".join(self.names()) or "none yet"
+                known = ", ".join(self._listed_names()) or "none yet"
                 raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.")
-            info = KBInfo(**json.loads(meta.read_text(encoding="utf-8")))
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            info = KBInfo(**{"owner": legacy_owner(key), **data})
+            if "owner" not in data:  # made before owners were recorded: recognised once, then stored
+                _write_info(folder, info)
             kb = KnowledgeBase(self.db, folder, info, self.index_threshold)
             self._open[key] = kb
             return kb
@@ -449,6 +466,7 @@ class Store:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
         title_enhance: bool = True,
+        owner: str = "",
     ) -> KBInfo:
         folder = self._folder(name)
         if chunk_overlap >= chunk_size:
@@ -466,13 +484,12 @@ class Store:
                 title_enhance=title_enhance,
                 created=now_iso(),
                 table_id="kb_" + uuid.uuid4().hex,
+                owner=owner,
             )
             (folder / "files").mkdir(parents=True, exist_ok=True)
             self.db.create_table(f"{info.table_id}_chunks", schema=_chunk_schema(dim))
             self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
-            tmp = folder / "kb.json.tmp"
-            tmp.write_text(json.dumps(asdict(info), ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, folder / "kb.json")  # the knowledge base exists from this moment
+            _write_info(folder, info)  # the knowledge base exists from this moment
             return info
 
     def delete(self, name: str) -> None:
@@ -491,3 +508,9 @@ class Store:
         for table in self.db.list_tables().tables:
             if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
                 self.db.drop_table(table, ignore_missing=True)
+
+
+def _write_info(folder: Path, info: KBInfo) -> None:
+    tmp = folder / "kb.json.tmp"
+    tmp.write_text(json.dumps(asdict(info), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / "kb.json")

@@ -97,10 +97,11 @@ def test_file_chat_owns_a_temporary_knowledge_base(settings, services):
     assert [r.status for r in results] == ["added"]
     loaded = store.get(conversation.id)
     assert loaded.mode == "file" and loaded.temp_kb == TEMP_KB_PREFIX + conversation.id
-    assert loaded.temp_kb in [kb.name for kb in services.list_kbs()]
+    assert services.store.exists(loaded.temp_kb) and services.kb_info(loaded.temp_kb).owner == f"conversation:{conversation.id}"
+    assert loaded.temp_kb not in [kb.name for kb in services.list_kbs()]  # internal: never listed
     assert services.search(loaded.temp_kb, "test", top_k=1)
     store.delete(conversation.id)
-    assert loaded.temp_kb not in [kb.name for kb in services.list_kbs()]
+    assert not services.store.exists(loaded.temp_kb)
 
 
 def test_file_chat_needs_the_services(settings):

@@ -10,7 +10,7 @@ from fastapi.security import HTTPBearer
 
 from chatchat import space
 from chatchat.api.errors import ApiError
-from chatchat.errors import InvalidName
+from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import safe_file_name
 from chatchat.service import Services
 from chatchat.store import KBInfo
@@ -47,7 +47,10 @@ def known_kb(services: Services, name: str, write: bool = False) -> str:
         space.check_visible(name, None)
         if write:
             space.check_writable(name)
-    return services.kb_info(name).name
+    info = services.kb_info(name)
+    if info.owner:  # the app's own (a file chat's, a visitor's): not the caller's to reach
+        raise NotFound(f"No knowledge base named '{name}'.")
+    return info.name
 
 
 def may_create_kb() -> None:

@@ -22,7 +22,6 @@ from chatchat.api.deps import get_services, listed_kbs
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, EmbeddingList, EmbeddingRequest, ModelList, ModelOut
 from chatchat.api.streams import ThreadedStream, sse, sse_response
-from chatchat.conversations import TEMP_KB_PREFIX
 from chatchat.errors import NotFound
 from chatchat.hub import installed_path
 from chatchat.llm.base import estimate_tokens
@@ -58,8 +57,7 @@ def list_models(services: Services = Depends(get_services)) -> ModelList:
             if unusable_reason(services, f"{provider.id}/{name}") is None:
                 add(f"{provider.id}/{name}", "cloud", provider.id, provider.name)
     for info in listed_kbs(services):
-        if not info.name.startswith(TEMP_KB_PREFIX):
-            add(KB_PREFIX + info.name, "knowledge_base", "chatchat", info.description or f"answers from knowledge base {info.name}")
+        add(KB_PREFIX + info.name, "knowledge_base", "chatchat", info.description or f"answers from knowledge base {info.name}")
     for entry in catalog.embeddings.values():
         if not entry.provider and installed_path(settings, entry):
             add(entry.id, "embedding", "chatchat", entry.name)

@@ -12,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from chatchat import policy
 from chatchat.catalog import load_catalog
 from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from chatchat.config import load_settings
@@ -58,7 +59,7 @@ def _ask(args: argparse.Namespace) -> int:
     try:
         if args.files:
             name = TEMP_KB_PREFIX + uuid.uuid4().hex[:8]
-            services.create_kb(name, description="temporary, for chatchat ask --files")
+            services.create_kb(name, description="temporary, for chatchat ask --files", owner=policy.ASK)
             kb = name
             results = services.add_files(kb, [Path(f) for f in args.files])
             failed = [r for r in results if r.status == "failed"]
@@ -71,6 +72,7 @@ def _ask(args: argparse.Namespace) -> int:
         events = answerer.answer(
             args.question, model=args.model, kb=kb, top_k=args.top_k,
             temperature=args.temperature, max_tokens=args.max_tokens,
+            attached=", ".join(Path(f).name for f in args.files) if args.files else None,
         )
         for event in events:
             if args.json:

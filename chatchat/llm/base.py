@@ -17,6 +17,7 @@ import psutil
 from chatchat.errors import ChatchatError, ModelError
 
 GIB = 1024**3
+LOCK_POLL = 0.1  # seconds between checks of `cancel` while a stream waits for its engine
 
 
 class Message(TypedDict):
@@ -86,10 +87,14 @@ def guarded_stream(
     lock: threading.Lock | None,
     to_error: Callable[[Exception], ChatchatError],
 ) -> Iterator[str]:
-    """Run an engine's raw stream (made by `start`, under the engine's lock): cancellable between
-    tokens, engine errors turned into ChatchatErrors, the engine's generator closed on every exit."""
+    """Run an engine's raw stream (made by `start`, under the engine's lock): cancellable while waiting
+    for the lock and between tokens, engine errors turned into ChatchatErrors, the engine's generator
+    closed on every exit. An engine that can interrupt its own work (llama.cpp's prefill) raises when
+    `cancel` is set: that ends the stream as a stop, not as an error."""
     if lock is not None:
-        lock.acquire()
+        while not lock.acquire(timeout=LOCK_POLL):  # another stream runs on this engine
+            if cancel is not None and cancel.is_set():
+                return
     iterator: Iterator[str] | None = None
     try:
         iterator = iter(start())
@@ -103,6 +108,8 @@ def guarded_stream(
     except ChatchatError:
         raise
     except Exception as exc:  # engines raise ValueError, RuntimeError, OSError, httpx errors...
+        if cancel is not None and cancel.is_set():
+            return
         raise to_error(exc) from exc
     finally:
         close = getattr(iterator, "close", None)  # stops llama.cpp / closes the HTTP response

@@ -1,6 +1,8 @@
 """GGUF models in process through llama-cpp-python (the default local engine).
 
 The chat template comes from the GGUF itself; a GGUF without one (a base model) only completes.
+A stop reaches llama.cpp inside a decode too (its abort callback), so the prefill of a long prompt,
+which runs before the first token, ends within one layer of the Stop.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class LlamaCppModel:
         self.context = self.llama.n_ctx()
         self.has_chat_template = "tokenizer.chat_template" in self.llama.metadata
         self._lock = threading.Lock()
+        self._cancel: threading.Event | None = None  # the running stream's, until its first token
+        self._abort = _abort_callback(self)
 
     def chat(
         self,
@@ -71,11 +75,11 @@ class LlamaCppModel:
             raise base_model_error(self.model_id, "GGUF")
 
         def start() -> Iterator[str]:
-            for chunk in self.llama.create_chat_completion(
+            chunks = self.llama.create_chat_completion(
                 list(messages), stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
                 repeat_penalty=REPEAT_PENALTY,
-            ):
-                yield chunk["choices"][0]["delta"].get("content") or ""
+            )
+            return self._abortable((chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks), cancel)
 
         return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
 
@@ -89,13 +93,25 @@ class LlamaCppModel:
         cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         def start() -> Iterator[str]:
-            for chunk in self.llama.create_completion(
+            chunks = self.llama.create_completion(
                 prompt, stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
                 repeat_penalty=REPEAT_PENALTY,
-            ):
-                yield chunk["choices"][0]["text"]
+            )
+            return self._abortable((chunk["choices"][0]["text"] for chunk in chunks), cancel)
 
         return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+
+    def _abortable(self, texts: Iterator[str], cancel: threading.Event | None) -> Iterator[str]:
+        """`texts`, with llama.cpp's abort callback watching `cancel` until the first token: the prefill is
+        the one long step between tokens (guarded_stream checks `cancel` at each token after it)."""
+        self._cancel = cancel
+        try:
+            for text in texts:
+                self._cancel = None
+                yield text
+        finally:
+            self._cancel = None
+            texts.close()
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -111,3 +127,17 @@ class LlamaCppModel:
                 "keep fewer turns of history, or retrieve fewer passages."
             )
         return ModelError(f"Model '{self.model_id}' failed while generating: {exc}")
+
+
+def _abort_callback(model: LlamaCppModel):
+    """Install on the model's llama.cpp context a callback that aborts a decode once the running stream's
+    cancel is set; returned so that it lives as long as the model (llama.cpp keeps only its address)."""
+    from llama_cpp import llama_cpp as low
+
+    def abort(_data) -> bool:
+        cancel = model._cancel
+        return cancel is not None and cancel.is_set()
+
+    callback = low.ggml_abort_callback(abort)
+    low.llama_set_abort_callback(model.llama._ctx.ctx, callback, None)
+    return callback

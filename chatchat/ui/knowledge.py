@@ -13,7 +13,6 @@ import gradio as gr
 import pandas as pd
 
 from chatchat import space
-from chatchat.conversations import TEMP_KB_PREFIX
 from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import SEARCH_MODES, Services
@@ -34,7 +33,7 @@ def kb_choices(services: Services, session: str, lang: str) -> list[tuple[str, s
     """The knowledge bases this browser session may use: every one a person made (file chats' own are not
     listed); on a Hugging Face Space only the shared demo and the visitor's own uploads."""
     if not space.is_space():
-        return [(kb.name, kb.name) for kb in services.list_kbs() if not kb.name.startswith(TEMP_KB_PREFIX)]
+        return [(kb.name, kb.name) for kb in services.list_kbs()]
     own = space.session_kb_name(session)
     return [(t("kb.mine", lang) if kb.name == own else kb.name, kb.name) for kb in space.visible_kbs(services, session)]
 
