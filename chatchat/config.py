@@ -1,15 +1,17 @@
-"""Settings: defaults in code, overridden by `settings.yaml` in the data dir, then by env vars.
+"""Settings: defaults in code, overridden by `settings.yaml` in the data dir, then by env vars, then by
+command-line options.
 
 The data dir comes from platformdirs unless `CHATCHAT_HOME` names another one. Every setting
 `name` can be set by the env var `CHATCHAT_NAME` (e.g. `CHATCHAT_PORT=8000`).
-Provider API keys live apart from settings, in `keys.yaml` with file mode 0600.
+Secrets (provider API keys, and the `auth` and `api_key` settings) live apart, in `keys.yaml` with
+file mode 0600. `save_settings` is the one write path: it writes only what the user changed.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import platformdirs
 import yaml
@@ -20,6 +22,8 @@ from chatchat.errors import SettingsError
 SETTINGS_FILE = "settings.yaml"
 KEYS_FILE = "keys.yaml"
 ENV_PREFIX = "CHATCHAT_"
+SECRETS = frozenset({"auth", "api_key"})  # settings kept in keys.yaml, never in settings.yaml
+SECRET_PREFIX = "setting."  # their names in keys.yaml, apart from the provider ids
 
 
 def default_home() -> Path:
@@ -57,6 +61,12 @@ class Settings(BaseModel):
     default_llm: str = "smollm2-135m-instruct"
     default_embedding: str = "minilm-l6-v2-int8"
     llm_threads: int = Field(0, ge=0, description="CPU threads for local models (0 = all cores)")
+    hf_endpoint: str = Field(
+        "", pattern=r"^(https?://\S+)?$", description="Hugging Face hub mirror (empty: HF_ENDPOINT, else huggingface.co)"
+    )
+    download_source: Literal["auto", "hf", "modelscope"] = Field(
+        "auto", description="where models download from when they have several sources"
+    )
 
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=50, le=8000)
     chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0, le=4000)
@@ -100,15 +110,6 @@ class Settings(BaseModel):
     def settings_path(self) -> Path:
         return self.home / SETTINGS_FILE
 
-    def save(self) -> None:
-        """Write the settings that differ from the defaults to settings.yaml."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        data = self.model_dump(mode="json", exclude={"home"}, exclude_defaults=True)
-        tmp = self.settings_path.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.settings_path)
-
-
 def _describe(error: ValidationError, origin: dict[str, str]) -> str:
     lines = []
     for item in error.errors():
@@ -132,21 +133,31 @@ def _env_overrides() -> dict[str, Any]:
     return values
 
 
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path} must be a mapping of setting: value")
+    return loaded
+
+
 def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
-    """Defaults, then settings.yaml, then CHATCHAT_* env vars, then explicit overrides."""
+    """Defaults, then settings.yaml and the secrets in keys.yaml, then CHATCHAT_* env vars, then explicit
+    overrides (command-line options)."""
     home = Path(home).expanduser().resolve() if home else default_home()
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     path = home / SETTINGS_FILE
-    if path.exists():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{path} is not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise SettingsError(f"{path} must be a mapping of setting: value")
-        values.update(loaded)
-        origin.update({key: str(path) for key in loaded})
+    loaded = _read_file(path)
+    values.update(loaded)
+    origin.update({key: str(path) for key in loaded})
+    secrets = KeyStore(home).settings_secrets()
+    values.update(secrets)
+    origin.update({key: str(home / KEYS_FILE) for key in secrets})
     env = _env_overrides()
     values.update(env)
     origin.update({key: f"env {ENV_PREFIX}{key.upper()}" for key in env})
@@ -163,6 +174,46 @@ def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
             f"chunk_size ({settings.chunk_size})"
         )
     return settings
+
+
+def save_settings(settings: Settings, changes: Mapping[str, Any]) -> None:
+    """The one write path for settings: the user changed these. They are validated together, applied
+    in place (every holder of `settings` sees them) and persisted — secrets to keys.yaml (0600), the
+    rest to settings.yaml, keeping what else is there. Nothing else is written, so a value that came
+    from an env var or a command-line option stays out of both files."""
+    try:
+        checked = Settings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"Not saved: {problems}", key="settings_invalid", problems=problems) from None
+    if checked.chunk_overlap >= checked.chunk_size:
+        raise SettingsError(
+            f"Not saved: chunk overlap ({checked.chunk_overlap}) must be smaller than chunk size ({checked.chunk_size}).",
+            key="settings_overlap", overlap=checked.chunk_overlap, size=checked.chunk_size,
+        )
+    for name in changes:
+        setattr(settings, name, getattr(checked, name))
+    path = settings.settings_path
+    saved = _read_file(path)
+    keys = KeyStore(settings.home)
+    # a secret an older version (or a hand edit) left in settings.yaml moves to keys.yaml
+    for name in SECRETS & set(saved):
+        if name not in changes:
+            keys.set(SECRET_PREFIX + name, str(saved.pop(name)))
+    defaults = Settings.model_construct().model_dump(mode="json", exclude={"home"})
+    values = checked.model_dump(mode="json", include=set(changes))
+    for name in changes:
+        if name in SECRETS:
+            saved.pop(name, None)
+            keys.set(SECRET_PREFIX + name, values[name])
+        elif values[name] == defaults[name]:
+            saved.pop(name, None)
+        else:
+            saved[name] = values[name]
+    settings.home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(saved, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 class KeyStore:
@@ -199,7 +250,12 @@ class KeyStore:
         os.replace(tmp, self.path)
 
     def saved_providers(self) -> list[str]:
-        return sorted(self._read())
+        return sorted(name for name in self._read() if not name.startswith(SECRET_PREFIX))
+
+    def settings_secrets(self) -> dict[str, str]:
+        """The secret settings (auth, api_key) the user saved."""
+        data = self._read()
+        return {name: data[SECRET_PREFIX + name] for name in sorted(SECRETS) if data.get(SECRET_PREFIX + name)}
 
 
 def mask_key(key: str | None) -> str:

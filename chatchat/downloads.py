@@ -283,6 +283,7 @@ class Job:
     status: JobStatus = "queued"
     progress: Progress | None = None
     error: str | None = None
+    failure: ChatchatError | None = None  # the error itself, for its message key (the UI's languages)
     path: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -372,8 +373,8 @@ class DownloadManager:
             job.path = self._runner(job.model_id, report, job.cancel)
             job.status = "done"
         except Cancelled as exc:
-            job.status, job.error = "cancelled", exc.message
+            job.status, job.error, job.failure = "cancelled", exc.message, exc
         except ChatchatError as exc:
-            job.status, job.error = "failed", exc.message
+            job.status, job.error, job.failure = "failed", exc.message, exc
         except Exception as exc:  # a bug must not kill the worker and strand the queue
             job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"

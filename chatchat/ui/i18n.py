@@ -275,6 +275,65 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Keys are kept in `keys.yaml` in the data directory, readable by your user only, and never shown in full.",
         "密钥保存在数据目录的 `keys.yaml` 中，仅当前用户可读，界面上不会完整显示。",
     ),
+    # settings: downloads; fit speed; server errors shown in the UI (ChatchatError.key → "error.<key>")
+    "settings.downloads": ("#### Model downloads", "#### 模型下载"),
+    "settings.download_source": ("Download from", "下载来源"),
+    "settings.source_auto": ("The model's first source", "模型的首选来源"),
+    "settings.hf_endpoint": ("Hugging Face mirror", "Hugging Face 镜像"),
+    "settings.hf_endpoint_info": (
+        "Empty: huggingface.co. In mainland China e.g. https://hf-mirror.com. Used by the next download.",
+        "留空即 huggingface.co。中国大陆可填 https://hf-mirror.com 等镜像。下一次下载即生效。",
+    ),
+    "fit.slow": ("{fit}, slow (~{tps} token/s)", "{fit}，但较慢（约 {tps} token/秒）"),
+    "error.hub_unreachable": (
+        "Cannot reach {endpoint} ({detail}). Check the network, or choose a Hugging Face mirror "
+        "(e.g. https://hf-mirror.com) or ModelScope under Settings → Model downloads.",
+        "无法连接 {endpoint}（{detail}）。请检查网络，或在“设置 → 模型下载”中填写 Hugging Face 镜像"
+        "（如 https://hf-mirror.com）或改用 ModelScope。",
+    ),
+    "error.hub_http": (
+        "{where} answered HTTP {status} for {name}: try again later, or choose a mirror or ModelScope under "
+        "Settings → Model downloads.",
+        "{where} 对 {name} 返回 HTTP {status}：请稍后再试，或在“设置 → 模型下载”中改用镜像或 ModelScope。",
+    ),
+    "error.hub_not_hub": (
+        "{endpoint} does not answer like a Hugging Face hub ({detail}). Check the mirror under Settings → Model downloads.",
+        "{endpoint} 的响应不像 Hugging Face 站点（{detail}）。请检查“设置 → 模型下载”中的镜像地址。",
+    ),
+    "error.hub_gated": (
+        "{where} is gated: accept its licence on the model page, create an access token, set HF_TOKEN to it "
+        "and download again.",
+        "{where} 需要授权：请在模型页面接受许可协议并创建访问令牌，把它设为环境变量 HF_TOKEN 后重新下载。",
+    ),
+    "error.hub_no_repo": (
+        "There is no model repo {where} (or it is private). Check the repo id.",
+        "{where} 上没有这个模型仓库（或它是私有的）。请检查仓库名。",
+    ),
+    "error.hub_no_revision": ("{where} has no revision '{revision}'.", "{where} 没有版本“{revision}”。"),
+    "error.hub_no_file": (
+        "{where} has no file '{name}' at revision '{revision}'. Check the file name in the repo's file list.",
+        "{where} 的版本“{revision}”中没有文件“{name}”。请对照仓库的文件列表检查文件名。",
+    ),
+    "error.url_unreachable": ("Cannot reach {host} ({detail}).", "无法连接 {host}（{detail}）。"),
+    "error.modelscope_missing": (
+        "Downloading from ModelScope needs the modelscope package: pip install 'chatchat[modelscope]'. "
+        "Or choose a Hugging Face mirror under Settings → Model downloads.",
+        "从 ModelScope 下载需要安装 modelscope：pip install 'chatchat[modelscope]'。"
+        "也可以在“设置 → 模型下载”中改用 Hugging Face 镜像。",
+    ),
+    "error.no_source": (
+        "'{model}' has no download source in the catalog (hf, modelscope or url).",
+        "模型目录中没有“{model}”的下载来源（hf、modelscope 或 url）。",
+    ),
+    "error.wrong_source": (
+        "'{model}' cannot come from {source}; its sources: {sources}.",
+        "“{model}”不能从 {source} 下载；它的来源：{sources}。",
+    ),
+    "error.settings_invalid": ("Not saved: {problems}", "未保存：{problems}"),
+    "error.settings_overlap": (
+        "Not saved: chunk overlap ({overlap}) must be smaller than chunk size ({size}).",
+        "未保存：分块重叠（{overlap}）必须小于分块大小（{size}）。",
+    ),
 }
 
 
@@ -297,6 +356,15 @@ def t(key: str, lang: str, /, **values: object) -> str:
     english, chinese = STRINGS[key]
     text = chinese if lang == "zh" else english
     return text.format(**values) if values else text
+
+
+def error_text(error: Exception, lang: str) -> str:
+    """What the UI shows for a server error: its "error.<key>" text in `lang` when it has one, else its
+    message (English)."""
+    key = getattr(error, "key", None)
+    if key and f"error.{key}" in STRINGS:
+        return t(f"error.{key}", lang, **error.params)
+    return getattr(error, "message", None) or str(error)
 
 
 def _primary(tag: str) -> str:

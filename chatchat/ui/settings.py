@@ -1,5 +1,5 @@
 """The Settings tab: lite mode, cloud provider keys (shown masked, stored 0600 by KeyStore), default
-models, retrieval defaults, the default UI language, and where the data lives."""
+models, retrieval defaults, the default UI language, where models download from, and where the data lives."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
-import yaml
-from pydantic import ValidationError
 
 from chatchat import space
-from chatchat.config import KeyStore, Settings, mask_key
+from chatchat.config import KeyStore, Settings, mask_key, save_settings
 from chatchat.errors import SettingsError
 from chatchat.service import SEARCH_MODES, Services
 from chatchat.ui.common import Context, Refresh, guarded, info
@@ -21,8 +19,9 @@ from chatchat.ui.i18n import t, tr
 # the settings this tab edits, in the order of its inputs
 FIELDS = (
     "lite", "default_llm", "default_embedding", "top_k", "score_threshold", "search_mode", "history_turns",
-    "temperature", "max_tokens", "chunk_size", "chunk_overlap", "language",
+    "temperature", "max_tokens", "chunk_size", "chunk_overlap", "language", "hf_endpoint", "download_source",
 )
+INTEGERS = frozenset({"top_k", "history_turns", "max_tokens", "chunk_size", "chunk_overlap"})  # gr.Number gives floats
 
 
 def llm_choices(services: Services) -> list[tuple[str, str]]:
@@ -50,40 +49,20 @@ def keys_frame(services: Services, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=headers)
 
 
-def apply(settings: Settings, changes: dict[str, Any]) -> None:
-    """Validate all changes together, then apply them in place (every holder of the settings sees them)
-    and save the file."""
-    try:
-        checked = Settings.model_validate({**settings.model_dump(), **changes})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SettingsError(f"Not saved: {problems}") from None
-    if checked.chunk_overlap >= checked.chunk_size:
-        raise SettingsError(
-            f"Not saved: chunk overlap ({checked.chunk_overlap}) must be smaller than chunk size ({checked.chunk_size})."
-        )
-    for name in changes:
-        setattr(settings, name, getattr(checked, name))
-    persist(settings, list(changes))
-
-
-def persist(settings: Settings, names: list[str]) -> None:
-    """Write these settings into settings.yaml, keeping what else is there. Unlike Settings.save this leaves
-    out values that came from command-line options (port, auth…), which belong to that one run."""
-    path = settings.settings_path
-    saved = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    saved = saved if isinstance(saved, dict) else {}
-    values = settings.model_dump(mode="json", include=set(names))
-    defaults = Settings.model_construct().model_dump(mode="json", include=set(names))
-    for name in names:
-        if values[name] == defaults.get(name):
-            saved.pop(name, None)
-        else:
-            saved[name] = values[name]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(saved, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+def apply(settings: Settings, form: dict[str, Any]) -> list[str]:
+    """What the Save button does with the form's values (FIELDS): the ones the user changed go through the
+    one write path (validated together, applied in place, saved); the others — a value from an env var or
+    a command-line option among them — are left alone. Returns the names saved."""
+    form = dict(form)
+    for name in INTEGERS & set(form):
+        if form[name] is not None:
+            form[name] = int(form[name])
+    if "hf_endpoint" in form:
+        form["hf_endpoint"] = (form["hf_endpoint"] or "").strip()
+    changes = {name: value for name, value in form.items() if value != getattr(settings, name)}
+    if changes:
+        save_settings(settings, changes)
+    return list(changes)
 
 
 def env_overrides() -> list[str]:
@@ -117,6 +96,14 @@ def build(ctx: Context) -> list[Refresh]:
                 )
                 data_dir = gr.Textbox(label=tr("settings.data_dir"), value=str(s.home), interactive=False,
                                       buttons=["copy"], elem_id="set-home")
+            with gr.Group():
+                gr.Markdown(tr("settings.downloads"), elem_classes=["cc-group-title"])
+                download_source = gr.Radio(
+                    [(tr("settings.source_auto"), "auto"), ("Hugging Face", "hf"), ("ModelScope", "modelscope")],
+                    value=s.download_source, label=tr("settings.download_source"), elem_id="set-source",
+                )
+                hf_endpoint = gr.Textbox(label=tr("settings.hf_endpoint"), info=tr("settings.hf_endpoint_info"),
+                                         value=s.hf_endpoint, placeholder="https://hf-mirror.com", elem_id="set-mirror")
         with gr.Column(scale=1):
             with gr.Group():
                 gr.Markdown(tr("settings.retrieval"), elem_classes=["cc-group-title"])
@@ -154,7 +141,7 @@ def build(ctx: Context) -> list[Refresh]:
         gr.Markdown(tr("keys.note"), elem_classes=["cc-note"])
 
     inputs = [lite, default_llm, default_embedding, top_k, threshold, search_mode, history, temperature, max_tokens,
-              chunk_size, chunk_overlap, language]
+              chunk_size, chunk_overlap, language, hf_endpoint, download_source]
 
     def current(lang_: str) -> dict:
         values = services.settings.model_dump()
@@ -174,11 +161,7 @@ def build(ctx: Context) -> list[Refresh]:
     def save(*args):
         *values, lang_ = args
         owner_only(lang_)
-        changes = dict(zip(FIELDS, values))
-        for name in ("top_k", "history_turns", "max_tokens", "chunk_size", "chunk_overlap"):
-            if changes[name] is not None:
-                changes[name] = int(changes[name])
-        apply(services.settings, changes)
+        apply(services.settings, dict(zip(FIELDS, values)))
         info(t("settings.saved", lang_))
         return current(lang_)
 
