@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatchat.errors import CatalogError, NotFound
+from chatchat.resources import shipped
 
-SHIPPED_CATALOG = Path(__file__).resolve().parent.parent / "models.yaml"
+SHIPPED_CATALOG = shipped("models.yaml")
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 Engine = Literal["llama.cpp", "ctransformers", "gptq", "openai"]

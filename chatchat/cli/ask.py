@@ -11,13 +11,15 @@ import json
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatchat import policy
 from chatchat.catalog import load_catalog
 from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from chatchat.config import load_settings
-from chatchat.llm.manager import LLMManager
-from chatchat.rag import AnswerEvent, Answerer
+
+if TYPE_CHECKING:  # chatchat.rag brings the store (LanceDB): imported when a question is asked
+    from chatchat.rag import AnswerEvent
 
 TEMP_KB_PREFIX = "_ask-"
 
@@ -36,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from chatchat.llm.manager import LLMManager
+    from chatchat.rag import Answerer
+
     if args.question is None and args.files and len(args.files) > 1:
         args.question = str(args.files.pop())  # `--files a.pdf b.pdf "question"`: argparse took it for a file
     if args.question is None:

@@ -6,13 +6,17 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatchat.config import load_settings
-from chatchat.service import Services
+
+if TYPE_CHECKING:
+    from chatchat.service import Services
 
 
 def open_services(args: argparse.Namespace) -> Services:
+    from chatchat.service import Services  # the store, embeddings and parsers: only for commands that use them
+
     return Services.open(load_settings(home=getattr(args, "home", None)))
 
 

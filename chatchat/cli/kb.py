@@ -6,12 +6,15 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from chatchat.cli import EXIT_FAILED, EXIT_OK
 from chatchat.cli.common import open_services, print_json
-from chatchat.ingest.job import FileResult, Progress, collect_files
+
+if TYPE_CHECKING:  # the ingest job brings the store (LanceDB): imported by the commands that use it
+    from chatchat.ingest.job import FileResult, Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -140,6 +143,8 @@ def _report(results: list[FileResult], as_json: bool) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     services = open_services(args)
+    from chatchat.ingest.job import collect_files
+
     services.kb_info(args.name)
     files = collect_files(args.paths)
     bar = _Bar(quiet=args.json)

@@ -3,18 +3,18 @@ and English, mounted on the API's FastAPI app by `mount`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
 
+from chatchat.resources import shipped
 from chatchat.service import Services
 from chatchat.ui import chat, knowledge, models, settings as settings_tab
 from chatchat.ui.common import Context, Refresh, guarded, session_of
 from chatchat.ui.i18n import FRONTEND_LOCALE, I18N, choose_language, tr
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = shipped("assets")
 LOGO = ASSETS / "logo.svg"
 STYLE = ASSETS / "style.css"
 LANG_KEY = "chatchat-lang"  # localStorage: the language a person picked in this browser
