@@ -56,6 +56,9 @@ NETWORK_SIGNS = re.compile(
     re.I,
 )
 DISK_SIGNS = re.compile(r"No space left on device|Errno 28|There is not enough space on the disk", re.I)
+# what pip and uv print as they start to compile llama-cpp-python, where no prebuilt wheel fits this computer
+COMPILE_SIGN = re.compile(r"Building (?:wheel for )?llama[-_]cpp[-_]python", re.I)
+COMPILE_MINUTES = "6–20"  # measured: ~6 min on 2 cores (README, "Install time"); slower machines take longer
 
 
 def chinese() -> bool:
@@ -174,10 +177,19 @@ def run_logged(command: list[str], log: Log, env: dict[str, str] | None = None) 
     except OSError as exc:
         return 127, str(exc)
     assert proc.stdout is not None
+    compiling = False
     try:
         for line in proc.stdout:
             tail.append(line.rstrip("\n"))
             log.write(line.rstrip("\n"), echo=True)
+            if not compiling and COMPILE_SIGN.search(line):
+                compiling = True
+                log.say(tr(
+                    f"No prebuilt llama.cpp fits this computer, so it is being compiled now: this takes "
+                    f"{COMPILE_MINUTES} minutes, once (later installs reuse it). Nothing is wrong: let it run.",
+                    f"没有适合这台电脑的预编译 llama.cpp，正在从源码编译：需要 {COMPILE_MINUTES} 分钟，只需一次"
+                    "（以后安装会复用）。这是正常现象，请耐心等待。",
+                ))
         return proc.wait(), "\n".join(tail)
     finally:
         if proc.poll() is None:  # the launcher is being stopped: stop the install with it

@@ -5,6 +5,7 @@ every route. (.ci/check_install.sh goes further: the wheel with all its dependen
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -132,3 +133,30 @@ def test_api_guide_ships_and_names_every_route(services) -> None:
     paths = sorted(app.openapi()["paths"])
     assert len(paths) > 20
     assert [path for path in paths if path not in guide] == []
+
+
+def _launcher():
+    spec = importlib.util.spec_from_file_location("launcher", REPO / "installer" / "launcher.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("line", ["  Building wheel for llama-cpp-python (pyproject.toml): started",  # pip
+                                  "   Building llama-cpp-python==0.3.36"])  # uv
+def test_launcher_says_when_llama_cpp_compiles(line: str, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh install compiled llama.cpp for minutes in silence: the launcher says what is happening."""
+    launcher = _launcher()
+    log = launcher.Log(tmp_path / "launcher.log")
+    printing = [sys.executable, "-c", f"print('Collecting llama-cpp-python'); print({line!r}); print({line!r})"]
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert launcher.run_logged(printing, log)[0] == 0
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert launcher.run_logged(printing, log)[0] == 0
+    out = capsys.readouterr().out
+    assert out.count("it is being compiled now: this takes 6–20 minutes") == 1  # once per install run
+    assert out.count("正在从源码编译：需要 6–20 分钟") == 1
+    assert "being compiled" in (tmp_path / "launcher.log").read_text(encoding="utf-8")
+    launcher.run_logged([sys.executable, "-c", "print('Collecting llama-cpp-python')"], log)
+    assert "编译" not in capsys.readouterr().out
