@@ -29,6 +29,18 @@ PROMPTS: dict[Language, dict[str, str]] = {
             "I found nothing in {files} that answers this, so I cannot answer from these files. "
             "Try other words, or attach a file that covers it."
         ),
+        "rewrite_system": (
+            "You rewrite the user's last question so that it can be understood without the conversation: "
+            "replace words like it, they, that, the second one with what they refer to. Keep the question's "
+            "language and meaning. Do not answer it. Reply with the rewritten question only, on one line."
+        ),
+        "rewrite_user": (
+            "Example:\nUser: What are the two kinds of memory?\nAssistant: Short-term and long-term memory.\n"
+            "Last question: How long does the second one last?\nRewritten: How long does long-term memory last?\n\n"
+            "Conversation:\n{history}\nLast question: {question}\nRewritten:"
+        ),
+        "role_user": "User",
+        "role_assistant": "Assistant",
     },
     "zh": {
         "chat_system": "你是 Chatchat，一个乐于助人的助手。请用中文清晰、简洁地回答。",
@@ -41,6 +53,16 @@ PROMPTS: dict[Language, dict[str, str]] = {
         "where_page": "{file}，第 {page} 页",
         "nothing_found": "在知识库「{kb}」中没有找到与这个问题相关的内容，所以无法根据文档回答。请换个说法，或添加相关文档。",
         "nothing_found_files": "在文件 {files} 中没有找到与这个问题相关的内容，所以无法根据这些文件回答。请换个说法，或添加相关文件。",
+        "rewrite_system": (
+            "请把用户的最后一个问题改写成不看对话也能理解的独立问题：把“它”“他们”“那个”“第二种”等指代词换成所指的内容。"
+            "保持问题的语言和原意，不要回答问题。只输出改写后的问题，写在一行里。"
+        ),
+        "rewrite_user": (
+            "示例：\n用户：记忆分为哪两种？\n助手：短期记忆和长期记忆。\n最后的问题：第二种能保持多久？\n"
+            "改写：长期记忆能保持多久？\n\n对话：\n{history}\n最后的问题：{question}\n改写："
+        ),
+        "role_user": "用户",
+        "role_assistant": "助手",
     },
 }
 

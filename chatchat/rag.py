@@ -1,6 +1,7 @@
 """Grounded answers: retrieve passages → build the prompt within the model's context → stream.
 
-`Answerer.answer` yields `AnswerEvent`s: any number of "delta", then "sources", then "done";
+`Answerer.answer` yields `AnswerEvent`s: for a follow-up question first one "query" (the standalone
+question the knowledge base was searched with), then any number of "delta", then "sources", then "done";
 or, at any point, one "error" that ends the stream. With `stages=True` a "stage" event (text "search",
 "load" or "think") comes before each slow step, for a UI to show what it is waiting for. The UI, the API (SSE) and the CLI all
 consume this one generator. Errors a user can fix arrive as events, never as exceptions.
@@ -14,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from chatchat import prompts
 from chatchat.config import Settings
+from chatchat.context import Passage, expand
 from chatchat.conversations import ChatMessage, Conversation, ConversationStore
 from chatchat.errors import ChatchatError, ModelError
+from chatchat.followup import standalone_query
 from chatchat.llm.base import ChatModel, Message
 from chatchat.llm.manager import LLMManager
 
@@ -36,8 +39,10 @@ class Source:
     file: str
     page: int | None
     section: str | None
-    snippet: str
+    snippet: str  # of the chunk that matched, not of the neighbours the model was also given
     score: float
+    chunk_index: int | None = None  # the chunk that matched
+    span: tuple[int, int] | None = None  # the chunks the model read around it, first and last
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,7 +50,7 @@ class Source:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    kind: Literal["stage", "delta", "sources", "error", "done"]
+    kind: Literal["stage", "query", "delta", "sources", "error", "done"]
     text: str = ""  # delta: the new text; done: the whole answer; error: the message to show; stage: its name
     sources: tuple[Source, ...] = ()  # sources
     error: ChatchatError | None = None  # error
@@ -68,15 +73,17 @@ class AnswerEvent:
 @dataclass
 class Prompt:
     messages: list[Message]
-    hits: list[Hit]  # the retrieved passages that fitted, numbered [1].. in order
+    passages: list[Passage]  # the retrieved passages that fitted, numbered [1].. in order
     max_tokens: int  # what is left of the context for the answer, at most the asked max
 
 
 def build_prompt(
-    model: ChatModel, question: str, hits: Sequence[Hit], history: Sequence[Message], max_tokens: int, kb_chat: bool
+    model: ChatModel, question: str, hits: Sequence[Passage | Hit], history: Sequence[Message], max_tokens: int,
+    kb_chat: bool,
 ) -> Prompt:
     """The messages for the model: instructions, as much recent history and as many of the best
-    passages as the context leaves room for after reserving tokens for the answer."""
+    passages as the context leaves room for after reserving tokens for the answer. A passage too long
+    to fit is given as its matching chunk alone."""
     lang = prompts.detect_language(question)
     reserve = min(max_tokens, model.context // 2)
     budget = model.context - reserve
@@ -88,15 +95,18 @@ def build_prompt(
             f"The question is about {used} tokens long, more than model '{model.model_id}' can take "
             f"with room left for an answer ({budget}). Shorten the question or pick a model with a longer context."
         )
-    kept: list[Hit] = []
+    kept: list[Passage] = []
     passages: list[str] = []
-    for hit in hits:
-        text = prompts.passage(lang, len(kept) + 1, hit.file, hit.page, hit.text)
-        cost = model.count_tokens(text) + 2
-        if used + cost <= budget:
-            kept.append(hit)
-            passages.append(text)
-            used += cost
+    for item in hits:
+        found = item if isinstance(item, Passage) else Passage.of(item)
+        for candidate in [found] if found.first == found.last else [found, Passage.of(found.hit)]:
+            text = prompts.passage(lang, len(kept) + 1, candidate.file, candidate.page, candidate.text)
+            cost = model.count_tokens(text) + 2
+            if used + cost <= budget:
+                kept.append(candidate)
+                passages.append(text)
+                used += cost
+                break
     if hits and not kept:
         raise ModelError(
             f"None of the {len(hits)} retrieved passages fits the context of model '{model.model_id}' "
@@ -122,11 +132,13 @@ def _stopped() -> Iterator[AnswerEvent]:
     yield AnswerEvent("done", cancelled=True)
 
 
-def _source(index: int, hit: Hit) -> Source:
+def _source(index: int, passage: Passage) -> Source:
+    hit = passage.hit
     snippet = " ".join(hit.text.split())
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1] + "…"
-    return Source(index, hit.kb, hit.file, hit.page, hit.section, snippet, round(float(hit.score), 4))
+    return Source(index, hit.kb, hit.file, hit.page, hit.section, snippet, round(float(hit.score), 4),
+                  hit.chunk_index, (passage.first, passage.last))
 
 
 class Answerer:
@@ -140,7 +152,7 @@ class Answerer:
         question: str,
         *,
         model: str | None = None,
-        kb: str | None = None,
+        kb: str | Sequence[str] | None = None,
         files: list[str] | None = None,
         history: Sequence[Message] = (),
         top_k: int | None = None,
@@ -151,42 +163,56 @@ class Answerer:
         cancel: threading.Event | None = None,
         stages: bool = False,
         attached: str | None = None,
+        rewrite: bool = True,
+        neighbours: bool = True,
     ) -> Iterator[AnswerEvent]:
-        """Stream an answer. With `kb`, ground it in that knowledge base (optionally only in `files`);
-        when nothing relevant is found, say so instead of asking the model (unless refuse_when_empty=False).
+        """Stream an answer. With `kb` (a name or several), ground it in those knowledge bases (optionally
+        only in `files`); when nothing relevant is found, say so instead of asking the model (unless
+        refuse_when_empty=False). `rewrite`: a follow-up question (there is history) is searched as the
+        standalone question the model rewrites it into. `neighbours`: the model reads each hit with its
+        neighbouring chunks (chatchat.context).
         `cancel` is checked between stages too, so a stop before the first word ends the answer at once.
         attached: `kb` is an internal one holding these files (named so in messages, never by `kb`)."""
         try:
             yield from self._answer(
-                question, model, kb, files, history, top_k, score_threshold, temperature, max_tokens,
-                refuse_when_empty, cancel, stages, attached,
+                question, model, [kb] if isinstance(kb, str) else list(kb or ()), files, history, top_k,
+                score_threshold, temperature, max_tokens, refuse_when_empty, cancel, stages, attached, rewrite,
+                neighbours,
             )
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
 
     def _answer(
-        self, question, model_id, kb, files, history, top_k, score_threshold, temperature, max_tokens,
-        refuse_when_empty, cancel, stages, attached,
+        self, question, model_id, kbs, files, history, top_k, score_threshold, temperature, max_tokens,
+        refuse_when_empty, cancel, stages, attached, rewrite, neighbours,
     ) -> Iterator[AnswerEvent]:
         question = question.strip()
         if not question:
             raise ChatchatError("The question is empty: type a question first.")
         ref = self.llms.resolve(model_id or self.settings.default_llm)
-        hits: list[Hit] = []
-        if kb:
+        passages: list[Passage] = []
+        if kbs:
             if self.services is None:
                 raise ChatchatError("Knowledge-base chat needs the knowledge-base service, which is not open.")
+            query = question
+            if rewrite and history:
+                if stages and ref.local and ref.id not in self.llms.loaded():
+                    yield AnswerEvent("stage", text="load")
+                query = standalone_query(self.llms.get(ref.id), question, history, cancel)
+                if query != question:
+                    yield AnswerEvent("query", text=query)
             if stages:
                 yield AnswerEvent("stage", text="search")
-            hits = self.services.search(kb, question, top_k=top_k or self.settings.top_k,
-                                        score_threshold=score_threshold, files=files)
+            hits = self.services.search_many(kbs, query, top_k=top_k or self.settings.top_k,
+                                             score_threshold=score_threshold, files=files)
+            passages = expand(hits, self.services.chunk_spans) if neighbours else [Passage.of(h) for h in hits]
             if cancel is not None and cancel.is_set():
                 yield from _stopped()
                 return
-            if not hits and refuse_when_empty:
+            if not passages and refuse_when_empty:
                 lang = prompts.detect_language(question)
                 text = (prompts.text(lang, "nothing_found_files", files=attached) if attached
-                        else prompts.text(lang, "nothing_found", kb=kb))
+                        else prompts.text(lang, "nothing_found", kb=", ".join(kbs)))
                 yield AnswerEvent("delta", text=text)
                 yield AnswerEvent("sources")
                 yield AnswerEvent("done", text=text)
@@ -199,7 +225,7 @@ class Answerer:
             return
         turns = self.settings.history_turns
         recent = list(history)[-2 * turns :] if turns else []
-        prompt = build_prompt(model, question, hits, recent, max_tokens or self.settings.max_tokens, bool(hits))
+        prompt = build_prompt(model, question, passages, recent, max_tokens or self.settings.max_tokens, bool(passages))
         if stages:
             yield AnswerEvent("stage", text="think")
         parts: list[str] = []
@@ -211,7 +237,7 @@ class Answerer:
         ):
             parts.append(delta)
             yield AnswerEvent("delta", text=delta)
-        yield AnswerEvent("sources", sources=tuple(_source(i, hit) for i, hit in enumerate(prompt.hits, 1)))
+        yield AnswerEvent("sources", sources=tuple(_source(i, p) for i, p in enumerate(prompt.passages, 1)))
         yield AnswerEvent("done", text="".join(parts), cancelled=bool(cancel and cancel.is_set()))
 
     def reply(

@@ -13,6 +13,7 @@ import numpy as np
 from chatchat import policy
 from chatchat.catalog import Catalog, load_catalog
 from chatchat.config import Settings, load_settings
+from chatchat.context import fuse_by_rank
 from chatchat.embeddings import EmbedderPool
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
@@ -190,6 +191,24 @@ class Services:
             files=files,
             vector_weight=self._vector_weight(base.info.embedding, query),
         )
+
+    def search_many(
+        self,
+        kbs: list[str],
+        query: str,
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        mode: str | None = None,
+        files: list[str] | None = None,
+    ) -> list[Hit]:
+        """Several knowledge bases searched as one: each ranks with its own embedding model, and the rankings
+        are fused by rank (their cosines are not comparable)."""
+        top_k = top_k or self.settings.top_k
+        lists = [self.search(kb, query, top_k, score_threshold, mode, files) for kb in dict.fromkeys(kbs)]
+        return fuse_by_rank(lists, top_k)
+
+    def chunk_spans(self, kb: str, spans: list[tuple[str, int, int]]) -> list[Hit]:
+        return self.store.get(kb).chunk_spans(spans)
 
     def _vector_weight(self, embedding: str, query: str) -> float | None:
         """An embedding model that does not know the question's language gives vectors that only add noise

@@ -139,7 +139,7 @@ def test_prompt_keeps_the_best_passages_and_newest_history_that_fit(small_model)
     for i in range(6):
         history += [{"role": "user", "content": f"question {i} " * 3}, {"role": "assistant", "content": f"answer {i} " * 3}]
     prompt = build_prompt(small_model, "What is alpha?", hits, history, max_tokens=100, kb_chat=True)
-    assert [h.text.split()[0] for h in prompt.hits] == ["alpha", "beta", "delta"]  # gamma does not fit
+    assert [h.text.split()[0] for h in prompt.passages] == ["alpha", "beta", "delta"]  # gamma does not fit
     user = prompt.messages[-1]["content"]
     assert user.startswith("Passages:") and "[3] (a.pdf, page 1)\ndelta" in user and user.endswith("Question: What is alpha?")
     kept = [m["content"] for m in prompt.messages[1:-1]]
@@ -190,3 +190,69 @@ def test_cli_ask_streams_cites_and_exits_with_codes_scripts_can_trust(world, cap
     ]:
         assert main([*home, "ask", *argv]) == code, argv
         assert message in capsys.readouterr().err
+
+
+# --- context: neighbouring chunks (chatchat.context) ---------------------------------------------------
+
+
+def chunk(index: int, text: str = "", doc: str = "d", kb: str = "kb", page: int | None = 1) -> Hit:
+    return Hit(text=text or f"chunk {index}", file=f"{doc}.pdf", page=page, section=None, score=0.5, doc_id=doc,
+               chunk_index=index, kb=kb)
+
+
+def test_hits_of_one_document_merge_and_duplicates_collapse():
+    from chatchat.context import _spans, merge_texts
+
+    # 5 is the best hit; 6 is inside its window (a duplicate); 7 touches it and merges; 20 stands alone;
+    # chunk 5 of another knowledge base is another passage
+    hits = [chunk(5), chunk(6), chunk(7), chunk(20), chunk(5, kb="other"), chunk(0, doc="e")]
+    spans = [(h.kb, h.doc_id, h.chunk_index, first, last) for h, first, last in _spans(hits, 1, 5)]
+    assert spans == [("kb", "d", 5, 4, 8), ("kb", "d", 20, 19, 21), ("other", "d", 5, 4, 6), ("kb", "e", 0, 0, 1)]
+    # a hit whose merge would pass the span limit gets its own passage, without the chunks others hold
+    assert [(f, l) for _, f, l in _spans([chunk(5), chunk(8)], 1, 4)] == [(4, 6), (7, 9)]
+    # the splitter's overlap is kept once; chunks without one are joined on a new line
+    assert merge_texts(["The cat sat on the mat.", "sat on the mat. Then it slept."]) == "The cat sat on the mat. Then it slept."
+    assert merge_texts(["First part.", "Second part."]) == "First part.\nSecond part."
+    assert merge_texts(["ends with e", "e starts it"]) == "ends with e\ne starts it"  # 1 character is no overlap
+
+
+@pytest.fixture(scope="module")
+def small_chunks(tmp_path_factory: pytest.TempPathFactory):
+    settings = load_settings(tmp_path_factory.mktemp("ctx-home"), llm_threads=1)
+    services = Services.open(settings)
+    services.create_kb("small", chunk_size=160, chunk_overlap=40)
+    [result] = services.add_files("small", [SAMPLES / "大模型推理优化策略.md"])
+    assert result.status == "added" and result.chunks > 10
+    return services
+
+
+def test_the_model_reads_each_hit_with_its_neighbours_and_the_citation_names_the_hit(small_chunks, world):
+    from chatchat.context import _overlap, expand, merge_texts
+
+    services = small_chunks
+    chunks = services.chunks("small", "大模型推理优化策略.md")
+    hits = services.search("small", "PagedAttention 如何管理显存？", top_k=3)
+    passages = expand(hits, services.chunk_spans)
+    best = passages[0]
+    assert best.hit == hits[0] and best.first < hits[0].chunk_index < best.last  # a chunk on each side
+    for neighbour in chunks[best.first : best.last + 1]:
+        assert neighbour.text in best.text
+    # the splitter's overlap of two real chunks is given once
+    overlapping = [(a.text, b.text, size) for a, b in zip(chunks, chunks[1:]) if (size := _overlap(a.text, b.text))]
+    assert overlapping
+    for left, right, size in overlapping:
+        assert merge_texts([left, right]) == left + right[size:] and size < len(right)
+    indexed = {(p.hit.doc_id, i) for p in passages for i in range(p.first, p.last + 1)}
+    assert len(indexed) == sum(p.last - p.first + 1 for p in passages)  # no chunk twice
+
+    *_, answerer = world
+    answerer_small = Answerer(answerer.settings, answerer.llms, services)
+    events = list(answerer_small.answer("PagedAttention 如何管理显存？", kb="small", top_k=3, temperature=0, max_tokens=4))
+    [sources] = [e.sources for e in events if e.kind == "sources"]
+    first = sources[0]
+    assert (first.kb, first.file, first.chunk_index) == ("small", "大模型推理优化策略.md", hits[0].chunk_index)
+    assert first.span == (best.first, best.last) and first.snippet in " ".join(hits[0].text.split())
+    bare = list(answerer_small.answer("PagedAttention 如何管理显存？", kb="small", top_k=3, temperature=0, max_tokens=4,
+                                      neighbours=False))
+    [plain] = [e.sources for e in bare if e.kind == "sources"]
+    assert plain[0].span == (hits[0].chunk_index, hits[0].chunk_index)

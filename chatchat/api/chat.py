@@ -21,9 +21,11 @@ from chatchat.service import Services
 KB_PREFIX = "kb:"
 
 
-def kb_of(model_id: str) -> str | None:
-    """The knowledge base a model id names (`kb:<name>`), else None."""
-    return model_id[len(KB_PREFIX):] if model_id.startswith(KB_PREFIX) else None
+def kb_of(model_id: str) -> list[str] | None:
+    """The knowledge bases a model id names (`kb:<name>` or `kb:<a>,<b>`: names hold no commas), else None."""
+    if not model_id.startswith(KB_PREFIX):
+        return None
+    return [name.strip() for name in model_id[len(KB_PREFIX):].split(",")]
 
 
 @dataclass
@@ -36,7 +38,7 @@ class ChatJob:
     top_k: int | None = None
     score_threshold: float | None = None
     llm: str | None = None  # the model that answers for a knowledge base (None: settings.default_llm)
-    kb: str | None = None  # set from model by check()
+    kb: list[str] | None = None  # set from model by check()
     rag: bool = False  # answer through chatchat.rag (server-side prompt) even without a knowledge base
 
 
@@ -63,8 +65,8 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
     """Refuse unknown or unusable models, unknown knowledge bases and unusable messages before anything loads.
     `param` and `kb_param` name the request fields that chose the model and the knowledge base."""
     try:
-        if job.model and kb_of(job.model) is not None:
-            job.kb = known_kb(services, kb_of(job.model))
+        if job.model and (names := kb_of(job.model)) is not None:
+            job.kb = list(dict.fromkeys(known_kb(services, name) for name in names))
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found" if kb_param == "model" else "not_found", param=kb_param) from exc
     try:
@@ -151,7 +153,9 @@ def footnote_block(sources: tuple[Source, ...] | list[Source]) -> str:
     if not sources:
         return ""
     lines = []
+    several = len({source.kb for source in sources}) > 1
     for source in sources:
         where = f"{source.file}, p. {source.page}" if source.page is not None else source.file
+        where = f"{source.kb} / {where}" if several else where
         lines.append(f"[{source.index}] **{where}**: {source.snippet}")
     return "\n\n---\n" + "  \n".join(lines)

@@ -51,6 +51,10 @@ class ChatCompletionRequest(RequestModel):
     top_k: TopK | None = Field(None, description="knowledge-base models: passages to retrieve")
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="knowledge-base models: minimum cosine similarity")
     footnotes: bool = Field(False, description="knowledge-base models: append the sources as a Markdown block")
+    knowledge_bases: list[KBName] | None = Field(
+        None, min_length=1, max_length=20,
+        description="answer from these knowledge bases with `model` (like model kb:<a>,<b>); ranks are fused across them",
+    )
 
     def stops(self) -> list[str]:
         items = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])

@@ -152,5 +152,6 @@ def document_original(name: KB, file: Doc, services: Services = Depends(get_serv
 
 @router.post("/{name}/search", response_model=HitList, summary="Search: top-k, threshold, hybrid / vector / full-text")
 def search(name: KB, body: SearchRequest, services: Services = Depends(get_services)) -> HitList:
-    hits = services.search(known_kb(services, name), body.query, body.top_k, body.score_threshold, body.mode, body.files or None)
+    names = [known_kb(services, kb) for kb in [name, *(body.knowledge_bases or [])]]
+    hits = services.search_many(names, body.query, body.top_k, body.score_threshold, body.mode, body.files or None)
     return HitList(data=[HitOut(**asdict(h)) for h in hits])

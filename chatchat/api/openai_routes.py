@@ -105,7 +105,8 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     services = get_services(request)
     job = ChatJob(
-        model=body.model,
+        model=_kb_model(body),
+        llm=None if body.model.startswith(KB_PREFIX) else body.model,
         messages=[{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages],
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,
@@ -125,6 +126,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     return await reply.collect(first, stream)
 
 
+def _kb_model(body: ChatCompletionRequest) -> str:
+    """`knowledge_bases` folded into the model id: kb:<a>,<b> (together with any the model names)."""
+    if not body.knowledge_bases:
+        return body.model
+    named = body.model[len(KB_PREFIX):].split(",") if body.model.startswith(KB_PREFIX) else []
+    return KB_PREFIX + ",".join(dict.fromkeys([*named, *body.knowledge_bases]))
+
+
 class _Reply:
     """Turns answer events into OpenAI's chat.completion / chat.completion.chunk objects."""
 
@@ -136,6 +145,7 @@ class _Reply:
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
         self.sources: tuple[Source, ...] = ()
+        self.query: str | None = None  # the standalone question a follow-up was searched with
 
     def _finish_reason(self) -> str:
         limit = self.job.max_tokens
@@ -146,7 +156,9 @@ class _Reply:
                 "total_tokens": self.prompt_tokens + self.completion_tokens}
 
     def _extra(self) -> dict:
-        return {"sources": [s.to_dict() for s in self.sources]} if self.job.kb else {}
+        if not self.job.kb:
+            return {}
+        return {"sources": [s.to_dict() for s in self.sources], **({"query": self.query} if self.query else {})}
 
     def _footnotes(self) -> str:
         return footnote_block(self.sources) if self.body.footnotes and self.job.kb else ""
@@ -158,6 +170,8 @@ class _Reply:
             return event.text
         if event.kind == "sources":
             self.sources = event.sources
+        elif event.kind == "query":
+            self.query = event.text
         elif event.kind == "error":
             raise event.error or ApiError(event.text, status=500, code="answer_failed")
         return ""

@@ -116,6 +116,9 @@ class SearchRequest(RequestModel):
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="minimum cosine similarity")
     mode: Literal["hybrid", "vector", "fulltext"] | None = None
     files: list[str] | None = Field(None, max_length=1000, description="search only these documents")
+    knowledge_bases: list[KBName] | None = Field(
+        None, max_length=20, description="more knowledge bases to search with this one; ranks are fused across them"
+    )
 
 
 # --- OpenAI: models and embeddings --------------------------------------------------------------

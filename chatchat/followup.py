@@ -1,0 +1,59 @@
+"""Follow-up questions ("那第二种呢？", "what about the second one?") rewritten into a standalone search
+query by the chat model, from the recent conversation. Only retrieval uses the rewritten query; the model
+still answers the question as asked, with the history.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Sequence
+
+from chatchat import prompts
+from chatchat.llm.base import ChatModel, Message
+
+TURNS = 2  # question/answer pairs of history the rewriting sees
+TURN_CHARS = 400  # of each message: long answers are cut, the topic is at their start
+MAX_QUERY_TOKENS = 64
+_LABEL = re.compile(r"^\s*(rewritten( question)?|standalone question|question|改写后的问题|改写|问题)\s*[:：]\s*", re.I)
+_QUOTES = "\"'“”‘’「」`"
+
+
+def _conversation(lang: prompts.Language, history: Sequence[Message]) -> str:
+    lines = []
+    for message in list(history)[-2 * TURNS :]:
+        if message["role"] not in ("user", "assistant"):
+            continue
+        text = " ".join(message["content"].split())
+        if len(text) > TURN_CHARS:
+            text = text[: TURN_CHARS - 1] + "…"
+        lines.append(f"{prompts.text(lang, 'role_' + message['role'])}: {text}")
+    return "\n".join(lines)
+
+
+def clean(reply: str, question: str) -> str:
+    """The rewritten question out of the model's reply; the question itself when the reply is unusable
+    (empty, in the other language, or far longer than a question)."""
+    line = next((part for part in reply.strip().splitlines() if part.strip()), "")
+    line = _LABEL.sub("", line).strip().strip(_QUOTES).strip()
+    if not line or len(line) > 3 * len(question) + 120:
+        return question
+    if prompts.detect_language(line) != prompts.detect_language(question):
+        return question
+    return line
+
+
+def standalone_query(
+    model: ChatModel, question: str, history: Sequence[Message], cancel: threading.Event | None = None
+) -> str:
+    """`question` as a query that stands alone; the question unchanged when there is no history."""
+    lang = prompts.detect_language(question)
+    conversation = _conversation(lang, history)
+    if not conversation:
+        return question
+    messages: list[Message] = [
+        {"role": "system", "content": prompts.text(lang, "rewrite_system")},
+        {"role": "user", "content": prompts.text(lang, "rewrite_user", history=conversation, question=question)},
+    ]
+    reply = "".join(model.chat(messages, temperature=0.0, max_tokens=MAX_QUERY_TOKENS, cancel=cancel))
+    return clean(reply, question)
