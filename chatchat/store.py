@@ -308,23 +308,6 @@ class KnowledgeBase:
         rows = self.chunks_table.search().where(where).select(HIT_COLUMNS).limit(None).to_list()
         return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: (r["doc_id"], r["chunk_index"]))]
 
-    def set_description(self, description: str) -> KBInfo:
-        with self.writing():
-            self.info = replace(self.info, description=description)
-            _write_info(self.folder, self.info)
-        return self.info
-
-    def existing_chunks(self, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        where = f"id IN ({', '.join(_quote(i) for i in ids)})"
-        return {row["id"] for row in self.chunks_table.search().where(where).select(["id"]).limit(None).to_list()}
-
-    def update_chunk(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
-        """Replace one chunk's text (searched as it is) and vector; hold writing() and optimize() after."""
-        values = {"text": text, "content": text, "vector": np.asarray(vector, dtype=np.float32).tolist()}
-        self.chunks_table.update(where=f"id = {_quote(chunk_id)}", values=values)
-
         fused: dict[str, float] = {}
         rows: dict[str, dict] = {}
         if mode in ("hybrid", "vector") and vector is not None:
