@@ -4,6 +4,8 @@ GPUs are read through pynvml when it is installed, else `nvidia-smi`; neither is
 Memory need = weights + KV cache for the context + compute buffers (+ the embedding model when
 asked). Weights are the file size when known, else parameters × bytes per parameter by
 quantisation (the design's rule: int8 ≈ 1.5 × int4, fp16 ≈ 2.5 × int4).
+Speed on CPU: generating a token reads every weight once, so tokens/s ≈ memory bandwidth / weights,
+and on a small machine the bandwidth llama.cpp reaches grows with the cores that stream the weights.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ GPU_CONTEXT_MB = 500  # CUDA context + kernels, on the GPU
 ONNX_RUNTIME_MB = 120  # onnxruntime session, tokenizer and a batch of 32, measured with the packaged MiniLM
 FITS_SHARE = 0.8  # need ≤ 80% of what is free: fits; ≤ 100%: tight
 PARAMS_B_PER_CORE = 1.0  # on CPU only, bigger models answer slower than people read
+# bandwidth llama.cpp reaches per physical core: SmolLM2 (98 MB) at ~150 tokens/s on 2 EPYC cores
+# (OFFLINE.md) gives 7 GB/s, but part of so small a model stays in the caches, so a lower figure for the
+# multi-GB models this judges; up to what a desktop's dual-channel memory gives
+CPU_BYTES_PER_S_PER_CORE = 5.0e9
+CPU_BYTES_PER_S_MAX = 50e9
+SLOW_TOKENS_PER_S = 5.0  # below this an answer comes slower than people read
 
 Fit = Literal["fits", "tight", "no"]
 
@@ -281,12 +289,25 @@ class FitReport:
     cpu: Fit
     gpu: Fit | None  # None: no GPU here, or the engine cannot use one
     note: str = ""
+    cpu_tokens_per_s: float | None = None  # expected answer speed on this CPU (local LLMs)
+
+    @property
+    def slow(self) -> bool:
+        """It would run on the CPU (no GPU that fits), slower than people read."""
+        return (self.gpu != "fits" and self.cpu_tokens_per_s is not None
+                and self.cpu_tokens_per_s < SLOW_TOKENS_PER_S)
 
 
 def verdict(need_mb: int, available_mb: int) -> Fit:
     if need_mb <= available_mb * FITS_SHARE:
         return "fits"
     return "tight" if need_mb <= available_mb else "no"
+
+
+def cpu_tokens_per_s(weights_mb: int, hw: Hardware) -> float:
+    """Expected generation speed of a model with these weights on this machine's CPU."""
+    bandwidth = min(hw.cores * CPU_BYTES_PER_S_PER_CORE, CPU_BYTES_PER_S_MAX)
+    return bandwidth / max(weights_mb * MB, 1)
 
 
 def gpu_memory_mb(hw: Hardware, count: int = 1) -> int:
@@ -314,7 +335,8 @@ def fit(
         gpu = verdict(est.total_mb - est.embedding_mb + GPU_CONTEXT_MB, gpu_memory_mb(hw, entry.num_gpus))
     if entry.engine == "gptq":
         return FitReport(entry.id, est.total_mb, "no", gpu, "GPTQ models need a CUDA GPU")
-    return FitReport(entry.id, est.total_mb, verdict(est.total_mb, hw.ram_available_mb), gpu)
+    speed = cpu_tokens_per_s(est.weights_mb, hw)
+    return FitReport(entry.id, est.total_mb, verdict(est.total_mb, hw.ram_available_mb), gpu, cpu_tokens_per_s=speed)
 
 
 def recommend(

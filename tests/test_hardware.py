@@ -124,3 +124,23 @@ def test_recommend_picks_the_best_that_fits(catalog):
     gpu = hardware.GPU(0, "RTX 3060", 12_288, 11_500)
     assert pick(machine(16_000, cores=4, gpus=[gpu]), frozenset({"llama.cpp"})).id == "qwen2.5-7b-instruct-q4km"
     assert pick(machine(16_000, cores=4, gpus=[gpu])).id == "qwen2.5-3b-instruct-q4km"  # CPU-only llama.cpp build
+
+
+def test_fit_judges_speed_a_14b_model_fits_a_2_core_cpu_but_is_slow(catalog):
+    from chatchat.hub import ModelStatus
+    from chatchat.ui.models import _fit
+
+    fourteen = catalog.llm("qwen2.5-14b-instruct-q4km")
+    report = hardware.fit(fourteen, machine(24_000, cores=2))
+    assert report.cpu == "fits" and report.slow
+    assert 0.5 <= report.cpu_tokens_per_s <= 3  # ~9 GB of weights read per token by 2 cores
+    status = ModelStatus(fourteen.id, "llm", fourteen.name, fourteen, False, None, 0, None, 0, False, False, False,
+                         report, None)
+    assert _fit(status, "en") == "fits, slow (~1 token/s)"
+    assert _fit(status, "zh") == "适合，但较慢（约 1 token/秒）"
+    assert not hardware.fit(fourteen, machine(64_000, cores=16)).slow  # the memory bus, not 2 cores, is the limit
+    gpu = hardware.GPU(0, "RTX 4090", 24_564, 23_000)
+    assert not hardware.fit(fourteen, machine(24_000, cores=2, gpus=[gpu])).slow  # it runs on the GPU
+    small = hardware.fit(catalog.llm("qwen2.5-0.5b-instruct-q4km"), machine(24_000, cores=2))
+    assert small.cpu == "fits" and not small.slow and small.cpu_tokens_per_s > 10
+

@@ -175,7 +175,8 @@ def _fit(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({
                 "hardware": hw.__dict__ | {"gpus": [g.__dict__ for g in hw.gpus]},
-                "models": [{"id": m.id, "need_mb": r.need_mb, "cpu": r.cpu, "gpu": r.gpu, "note": r.note} for m, r in rows],
+                "models": [{"id": m.id, "need_mb": r.need_mb, "cpu": r.cpu, "gpu": r.gpu, "note": r.note,
+                            "cpu_tokens_per_s": r.cpu_tokens_per_s, "slow": r.slow} for m, r in rows],
                 "recommended": best.id if best else None,
             }, ensure_ascii=False, indent=2))
             return EXIT_OK
@@ -188,7 +189,8 @@ def _fit(args: argparse.Namespace) -> int:
             print("GPU   none found (no NVIDIA driver, or nvidia-smi/pynvml missing)")
         print("\nmemory need = weights + KV cache at the model's context + buffers + the default embedding model")
         for m, r in rows:
-            note = f"  ({r.note})" if r.note else ""
+            slow = f"slow on this CPU (~{r.cpu_tokens_per_s:.1g} token/s)" if r.slow and r.cpu != "no" else ""
+            note = f"  ({'; '.join(filter(None, (r.note, slow)))})" if r.note or slow else ""
             print(f"  {m.id:<40} {human(r.need_mb * 2**20):>9}  CPU {r.cpu:<5}  GPU {r.gpu or '-':<5}{note}")
         print(f"\nrecommended first model: {best.id if best else 'none of the catalog fits; use a cloud provider'}")
         return EXIT_OK

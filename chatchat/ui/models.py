@@ -13,7 +13,7 @@ from chatchat.errors import InvalidName, ModelError
 from chatchat.hub import ModelStatus
 from chatchat.service import Services
 from chatchat.ui.common import Context, Refresh, esc, guarded, info
-from chatchat.ui.i18n import t, tr
+from chatchat.ui.i18n import error_text, t, tr
 
 POLL_SECONDS = 1.0  # download progress refresh while a download runs
 
@@ -43,6 +43,9 @@ def _fit(status: ModelStatus, lang: str) -> str:
     if status.fit is None:
         return ""
     text = t(f"fit.{status.fit.cpu}", lang)
+    if status.fit.cpu != "no" and status.fit.slow:
+        speed = status.fit.cpu_tokens_per_s
+        text = t("fit.slow", lang, fit=text, tps=f"{speed:.0f}" if speed >= 1 else f"{speed:.1f}")
     if status.fit.gpu:
         text += f" · GPU {t(f'fit.{status.fit.gpu}', lang)}"
     return text
@@ -82,7 +85,7 @@ def downloads_html(services: Services, lang: str) -> str:
             rows.append(
                 f'<li class="cc-file cc-failed"><span class="cc-name">{esc(job.model_id)}</span>'
                 f'<span class="cc-stage">{esc(t("models.job.failed", lang))}</span>'
-                f'<span class="cc-note">{esc(job.error or "")}</span></li>'
+                f'<span class="cc-note">{esc(error_text(job.failure, lang) if job.failure else job.error or "")}</span></li>'
             )
         if not job.active:
             continue
