@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatchat import policy
-from chatchat.catalog import load_catalog
+from chatchat.catalog import load_catalog, safe_id
 from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from chatchat.config import load_settings
+from chatchat.config import Settings, load_settings
+from chatchat.errors import AlreadyExists, ChatchatError, ModelError, NotFound
 
 if TYPE_CHECKING:  # chatchat.rag brings the store (LanceDB): imported when a question is asked
     from chatchat.rag import AnswerEvent
@@ -28,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask a question, optionally grounded in a knowledge base or files")
     p.add_argument("question", nargs="?", help="the question (it may also come last, after --files F...)")
     p.add_argument("--kb", help="knowledge base to answer from")
-    p.add_argument("--model", help="model id from `chatchat models list`, or provider/model (e.g. deepseek/deepseek-chat)")
+    p.add_argument("--model", help="model id from `chatchat models list`, provider/model (e.g. deepseek/deepseek-chat), "
+                                   "or the path of a GGUF file (added to your models)")
     p.add_argument("--files", nargs="+", type=Path, metavar="F", help="answer from these files (a temporary knowledge base)")
     p.add_argument("--top-k", type=int, help="passages to retrieve")
     p.add_argument("--temperature", type=float)
@@ -50,6 +52,12 @@ def _ask(args: argparse.Namespace) -> int:
         print("error: use --kb or --files, not both", file=sys.stderr)
         return EXIT_USAGE
     settings = load_settings(home=args.home)
+    if args.model and _is_path(args.model):
+        try:
+            args.model = _local_model(settings, Path(args.model))
+        except ChatchatError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return EXIT_USAGE
     services = None
     kb = args.kb
     status = EXIT_OK
@@ -92,6 +100,38 @@ def _ask(args: argparse.Namespace) -> int:
         answerer.llms.unload_all()  # free llama.cpp before interpreter shutdown tears its bindings down
         if args.files and kb and services is not None:
             services.delete_kb(kb)
+
+
+def _is_path(model: str) -> bool:
+    return Path(model).suffix.lower() == ".gguf" or Path(model).expanduser().is_file()
+
+
+def _local_model(settings: Settings, path: Path) -> str:
+    """The catalog id of a GGUF file on this computer, added to the user's models (and imported by hard
+    link or copy) the first time, as `chatchat models add --local FILE --pull` does."""
+    from chatchat import hub
+
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise NotFound(f"There is no file {path}. Give the path of a GGUF model file, or a model id from: "
+                       "chatchat models list")
+    if path.suffix.lower() != ".gguf":
+        raise ModelError(f"{path.name} is not a GGUF file: only GGUF models run from a path. Add other models with: "
+                         "chatchat models add")
+    catalog = hub.open_catalog(settings)
+    entry = next((e for e in catalog.llms.values() if e.url == path.as_uri()), None)
+    if entry is None:
+        try:
+            entry = hub.add_model(settings, local=path)
+        except AlreadyExists:
+            raise AlreadyExists(
+                f"Another model has the id {safe_id(path.stem)!r}. Add this file under an id of your choice: "
+                f"chatchat models add --local {path} --id NAME --pull, then: chatchat ask --model NAME"
+            ) from None
+        print(f"added {path.name} to your models as '{entry.id}' (remove it with: chatchat models rm {entry.id} "
+              "--forget)", file=sys.stderr)
+    hub.pull(settings, entry)
+    return entry.id
 
 
 def _show(event: AnswerEvent) -> None:

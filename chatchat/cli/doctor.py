@@ -8,7 +8,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import platform
 import socket
 import sys
@@ -20,6 +19,7 @@ from chatchat import hardware
 from chatchat.cli import EXIT_FAILED, EXIT_OK
 from chatchat.config import Settings, load_settings
 from chatchat.downloads import human
+from chatchat.sources import HF_DEFAULT_ENDPOINT, hf_endpoint
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -30,6 +30,7 @@ class Check:
     status: Status
     detail: str
     fix: str = ""
+    optional: bool = False  # an optional part that is missing: listed under "Optional", not "What to fix"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,9 +75,13 @@ def _machine(hw: hardware.Hardware) -> list[Check]:
 
 
 def _probe(name: str, module: str, dist: str, extra: str, detail: Callable[[object], str] | None = None,
-           optional: bool = True) -> Check:
+           needed_for: str | None = None) -> Check:
+    """An engine's state; `needed_for` names what an optional engine is for (a required one has none)."""
     if importlib.util.find_spec(module) is None:
-        return Check(name, "warn" if optional else "fail", "not installed", f"pip install 'chatchat[{extra}]'")
+        if needed_for:
+            return Check(name, "ok", f"not installed (only needed for {needed_for})", f"pip install 'chatchat[{extra}]'",
+                         optional=True)
+        return Check(name, "fail", "not installed", f"pip install 'chatchat[{extra}]'")
     try:
         # Some engines (gptqmodel) print banners on import; keep stdout for the report (--json).
         with contextlib.redirect_stdout(sys.stderr):
@@ -95,10 +100,10 @@ def _engines(hw: hardware.Hardware) -> list[Check]:
         return "providers " + ", ".join(module.get_available_providers())
 
     checks = [
-        _probe("llama.cpp", "llama_cpp", "llama-cpp-python", "local", llama_detail, optional=False),
-        _probe("ctransformers", "ctransformers", "ctransformers", "legacy"),
-        _probe("gptqmodel", "gptqmodel", "gptqmodel", "gptq"),
-        _probe("onnxruntime", "onnxruntime", "onnxruntime", "gpu", onnx_detail, optional=False),
+        _probe("llama.cpp", "llama_cpp", "llama-cpp-python", "local", llama_detail),
+        _probe("ctransformers", "ctransformers", "ctransformers", "legacy", needed_for="legacy GGML models"),
+        _probe("gptqmodel", "gptqmodel", "gptqmodel", "gptq", needed_for="GPTQ models on an NVIDIA GPU"),
+        _probe("onnxruntime", "onnxruntime", "onnxruntime", "gpu", onnx_detail),
     ]
     llama = checks[0]
     if hw.gpus and llama.status == "ok" and "CPU build" in llama.detail:
@@ -106,10 +111,6 @@ def _engines(hw: hardware.Hardware) -> list[Check]:
             "A GPU is present but llama.cpp was built for CPU: "
             "CMAKE_ARGS='-DGGML_CUDA=on' pip install --force-reinstall --no-cache-dir llama-cpp-python"
         )
-    gptq = checks[2]
-    if gptq.status != "ok" and not hw.gpus:
-        gptq.status, gptq.fix = "ok", ""
-        gptq.detail += " (only needed for GPTQ models on an NVIDIA GPU)"
     return checks
 
 
@@ -134,16 +135,28 @@ def _port(settings: Settings) -> Check:
     return Check("port", "ok", f"{settings.host}:{settings.port} is free")
 
 
-def _hub() -> Check:
-    endpoint = os.environ.get("HF_ENDPOINT")
-    return Check("model source", "ok", f"Hugging Face via {endpoint or 'huggingface.co'}"
+def _hub(settings: Settings) -> Check:
+    endpoint = hf_endpoint(settings)
+    mirrored = endpoint != HF_DEFAULT_ENDPOINT
+    return Check("model source", "ok", f"{settings.download_source}: Hugging Face via {endpoint}"
                  + ("; ModelScope available" if importlib.util.find_spec("modelscope") else ""),
-                 "" if endpoint else "In mainland China set HF_ENDPOINT=https://hf-mirror.com to download models faster.")
+                 "" if mirrored else "In mainland China pick a mirror (e.g. https://hf-mirror.com) in the Settings tab "
+                 "under Model downloads (hf_endpoint in settings.yaml) to download models faster.")
+
+
+def _embeddings(settings: Settings) -> Check:
+    """Which embedding model new knowledge bases get, and why when it is the English fallback."""
+    from chatchat.catalog import load_catalog
+    from chatchat.embeddings import EmbedderPool
+
+    model, why = EmbedderPool(settings, load_catalog(user_path=settings.home / "models.yaml")).default_for_new_kb()
+    return Check("embeddings", "ok", f"new knowledge bases use {model}", why or "")
 
 
 def checks(settings: Settings) -> list[Check]:
     hw = hardware.detect(settings.models_dir)
-    return [_python(), *_machine(hw), *_engines(hw), _data_dir(settings), _port(settings), _hub()]
+    return [_python(), *_machine(hw), *_engines(hw), _embeddings(settings), _data_dir(settings), _port(settings),
+            _hub(settings)]
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -158,7 +171,14 @@ def _doctor(args: argparse.Namespace) -> int:
             print("\nWhat to fix:")
             for c in fixes:
                 print(f"  - {c.name}: {c.fix}")
-        tips = [c for c in results if c.fix and c.status == "ok"]
+        optional = [c for c in results if c.optional]
+        if optional:
+            print("\nOptional:")
+            for c in optional:
+                print(f"  - {c.name}: {c.detail}; to add it: {c.fix}")
+        tips = [c for c in results if c.fix and c.status == "ok" and not c.optional]
+        if tips:
+            print()
         for c in tips:
             print(f"  tip ({c.name}): {c.fix}")
     return EXIT_FAILED if any(c.status == "fail" for c in results) else EXIT_OK
