@@ -225,3 +225,13 @@ def test_demo_model_answers_are_bounded_by_its_own_max_tokens():
     assert catalog.default_max_tokens("smollm2-135m-instruct", 2048) == 512
     assert catalog.default_max_tokens("qwen2.5-7b-instruct-q4km", 2048) == 2048  # no figure of its own
     assert catalog.default_max_tokens("deepseek/deepseek-chat", 1000) == 1000
+
+
+def test_a_refused_change_reads_in_the_users_language(tmp_path):
+    from chatchat.ui.i18n import error_text
+
+    settings = load_settings(home=tmp_path)
+    with pytest.raises(SettingsError) as refused:
+        save_settings(settings, {"chunk_size": 100, "chunk_overlap": 100})
+    assert error_text(refused.value, "zh") == "未保存：分块重叠（100）必须小于分块大小（100）。"
+    assert error_text(refused.value, "en") == refused.value.message
