@@ -33,7 +33,7 @@ port="$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind((
 "$chatchat" serve --port "$port" &
 server=$!
 for _ in $(seq 1 180); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$port/"; then
+  if curl -fs -o /dev/null "http://127.0.0.1:$port/"; then
     echo "check_install: chatchat serve answers HTTP 200 on port $port"
     exit 0
   fi
