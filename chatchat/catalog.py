@@ -135,11 +135,27 @@ class ProviderEntry(BaseModel):
     docs: str | None = None
 
 
+class RerankerEntry(_Sourced):
+    """A cross-encoder that orders search hits (chatchat.rerank): a local ONNX folder, or a provider's /rerank."""
+
+    model_file: str = Field("onnx/model.onnx", description="the ONNX file inside the model dir")
+    provider: str | None = Field(None, description="provider id, for a /rerank API")
+    model: str | None = Field(None, description="the provider's model name")
+    api: Literal["cohere", "tei"] = Field("cohere", description="cohere: Jina/Cohere/Xinference shape; tei: HF TEI")
+
+    @model_validator(mode="after")
+    def _has_source(self) -> "RerankerEntry":
+        if not self.is_local and not (self.provider and self.model):
+            raise ValueError("a reranker needs a local source or provider and model")
+        return self
+
+
 class _CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     llms: list[LLMEntry] = Field(default_factory=list)
     embeddings: list[EmbeddingEntry] = Field(default_factory=list)
     providers: list[ProviderEntry] = Field(default_factory=list)
+    rerankers: list[RerankerEntry] = Field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +163,7 @@ class Catalog:
     llms: dict[str, LLMEntry] = field(default_factory=dict)
     embeddings: dict[str, EmbeddingEntry] = field(default_factory=dict)
     providers: dict[str, ProviderEntry] = field(default_factory=dict)
+    rerankers: dict[str, RerankerEntry] = field(default_factory=dict)
 
     def llm(self, model_id: str) -> LLMEntry:
         try:
@@ -184,6 +201,7 @@ class Catalog:
             llms={**self.llms, **other.llms},
             embeddings={**self.embeddings, **other.embeddings},
             providers={**self.providers, **other.providers},
+            rerankers={**self.rerankers, **other.rerankers},
         )
 
 
@@ -228,7 +246,7 @@ def parse_catalog(text: str, source: str = "models.yaml") -> Catalog:
             problems.append(f"{source}, line {_line_of(loc, lines)}: {'.'.join(map(str, loc))}: {item['msg']}")
         raise CatalogError("\n".join(problems)) from exc
     catalog = Catalog()
-    for section in ("llms", "embeddings", "providers"):
+    for section in ("llms", "embeddings", "providers", "rerankers"):
         target = getattr(catalog, section)
         for index, entry in enumerate(getattr(parsed, section)):
             if entry.id in target:
@@ -240,7 +258,7 @@ def parse_catalog(text: str, source: str = "models.yaml") -> Catalog:
 
 
 def _check_references(catalog: Catalog, source: str) -> None:
-    for entry in [*catalog.llms.values(), *catalog.embeddings.values()]:
+    for entry in [*catalog.llms.values(), *catalog.embeddings.values(), *catalog.rerankers.values()]:
         if entry.provider and entry.provider not in catalog.providers:
             raise CatalogError(f"{source}: '{entry.id}' names unknown provider '{entry.provider}'")
 

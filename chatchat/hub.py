@@ -133,7 +133,7 @@ def open_catalog(settings: Settings) -> Catalog:
 
 
 def find_entry(catalog: Catalog, model_id: str) -> Entry:
-    found = catalog.llms.get(model_id) or catalog.embeddings.get(model_id)
+    found = catalog.llms.get(model_id) or catalog.embeddings.get(model_id) or catalog.rerankers.get(model_id)
     if found is None:
         raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
     return found

@@ -14,6 +14,8 @@ from chatchat import policy
 from chatchat.catalog import Catalog, load_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.context import fuse_by_rank
+from chatchat.rerank import POOL as RERANK_POOL
+from chatchat.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
 from chatchat.embeddings import EmbedderPool
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
@@ -36,6 +38,7 @@ class Services:
         self.store = store
         self.embedders = EmbedderPool(settings, catalog)
         self.interrupted: dict[str, list[str]] = {}
+        self._rerankers: dict[str, Reranker] = {}
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> "Services":
@@ -200,12 +203,26 @@ class Services:
         score_threshold: float | None = None,
         mode: str | None = None,
         files: list[str] | None = None,
+        rerank: bool = True,
     ) -> list[Hit]:
         """Several knowledge bases searched as one: each ranks with its own embedding model, and the rankings
-        are fused by rank (their cosines are not comparable)."""
+        are fused by rank (their cosines are not comparable). With a reranker installed (and `rerank`), it
+        orders a larger pool of candidates."""
         top_k = top_k or self.settings.top_k
-        lists = [self.search(kb, query, top_k, score_threshold, mode, files) for kb in dict.fromkeys(kbs)]
-        return fuse_by_rank(lists, top_k)
+        reranker = self.reranker() if rerank else None
+        wanted = top_k * RERANK_POOL if reranker else top_k
+        lists = [self.search(kb, query, wanted, score_threshold, mode, files) for kb in dict.fromkeys(kbs)]
+        fused = fuse_by_rank(lists, wanted * len(lists))
+        return rerank_hits(reranker, query, fused, top_k) if reranker else fused[:top_k]
+
+    def reranker(self) -> Reranker | None:
+        """The reranker in use (chatchat.rerank.active), loaded once; None when none is installed."""
+        entry = active_reranker(self.settings, self.catalog)
+        if entry is None:
+            return None
+        if entry.id not in self._rerankers:
+            self._rerankers[entry.id] = load_reranker(self.settings, self.catalog, entry)
+        return self._rerankers[entry.id]
 
     def chunk_spans(self, kb: str, spans: list[tuple[str, int, int]]) -> list[Hit]:
         return self.store.get(kb).chunk_spans(spans)
