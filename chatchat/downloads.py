@@ -118,7 +118,8 @@ def ensure_free_space(folder: Path, need: int, what: str) -> None:
     if need and need + SPACE_MARGIN > free:  # need 0: sizes unknown, the write itself will tell
         raise DiskFull(
             f"Not enough disk space for {what}: it needs {human(need)} more and only {human(free)} is free "
-            f"on {folder}. Free some space, or point CHATCHAT_HOME at a bigger disk, then pull again."
+            f"on {folder}. Free some space, or point CHATCHAT_HOME at a bigger disk, then pull again.",
+            key="disk_full", what=what, need=human(need), free=human(free), folder=folder,
         )
 
 

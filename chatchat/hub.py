@@ -162,7 +162,7 @@ def _verify(path: Path, remote: RemoteFile, cancel: threading.Event | None) -> s
         if remote.sha256 and actual != remote.sha256:
             raise ChecksumMismatch(
                 f"{remote.name} arrived damaged or is not the expected file: its sha256 is {actual[:12]}… "
-                f"instead of {remote.sha256[:12]}…. The bad copy was deleted; pull again."
+                f"instead of {remote.sha256[:12]}…. The bad copy was deleted; pull again.", key="damaged", name=remote.name
             )
     except DownloadError:
         path.unlink(missing_ok=True)
@@ -255,7 +255,7 @@ def pull(
     except Timeout:
         raise AlreadyExists(
             f"'{entry.id}' is already being downloaded (here or by another chatchat process): "
-            "wait for it, or cancel it first."
+            "wait for it, or cancel it first.", key="already_downloading", model=entry.id
         ) from None
     try:
         found = installed_path(settings, entry)  # another process may have finished it while we waited
@@ -324,10 +324,12 @@ def delete(settings: Settings, entry: Entry) -> None:
     if is_shipped(entry):
         raise ModelError(
             f"'{entry.id}' ships inside the pip package {pip_name(entry.package)}; "
-            f"remove it with: pip uninstall {pip_name(entry.package)}"
+            f"remove it with: pip uninstall {pip_name(entry.package)}", key="delete_shipped", model=entry.id,
+            package=pip_name(entry.package),
         )
     if entry.id in (settings.default_llm, settings.default_embedding):
-        raise ModelError(f"'{entry.id}' is the default model: make another model the default first.")
+        raise ModelError(f"'{entry.id}' is the default model: make another model the default first.",
+                         key="delete_default", model=entry.id)
     final, staging = model_dir(settings, entry), partial_dir(settings, entry)
     if not final.exists() and not staging.exists():
         raise NotFound(f"'{entry.id}' is not installed.")
@@ -335,7 +337,8 @@ def delete(settings: Settings, entry: Entry) -> None:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise AlreadyExists(f"'{entry.id}' is being downloaded: cancel the download first.") from None
+        raise AlreadyExists(f"'{entry.id}' is being downloaded: cancel the download first.", key="downloading",
+                            model=entry.id) from None
     try:
         for folder in (final, staging):
             if folder.exists():
@@ -349,14 +352,16 @@ def set_default(settings: Settings, catalog: Catalog, model_id: str) -> None:
     if model_id in catalog.llms:
         entry: Entry = catalog.llms[model_id]
         if not entry.chat:
-            raise ModelError(f"'{model_id}' is a base model without a chat template: it cannot be the chat model.")
+            raise ModelError(f"'{model_id}' is a base model without a chat template: it cannot be the chat model.",
+                             key="base_not_chat", model=model_id)
         field_name = "default_llm"
     elif model_id in catalog.embeddings:
         entry, field_name = catalog.embeddings[model_id], "default_embedding"
     else:
         raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
     if entry.is_local and installed_path(settings, entry) is None:
-        raise ModelError(f"'{model_id}' is not installed: pull it first (chatchat models pull {model_id}).")
+        raise ModelError(f"'{model_id}' is not installed: pull it first (chatchat models pull {model_id}).",
+                         key="not_installed", model=model_id)
     save_settings(settings, {field_name: model_id})
 
 
@@ -587,7 +592,8 @@ class ModelManager:
         entry = self.entry(model_id)
         job = self.downloads.job(model_id)
         if job is not None and job.active:
-            raise AlreadyExists(f"'{model_id}' is being downloaded: cancel the download first.")
+            raise AlreadyExists(f"'{model_id}' is being downloaded: cancel the download first.", key="downloading",
+                                model=model_id)
         if installed_path(self.settings, entry) is not None or partial_bytes(self.settings, entry):
             delete(self.settings, entry)
         elif not forget_entry:
