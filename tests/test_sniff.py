@@ -17,7 +17,7 @@ import setuptools
 
 from chatchat.errors import UnsupportedFile
 from chatchat.ingest.parse import parse_file
-from chatchat.ingest.sniff import mismatch_message, sniff
+from chatchat.ingest.sniff import is_hidden_or_system, mismatch_message, sniff
 
 WINDOWS_EXE = Path(setuptools.__file__).parent / "cli-64.exe"
 
@@ -84,3 +84,10 @@ def test_document_mismatch_keeps_naming_both_kinds() -> None:
     message = mismatch_message("报告.txt", ".txt", "docx", "text")
     assert message.startswith("报告.txt has the extension .txt, which means text, but its content is a Word document")
     assert "内容是Word 文档" in message
+
+
+def test_hidden_and_system_files_of_a_folder() -> None:
+    hidden = [".DS_Store", ".git/config", "sub/.hidden/notes.md", "._report.pdf", "~$report.docx",
+              "__MACOSX/a.txt", "Thumbs.db", "sub/desktop.ini", "win\\.svn\\entries"]
+    kept = ["test.txt", "sub/README.md", "a.b/c.md", "报告 2024.docx", "x~.txt"]
+    assert [name for name in hidden + kept if not is_hidden_or_system(name)] == kept

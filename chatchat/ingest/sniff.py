@@ -1,4 +1,5 @@
-"""What a file really is, from its bytes, and whether its zip container is safe to open.
+"""What a file really is, from its bytes, and whether its zip container is safe to open; and which files
+of a folder are no documents at all (hidden and system files), from their names.
 
 Extensions lie (a PDF renamed .docx, a zip renamed .xlsx), and a zip-based document can be
 a decompression bomb: both are caught here, before any parser library sees the file.
@@ -7,7 +8,7 @@ a decompression bomb: both are caught here, before any parser library sees the f
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import olefile
 
@@ -118,6 +119,19 @@ _ODF_MIMETYPES = {
 }
 _OOXML_PARTS = (("word/document.xml", "docx"), ("ppt/presentation.xml", "pptx"), ("xl/workbook.xml", "xlsx"),
                 ("AndroidManifest.xml", "apk"), ("META-INF/MANIFEST.MF", "jar"))
+
+
+# Folders and files that operating systems, version control and editors leave in a folder
+_SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "$recycle.bin",
+                           "system volume information", "icon\r", "__pycache__"})
+
+
+def is_hidden_or_system(relative: str) -> bool:
+    """Whether a file found in a folder (its path relative to that folder, / or \\ separated) is hidden or a
+    system file: any part starting with a dot (.DS_Store, .git/…, ._x), an Office lock file (~$x.docx) or a
+    name like Thumbs.db or __MACOSX. Folder adds skip these without counting them as failures."""
+    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    return any(part.startswith((".", "~$")) or part.lower() in _SYSTEM_NAMES for part in parts if part != "/")
 
 
 def sniff(path: Path) -> str:

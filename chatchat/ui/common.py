@@ -13,20 +13,19 @@ from typing import Any, Callable
 import gradio as gr
 
 from chatchat.errors import ChatchatError
+from chatchat.ui.i18n import LANGUAGES, error_text, t
 
 log = logging.getLogger("chatchat.ui")
 
 
-def _as_gradio_error(exc: Exception) -> gr.Error:
-    if isinstance(exc, gr.Error):
-        return exc
+def _show_error(exc: Exception, lang: str) -> None:
+    """The error as a toast. Never raised as gr.Error: Gradio then marks every output of the event with a
+    red "Error" badge and leaves an overlay over them that takes clicks until a reload."""
     if isinstance(exc, ChatchatError):
-        message = exc.message
+        warn(error_text(exc, lang))
     else:
-        log.exception("UI handler failed")
-        message = f"Something went wrong ({type(exc).__name__}: {exc}). The details are in the server log."
-    # toasts render HTML: a file name like '<img onerror=…>' must arrive as text
-    return gr.Error(esc(message), title="Chatchat", print_exception=False)
+        log.error("UI handler failed", exc_info=exc)
+        warn(t("error.unexpected", lang, error=f"{type(exc).__name__}: {exc}"))
 
 
 def info(message: str) -> None:
@@ -38,9 +37,19 @@ def warn(message: str) -> None:
 
 
 def guarded(fn: Callable) -> Callable:
-    """Wrap a UI handler so that no error reaches the browser as a stack trace: a ChatchatError shows its
-    message as a toast, anything else a one-line note (the traceback goes to the server log). The outputs
-    keep their values, so the UI stays usable."""
+    """Wrap a UI handler so that an error shows as a toast and leaves the tab as it was: a ChatchatError
+    shows its message (in the language of the handler's `lang_` argument), anything else a one-line note
+    (the traceback goes to the server log), and every output keeps its value (gr.skip()). A stream stops
+    where it failed; what it drew so far stays, so a stream that changes buttons restores them itself."""
+    signature = inspect.signature(fn)
+
+    def language(args: tuple, kwargs: dict) -> str:
+        try:
+            lang = signature.bind_partial(*args, **kwargs).arguments.get("lang_")
+        except TypeError:
+            return "en"
+        return lang if lang in LANGUAGES else "en"
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -48,7 +57,8 @@ def guarded(fn: Callable) -> Callable:
             try:
                 yield from fn(*args, **kwargs)
             except Exception as exc:
-                raise _as_gradio_error(exc) from exc
+                _show_error(exc, language(args, kwargs))
+                yield gr.skip()
 
         return generator
 
@@ -57,7 +67,8 @@ def guarded(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            raise _as_gradio_error(exc) from exc
+            _show_error(exc, language(args, kwargs))
+            return gr.skip()
 
     return call
 

@@ -115,6 +115,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "search.mode.vector": ("Vector", "向量"),
     "search.mode.fulltext": ("Full text", "全文"),
     "search.none": ("Nothing matched. Lower the score threshold or rephrase.", "没有匹配的段落。可以调低相似度阈值或换个说法。"),
+    # knowledge tab: errors as toasts, folder uploads, Chinese embeddings, relevance (issue 11)
+    "error.unexpected": (
+        "Something went wrong ({error}). The details are in the server log.",
+        "出错了（{error}），详细信息在服务器日志中。",
+    ),
+    "upload.skipped": ("skipped {n} hidden or system files", "已跳过 {n} 个隐藏或系统文件"),
+    "upload.only_hidden": (
+        "Nothing to add: all {n} files are hidden or system files (.DS_Store, .git/…, Thumbs.db).",
+        "没有可添加的文件：这 {n} 个文件都是隐藏或系统文件（.DS_Store、.git/…、Thumbs.db）。",
+    ),
+    "search.relevance": ("relevance", "相关度"),
+    "kb.embed_english_only": (
+        "**{model}** understands English only: Chinese documents would be found by full-text search alone.",
+        "**{model}** 只懂英文：中文文档将只能通过全文检索找到。",
+    ),
+    "kb.embed_use": (
+        "For Chinese, choose **{better}** (installed), which understands Chinese.",
+        "中文知识库请选择 **{better}**（已安装），它能理解中文语义。",
+    ),
+    "kb.embed_download": (
+        "No installed embedding model understands Chinese: download **{better}** in the Models tab first.",
+        "还没有安装能理解中文的嵌入模型：请先在“模型”页下载 **{better}**。",
+    ),
+    "kb.chinese_notice": (
+        "This knowledge base now holds Chinese documents, but its embedding model **{model}** understands "
+        "English only, so they are found by full-text search alone. Rebuild it with **{better}** to find them "
+        "by meaning too (the kept originals are read again).",
+        "这个知识库里已有中文文档，但它的嵌入模型 **{model}** 只懂英文，中文只能靠全文检索找到。"
+        "用 **{better}** 重建后也能按语义检索（会重新读取保存的原始文件）。",
+    ),
+    "kb.rebuild_with": ("Rebuild with {better}", "用 {better} 重建"),
     "source.page": ("page {page}", "第 {page} 页"),
     # parameters
     "param.top_k": ("Passages to retrieve (top-k)", "检索段落数（top-k）"),
@@ -330,39 +361,6 @@ STRINGS: dict[str, tuple[str, str]] = {
         "“{model}”不能从 {source} 下载；它的来源：{sources}。",
     ),
     "error.settings_invalid": ("Not saved: {problems}", "未保存：{problems}"),
-    "error.disk_full": (
-        "Not enough disk space for {what}: it needs {need} more and only {free} is free on {folder}. "
-        "Free some space, or point CHATCHAT_HOME at a bigger disk, then download again.",
-        "磁盘空间不足，无法下载 {what}：还需要 {need}，而 {folder} 只剩 {free}。"
-        "请清理空间，或把 CHATCHAT_HOME 指向更大的磁盘，然后重新下载。",
-    ),
-    "error.damaged": (
-        "{name} arrived damaged or is not the expected file (its sha256 differs). The bad copy was deleted; "
-        "download again.",
-        "{name} 下载后已损坏或不是预期的文件（sha256 不符）。损坏的文件已删除，请重新下载。",
-    ),
-    "error.already_downloading": (
-        "'{model}' is already being downloaded (here or by another Chatchat): wait for it, or cancel it first.",
-        "“{model}”已在下载中（本程序或另一个 Chatchat 进程）：请等待完成，或先取消。",
-    ),
-    "error.downloading": (
-        "'{model}' is being downloaded: cancel the download first.", "“{model}”正在下载：请先取消下载。",
-    ),
-    "error.delete_shipped": (
-        "'{model}' ships inside the pip package {package}; remove it with: pip uninstall {package}",
-        "“{model}”随 pip 包 {package} 一起安装；如需删除请运行：pip uninstall {package}",
-    ),
-    "error.delete_default": (
-        "'{model}' is the default model: make another model the default first.",
-        "“{model}”是默认模型：请先把另一个模型设为默认。",
-    ),
-    "error.base_not_chat": (
-        "'{model}' is a base model without a chat template: it cannot be the chat model.",
-        "“{model}”是没有对话模板的基础模型，不能用作对话模型。",
-    ),
-    "error.not_installed": (
-        "'{model}' is not installed: download it first.", "“{model}”尚未安装：请先下载。",
-    ),
     "error.settings_overlap": (
         "Not saved: chunk overlap ({overlap}) must be smaller than chunk size ({size}).",
         "未保存：分块重叠（{overlap}）必须小于分块大小（{size}）。",

@@ -3,18 +3,22 @@ per-file progress and a cancel; the document table with delete, re-ingest and ch
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
-from pathlib import Path
+from collections import deque
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 import gradio as gr
 import pandas as pd
+from gradio_client.utils import strip_invalid_filename_characters
 
 from chatchat import space
 from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
+from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.service import SEARCH_MODES, Services
 from chatchat.store import Hit
 from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, local_time, session_of, warn
@@ -24,6 +28,24 @@ PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
 STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done": 1.0}
 
 _DONE = object()  # the worker's last message
+
+# Gradio uploads each file under its base name alone, and empties its file input right after. So the names as
+# picked (a folder's files with their paths inside it, hidden ones included) are caught when a file input of
+# the tab changes (a listener on the document, ahead of Gradio's own), and sent along with Add as JSON.
+PICKED_NAMES_LISTENER = """if (!window.ccPicked) {
+  window.ccPicked = {};
+  document.addEventListener("change", (event) => {
+    const input = event.target;
+    const box = input instanceof HTMLInputElement && input.type === "file"
+      && input.closest("#kb-upload-files, #kb-upload-folder");
+    if (box) window.ccPicked[box.id] = Array.from(input.files || [],
+      (f) => f.webkitRelativePath ? f.webkitRelativePath.split("/").slice(1).join("/") : f.name);
+  }, true);
+}"""
+PICKED_NAMES_JS = """(kb, files, folder, lang, picked) => {
+  const names = [files ? window.ccPicked?.["kb-upload-files"] : [], folder ? window.ccPicked?.["kb-upload-folder"] : []];
+  return [kb, files, folder, lang, JSON.stringify(names.flatMap((list) => list || []))];
+}"""
 
 # One cancel switch per browser session's running ingest (a session runs one at a time: the buttons say so).
 _cancels: dict[str, threading.Event] = {}
@@ -159,11 +181,28 @@ def run_ingest(
     return outcome["results"]
 
 
-def summarize(results: list[FileResult], lang: str) -> None:
+def upload_names(uploaded: list[Path], picked: list[str]) -> list[str]:
+    """The names the uploaded files had when picked: each file Gradio saved (under its cleaned-up base name)
+    takes the first unused picked name that cleans up to its own, in order, so two README.md from different
+    sub-folders keep their paths. A file with no picked name (dropped rather than picked) keeps its own."""
+    waiting: dict[str, deque[str]] = {}
+    for name in picked:
+        waiting.setdefault(strip_invalid_filename_characters(PurePosixPath(name).name), deque()).append(name)
+    names = []
+    for path in uploaded:
+        queue_ = waiting.get(path.name)
+        names.append(queue_.popleft() if queue_ else path.name)
+    return names
+
+
+def summarize(results: list[FileResult], lang: str, skipped: int = 0) -> None:
+    """The batch's outcome as a toast; `skipped` hidden or system files were left out on purpose."""
     counts: dict[str, int] = {}
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     parts = ", ".join(f"{t('stage.' + status, lang)}: {n}" for status, n in counts.items())
+    if skipped:
+        parts += ", " + t("upload.skipped", lang, n=skipped)
     if counts.get("failed") or counts.get("cancelled"):
         warn(t("ingest.summary", lang, parts=parts))
     else:
@@ -265,10 +304,11 @@ def build(ctx: Context) -> list[Refresh]:
                         with gr.Row(equal_height=True):
                             files_in = gr.File(label=tr("upload.files"), file_count="multiple", height=140, elem_id="kb-upload-files")
                             folder_in = gr.File(label=tr("upload.folder"), file_count="directory", height=140, elem_id="kb-upload-folder")
+                        picked_names = gr.Textbox(visible=False)
                         with gr.Row():
                             add_btn = gr.Button(tr("upload.add"), variant="primary", elem_id="kb-add")
                             cancel_btn = gr.Button(tr("upload.cancel"), variant="stop", visible=False, elem_id="kb-cancel")
-                        progress = gr.HTML(elem_id="kb-progress")
+                        progress = gr.HTML(elem_id="kb-progress", js_on_load=PICKED_NAMES_LISTENER)
                         docs = gr.Dataframe(
                             interactive=False, wrap=True, elem_id="kb-docs-table", max_height=420,
                             column_widths=["34%", "8%", "8%", "10%", "25%", "15%"],
@@ -335,7 +375,8 @@ def build(ctx: Context) -> list[Refresh]:
 
     job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, demo_btn, progress]
 
-    def job(kb: str, start, names: list[str], lang_: str, session: str, clear_uploads: bool = False):
+    def job(kb: str, start, names: list[str], lang_: str, session: str, clear_uploads: bool = False,
+            skipped: int = 0):
         """Run an ingest into `kb`, streaming its progress panel, then show the outcome. On an error the
         buttons come back before the message shows, so the tab stays usable."""
         yield busy(True)
@@ -351,7 +392,7 @@ def build(ctx: Context) -> list[Refresh]:
         except Exception:
             yield {**busy(False), **view_of(kb, lang_, session)}
             raise
-        summarize(results, lang_)
+        summarize(results, lang_, skipped)
         final = {**busy(False), **view_of(kb, lang_, session)}
         if clear_uploads:
             final.update({files_in: None, folder_in: None})
@@ -429,20 +470,25 @@ def build(ctx: Context) -> list[Refresh]:
         yield from job(kb, start, [doc], lang_, session)
 
     @guarded
-    def add(kb: str | None, files: list | None, folder: list | None, lang_: str, request: gr.Request):
+    def add(kb: str | None, files: list | None, folder: list | None, lang_: str, picked: str | None,
+            request: gr.Request):
         session = session_of(request)
+        uploaded = [Path(p) for p in file_names(files) + file_names(folder)]
+        if not uploaded:
+            raise InvalidName(t("upload.nothing", lang_))
+        chosen = [(path, name) for path, name in zip(uploaded, upload_names(uploaded, json.loads(picked or "[]")))
+                  if not is_hidden_or_system(name)]
+        if not chosen:
+            raise InvalidName(t("upload.only_hidden", lang_, n=len(uploaded)))
         if space.is_space():  # a visitor's uploads go to their own knowledge base
             kb = space.ensure_session_kb(services, session)
         kb = need(kb, session, lang_, write=True)
-        paths = [Path(p) for p in file_names(files) + file_names(folder)]
-        if not paths:
-            raise InvalidName(t("upload.nothing", lang_))
-        names = [p.name for p in paths]
+        paths, names = [path for path, _ in chosen], [name for _, name in chosen]
 
         def start(progress, cancel):
             return services.add_files(kb, paths, names=names, progress=progress, cancel=cancel)
 
-        yield from job(kb, start, names, lang_, session, clear_uploads=True)
+        yield from job(kb, start, names, lang_, session, clear_uploads=True, skipped=len(uploaded) - len(chosen))
 
     @guarded
     def rebuild(kb: str | None, lang_: str, request: gr.Request):
@@ -494,7 +540,7 @@ def build(ctx: Context) -> list[Refresh]:
     remove_btn.click(remove, [kb_pick, selected_doc, lang], view_outputs)
     # ingests share their own queue lane, so a long one never holds up chat or search
     lane = {"concurrency_id": "ingest", "concurrency_limit": 2}
-    add_btn.click(add, [kb_pick, files_in, folder_in, lang], job_outputs, **lane)
+    add_btn.click(add, [kb_pick, files_in, folder_in, lang, picked_names], job_outputs, js=PICKED_NAMES_JS, **lane)
     rebuild_btn.click(rebuild, [kb_pick, lang], job_outputs, **lane)
     reingest_btn.click(reingest, [kb_pick, selected_doc, lang], job_outputs, **lane)
     demo_btn.click(make_demo, [lang], job_outputs, **lane)

@@ -1,0 +1,113 @@
+"""The Knowledge bases tab in a real browser (Debian chromium through Playwright, `python app.py` on a free
+port with a fresh data dir and the packaged embedders): errors show as toasts and leave the tab usable; a
+folder upload skips hidden and system files and keeps sub-folder paths; search results show one labelled
+relevance figure, in the order of the results (issue 11, items 1, 8 and 16). The tests run in order."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from browser import CHROMIUM, launch_browser, open_tab, running_app, screenshot, text_field  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (apt-get install chromium)"),
+]
+
+SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
+SAMPLES = SHARED_DOCS / "chatchat-samples"
+KB = "walkthrough"
+WAIT = 60_000  # ms; a busy 2-core machine is slow
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    home = tmp_path_factory.mktemp("kbui") / "home"
+    with running_app(home) as url:
+        yield url, home
+
+
+@pytest.fixture(scope="module")
+def page(app) -> Page:
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 950})
+        page = context.new_page()
+        page.goto(app[0] + "/")
+        expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+        open_tab(page, "tab-kb")
+        yield page
+        browser.close()
+
+
+def toast(page: Page, text: str | re.Pattern) -> None:
+    expect(page.locator(".toast-body", has_text=text).last).to_be_visible(timeout=WAIT)
+
+
+def no_error_badges(page: Page) -> None:
+    """Gradio marks every output of an event that raised with an 'Error' badge (a status tracker that
+    also covers the component and takes its clicks)."""
+    expect(page.locator("#tab-kb .wrap .error")).to_have_count(0)
+
+
+def test_errors_are_toasts_and_leave_the_tab_usable(page: Page):
+    name = text_field(page, "kb-new-name")
+    expect(name).to_be_visible(timeout=WAIT)
+    name.fill("   ")
+    page.locator("#kb-create").click()
+    toast(page, "not a valid knowledge-base name")
+    no_error_badges(page)
+    for bad in ("a/b", "../etc"):
+        text_field(page, "kb-new-name").fill(bad)
+        page.locator("#kb-create").click()
+        toast(page, f"'{bad}' is not a valid knowledge-base name")
+        no_error_badges(page)
+    text_field(page, "kb-new-name").fill(KB)
+    page.locator("#kb-create").click()  # the tab still takes clicks: creating right after an error works
+    expect(page.locator("#kb-select input")).to_have_value(KB, timeout=WAIT)
+    toast(page, f"Knowledge base '{KB}' created")
+
+    page.locator("#kb-new").get_by_text("New knowledge base").click()
+    text_field(page, "kb-new-name").fill(KB)
+    page.locator("#kb-create").click()
+    toast(page, "already exists")
+    no_error_badges(page)
+    page.locator("#kb-add").click()  # nothing dropped yet
+    toast(page, "Drop some files or a folder first")
+    no_error_badges(page)
+    expect(page.locator("#kb-add")).to_be_enabled()
+    expect(page.locator("#kb-select input")).to_have_value(KB)
+    screenshot(page, "kb-errors-en")
+
+
+def test_folder_upload_skips_hidden_files_and_keeps_paths(page: Page, tmp_path: Path):
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    shutil.copy(SAMPLES / "test.txt", folder / "test.txt")
+    shutil.copy(SAMPLES / "test.txt", folder / "sub" / "test.txt")  # same name in a sub-folder
+    shutil.copy(SAMPLES / "大模型推理优化策略.md", folder / "sub" / "README.md")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\x00\x10\x00")
+    (folder / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    page.locator("#kb-upload-folder input[type=file]").set_input_files(str(folder))
+    expect(page.locator("#kb-upload-folder")).to_contain_text("README", timeout=WAIT)
+    page.locator("#kb-add").click()
+    progress = page.locator("#kb-progress")
+    expect(progress).to_contain_text("3 of 3 files", timeout=3 * WAIT)
+    expect(progress.locator(".cc-added")).to_have_count(3)
+    expect(progress.locator(".cc-failed")).to_have_count(0)
+    toast(page, re.compile(r"added: 3, skipped 2 hidden or system files"))
+    table = page.locator("#kb-docs-table")
+    for name in ("test.txt", "sub/test.txt", "sub/README.md"):
+        expect(table.get_by_role("gridcell", name=name, exact=True)).to_have_count(1, timeout=WAIT)
+    expect(table).not_to_contain_text("DS_Store")
+    expect(table).not_to_contain_text("config")
+    screenshot(page, "kb-folder-en")
+
