@@ -361,6 +361,39 @@ STRINGS: dict[str, tuple[str, str]] = {
         "“{model}”不能从 {source} 下载；它的来源：{sources}。",
     ),
     "error.settings_invalid": ("Not saved: {problems}", "未保存：{problems}"),
+    "error.disk_full": (
+        "Not enough disk space for {what}: it needs {need} more and only {free} is free on {folder}. "
+        "Free some space, or point CHATCHAT_HOME at a bigger disk, then download again.",
+        "磁盘空间不足，无法下载 {what}：还需要 {need}，而 {folder} 只剩 {free}。"
+        "请清理空间，或把 CHATCHAT_HOME 指向更大的磁盘，然后重新下载。",
+    ),
+    "error.damaged": (
+        "{name} arrived damaged or is not the expected file (its sha256 differs). The bad copy was deleted; "
+        "download again.",
+        "{name} 下载后已损坏或不是预期的文件（sha256 不符）。损坏的文件已删除，请重新下载。",
+    ),
+    "error.already_downloading": (
+        "'{model}' is already being downloaded (here or by another Chatchat): wait for it, or cancel it first.",
+        "“{model}”已在下载中（本程序或另一个 Chatchat 进程）：请等待完成，或先取消。",
+    ),
+    "error.downloading": (
+        "'{model}' is being downloaded: cancel the download first.", "“{model}”正在下载：请先取消下载。",
+    ),
+    "error.delete_shipped": (
+        "'{model}' ships inside the pip package {package}; remove it with: pip uninstall {package}",
+        "“{model}”随 pip 包 {package} 一起安装；如需删除请运行：pip uninstall {package}",
+    ),
+    "error.delete_default": (
+        "'{model}' is the default model: make another model the default first.",
+        "“{model}”是默认模型：请先把另一个模型设为默认。",
+    ),
+    "error.base_not_chat": (
+        "'{model}' is a base model without a chat template: it cannot be the chat model.",
+        "“{model}”是没有对话模板的基础模型，不能用作对话模型。",
+    ),
+    "error.not_installed": (
+        "'{model}' is not installed: download it first.", "“{model}”尚未安装：请先下载。",
+    ),
     "error.settings_overlap": (
         "Not saved: chunk overlap ({overlap}) must be smaller than chunk size ({size}).",
         "未保存：分块重叠（{overlap}）必须小于分块大小（{size}）。",
