@@ -83,8 +83,10 @@ def main() -> None:
         "Before (issue 11 item 14) every command imported the whole app — LanceDB, the ingest pipeline, the answer "
         "side — even for `--help`: 7–11 s here. Now `--help` imports only the command line and the settings "
         "(tests/test_install.py checks that none of gradio, lancedb, fastembed, onnxruntime, llama_cpp, "
-        "unstructured or torch is loaded). `kb list` and `kb info` open the store: their cost is LanceDB's own "
-        "import (its REST namespace client is most of it), the `import lancedb` row.\n")
+        "unstructured or torch is loaded). `kb list` and `kb info` open the store, and nearly all of their time "
+        "is LanceDB's own import (the `import lancedb` row; `python -X importtime` puts most of it in "
+        "lance_namespace_urllib3_client, its REST namespace client). `kb list` reads only kb.json files: it could "
+        "skip LanceDB if the store connected lazily and start-up recovery ran on the commands that write.\n")
     print(body)
     if not args.no_write:
         write_section("Command line start (bench_cli.py)", body)
