@@ -116,11 +116,14 @@ def _modules_after(*argv: str, home: Path) -> set[str]:
     return set(done.stdout.split())
 
 
-def test_cli_help_and_kb_list_load_no_heavy_library(tmp_path: Path) -> None:
+def test_cli_help_kb_list_and_info_load_no_heavy_library(tmp_path: Path) -> None:
     """`chatchat --help` took 7–11 s importing everything; each command imports what it uses."""
     assert _modules_after("--help", home=tmp_path) == set()
     assert _modules_after("kb", "--help", home=tmp_path) == set()
     assert _modules_after("kb", "list", home=tmp_path) <= {"lancedb"}  # the store is LanceDB
+    subprocess.run([sys.executable, "-m", "chatchat", "kb", "create", "手册"], env={**os.environ, "CHATCHAT_HOME": str(tmp_path)},
+                   check=True, capture_output=True, timeout=300)
+    assert _modules_after("kb", "info", "手册", home=tmp_path) <= {"lancedb"}
 
 
 def test_api_guide_ships_and_names_every_route(services) -> None:
