@@ -25,7 +25,8 @@ mkdir "$work/elsewhere"
 cd "$work/elsewhere"
 export CHATCHAT_HOME="$work/home"
 chatchat="$work/venv/bin/chatchat"
-"$work/venv/bin/python" -c "import chatchat, sys; sys.exit(chatchat.__file__.startswith('$work/venv/') is False)"
+"$work/venv/bin/python" -c "import chatchat, sys
+sys.exit(None if chatchat.__file__.startswith(sys.prefix) else 'chatchat is imported from ' + chatchat.__file__)"
 "$chatchat" --help >/dev/null
 "$chatchat" kb list
 "$chatchat" models list >/dev/null
