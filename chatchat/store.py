@@ -385,6 +385,13 @@ class KnowledgeBase:
                     self.docs_table.delete(f"doc_id = {_quote(row['doc_id'])}")
                 else:
                     rolled_back.append(row["file"])
+                    # One row per document name: the ready version before stays as it was, or this
+                    # interruption replaces the record of earlier ones.
+                    same = f"file = {_quote(row['file'])} AND doc_id != {_quote(row['doc_id'])}"
+                    if self.docs_table.count_rows(f"{same} AND status = 'ready'"):
+                        self.docs_table.delete(f"doc_id = {_quote(row['doc_id'])}")
+                        continue
+                    self.docs_table.delete(f"{same} AND status = 'failed'")
                     self._set_status(row["doc_id"], "failed", chunks=0, error="interrupted: the app stopped during ingest; add the file again")
             known = {row["doc_id"] for row in self.docs_table.search().select(["doc_id"]).limit(None).to_list()}
             chunk_docs = set(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import openpyxl
 import pikepdf
 import pptx
 import pypandoc
+from cfb_writer import write_cfb
 from PIL import Image
 
 SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
@@ -138,6 +140,43 @@ def email_message(folder: Path) -> tuple[Path, list[str]]:
     message["To"] = "b@example.com"
     message.set_content(f"大家好，\n\n{BODY}。\n")
     return _write(folder, "weekly.eml", message.as_bytes()), ["知识库周报", "数据并行"]
+
+
+_PT_LONG, _PT_STRING8, _PT_UNICODE, _PT_BINARY = 0x0003, 0x001E, 0x001F, 0x0102
+_MESSAGE_CODEPAGE, _INTERNET_CPID = 0x3FFD, 0x3FDE
+
+
+def outlook_msg(
+    path: Path,
+    strings: dict[int, str],
+    encoding: str | None,
+    numbers: dict[int, int] | None = None,
+    html: bytes | None = None,
+) -> Path:
+    """An Outlook .msg (a compound file of property streams), as Outlook writes it.
+
+    `strings` ({property id: text}) are stored as 8-bit strings in `encoding`, or as Unicode
+    (UTF-16LE) where `encoding` is None; `numbers` are 32-bit properties such as the code pages;
+    `html` is the HTML body as bytes (PR_HTML).
+    """
+    ptyp = _PT_UNICODE if encoding is None else _PT_STRING8
+    streams = {"__substg1.0_001A" + f"{ptyp:04X}": _msg_string("IPM.Note", encoding)}
+    streams |= {f"__substg1.0_{pid:04X}{ptyp:04X}": _msg_string(text, encoding) for pid, text in strings.items()}
+    if html is not None:
+        streams[f"__substg1.0_1013{_PT_BINARY:04X}"] = html
+    entries = b""
+    for name, data in streams.items():  # variable-size properties list their size
+        tag = int(name[-8:], 16)
+        entries += struct.pack("<IIII", tag, 0x6, len(data), 0)
+    for pid, value in (numbers or {}).items():
+        entries += struct.pack("<IIiI", (pid << 16) | _PT_LONG, 0x6, value, 0)
+    streams["__properties_version1.0"] = b"\0" * 8 + struct.pack("<4I", 0, 0, 0, 0) + b"\0" * 8 + entries
+    streams |= {f"__nameid_version1.0/__substg1.0_{n}0102": b"" for n in ("0002", "0003", "0004")}
+    return write_cfb(path, streams)
+
+
+def _msg_string(text: str, encoding: str | None) -> bytes:
+    return text.encode("utf-16-le") if encoding is None else text.encode(encoding) + b"\0"
 
 
 def pandoc(ext: str) -> Maker:

@@ -2,10 +2,12 @@
 
 import os
 import random
+import selectors
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from chatchat.config import load_settings
 from chatchat.service import Services
@@ -33,7 +35,8 @@ def consistent(services: Services, name: str) -> dict[str, int]:
         else:
             assert doc.status == "failed" and stored == 0, doc
     assert kb.chunks_table.count_rows() == sum(ready.values())
-    assert len(ready) == len({d.file for d in kb.documents() if d.status == "ready"})
+    files = [d.file for d in kb.documents()]
+    assert len(files) == len(set(files)), files  # one row per document name
     return ready
 
 
@@ -71,3 +74,50 @@ def test_sigkill_during_ingest_never_leaves_half_a_document(tmp_path):
         assert services.search("crash", "指令对齐", top_k=1)
         del services
     assert kills >= 4, "the ingest finished before most kills: lengthen the corpus"
+
+
+def _kill_while_embedding(home: Path, file: Path) -> None:
+    """Run `kb add` and SIGKILL it once its progress bar says it is embedding (the file is registered)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatchat", "--home", str(home), "kb", "add", "crash", str(file)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + 600
+        while b" embed" not in seen and time.monotonic() < deadline and process.poll() is None:
+            if selector.select(timeout=1):
+                seen += os.read(process.stderr.fileno(), 4096)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert b" embed" in seen, seen[-500:]
+
+
+def test_repeated_kills_of_one_file_leave_one_row_for_it(tmp_path):
+    home = tmp_path / "home"
+    services = Services.open(load_settings(home=home))
+    services.create_kb("crash")
+    del services
+    file = tmp_path / SAMPLES.joinpath("langchain-ChatGLM_open.csv").name
+    source = SAMPLES.joinpath("langchain-ChatGLM_open.csv").read_bytes()
+
+    def rows() -> list:
+        services = Services.open(load_settings(home=home))  # opening cleans up what the kill left
+        consistent(services, "crash")
+        return [(d.status, d.error) for d in services.documents("crash")]
+
+    for kill in range(2):
+        file.write_bytes(source + b"\n" * kill)
+        _kill_while_embedding(home, file)
+        [(status, error)] = rows()
+        assert status == "failed" and error.startswith("interrupted")
+    services = Services.open(load_settings(home=home))
+    [result] = services.add_files("crash", [file])
+    assert result.status == "added"
+    del services
+    file.write_bytes(source + b"\n" * 9)  # a new version, killed while it replaces the ready one
+    _kill_while_embedding(home, file)
+    assert rows() == [("ready", None)]

@@ -297,6 +297,41 @@ def test_gbk_text_file(tmp_path: Path) -> None:
     assert "数据并行是最常见的并行方式" in text and "流水线并行" in text
 
 
+SUBJECT, BODY = 0x0037, 0x1000
+MSG_BODY = "各位同事：本周知识库新增了分布式训练的资料，请大家查阅并补充。数据并行把模型复制到每张显卡上。"
+MSG_BODY_TW = "各位同事：本週知識庫新增了分散式訓練的資料，請大家查閱並補充。資料平行把模型複製到每張顯示卡上。"
+HTML_BODY = f"<html><head><meta charset='gbk'></head><body><p>{MSG_BODY}</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("strings", "encoding", "numbers", "html", "words"),
+    [
+        # 8-bit strings with only the body's code page declared (the subject has none of its own)
+        ({SUBJECT: "周报：知识库", BODY: MSG_BODY}, "gbk", {0x3FDE: 936}, None, ["周报：知识库", "数据并行"]),
+        # Big5, no code page at all, the charset only in the transport headers
+        ({SUBJECT: "MSG 格式測試", BODY: MSG_BODY_TW, 0x007D: "Content-Type: text/plain; charset=big5\r\n"},
+         "big5", None, None, ["MSG 格式測試", "資料平行"]),
+        # GBK with nothing declared: detected
+        ({SUBJECT: "知识库周报", BODY: MSG_BODY}, "gbk", None, None, ["知识库周报", "数据并行"]),
+        # both code pages declared, GB18030-only characters
+        ({SUBJECT: "会议纪要 𠀀", BODY: MSG_BODY}, "gb18030", {0x3FFD: 54936, 0x3FDE: 54936}, None, ["会议纪要 𠀀"]),
+        # Unicode properties (what Outlook 2003 and later write)
+        ({SUBJECT: "知识库周报", BODY: MSG_BODY}, None, None, None, ["知识库周报", "数据并行"]),
+        # an HTML body in bytes that names its charset, 8-bit subject without a code page
+        ({SUBJECT: "知识库周报"}, "gbk", None, HTML_BODY.encode("gbk"), ["知识库周报", "数据并行"]),
+    ],
+    ids=["internet-cpid", "big5-headers", "gbk-detected", "gb18030-declared", "unicode", "html-bytes"],
+)
+def test_chinese_outlook_message(strings, encoding, numbers, html, words, tmp_path: Path) -> None:
+    path = parse_samples.outlook_msg(tmp_path / "周报.msg", strings, encoding, numbers, html)
+    elements = parse_file(path)
+    text = joined(elements)
+    for word in words:
+        assert word in text, text
+    assert elements[0].category == "Title" and elements[0].text == words[0]
+    assert not set(text) & set("®æŠ¡ŽúžÕ²âÊÔÖª"), text  # Latin-9/1252 reading of the bytes
+
+
 def test_binary_bytes_are_not_text() -> None:
     with pytest.raises(ParseError, match="blob.txt does not look like a text file"):
         decode_text(bytes(range(256)) * 8, "blob.txt")

@@ -182,7 +182,7 @@ class Ingestor:
                 self.kb.discard(doc_id)
                 raise
         self._report(name, index, count, "done", len(chunks), len(chunks))
-        return FileResult(file=name, status="replaced" if existing else "added", chunks=stored, pages=pages)
+        return FileResult(file=name, status="replaced" if existing and existing.status == "ready" else "added", chunks=stored, pages=pages)
 
     def _embed(self, chunks: list[Chunk], title_enhance: bool, name: str, index: int, count: int, offset: int, total: int) -> list[ChunkRow]:
         rows: list[ChunkRow] = []

@@ -29,6 +29,7 @@ from chatchat.errors import ChatchatError, FileTooLarge, ParseError, Unsupported
 from chatchat.ingest import offline_nlp, plain, sniff
 from chatchat.ingest.elements import Element
 from chatchat.ingest.encoding import decode_text
+from chatchat.ingest.msg import read_msg
 from chatchat.ingest.ocr import available as ocr_available
 from chatchat.ingest.ocr import ocr_image
 from chatchat.ingest.office_images import docx_image_elements, pptx_image_elements
@@ -282,6 +283,16 @@ def _read_mail(kind: str) -> Reader:
     return read
 
 
+def _read_msg(path: Path, name: str, use_ocr: bool) -> list[Element]:
+    message = read_msg(path, name)
+    subject = message.subject
+    heading = [Element(subject, category="Title", section=subject)] if subject else []
+    if not message.body.strip():
+        return heading
+    kind, titles = ("html", MARKUP) if message.html else ("text", GUESSED)
+    return heading + _partition(kind, titles, section=subject or None, text=message.body)
+
+
 def _read_docx(path: Path, name: str, use_ocr: bool) -> list[Element]:
     elements = _partition("docx", MARKUP, filename=str(path))
     if use_ocr and ocr_available():
@@ -327,7 +338,7 @@ _READERS: dict[str, Reader] = {
     ".tsv": _as_utf8("tsv", GUESSED),
     ".xml": _by_file("xml", GUESSED),
     ".eml": _read_mail("email"),
-    ".msg": _read_mail("msg"),
+    ".msg": _read_msg,
     ".rst": _as_utf8("rst", MARKUP),
     ".rtf": _by_file("rtf", MARKUP),
     ".epub": _by_file("epub", MARKUP),
