@@ -78,6 +78,7 @@ class ConversationStore:
         self.directory = directory
         self.services = services
         self._lock = threading.Lock()
+        self._attaching: dict[str, list[str]] = {}  # conversation id -> names of the files being added now
 
     def create(
         self, title: str = "", mode: Literal["llm", "kb", "file"] = "llm", kb: str | None = None, model: str | None = None
@@ -187,7 +188,22 @@ class ConversationStore:
                 conversation.mode = "file"
                 conversation.updated = _now()
                 self.save(conversation)
-        return services.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
+            reading = names or [Path(p).name for p in paths]
+            self._attaching.setdefault(conversation_id, []).extend(reading)
+        try:
+            return services.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
+        finally:
+            with self._lock:
+                left = self._attaching.get(conversation_id, [])
+                for name in reading:
+                    left.remove(name)
+                if not left:
+                    self._attaching.pop(conversation_id, None)
+
+    def attaching(self, conversation_id: str) -> list[str]:
+        """Names of the files being added to this conversation right now (a file chat waits for them)."""
+        with self._lock:
+            return list(self._attaching.get(conversation_id, ()))
 
     def export_markdown(self, conversation_id: str) -> str:
         """The conversation as Markdown, under its current title, with times in the local time zone."""

@@ -255,7 +255,7 @@ class Answerer:
             self.llms.resolve(model_id)
             if not question.strip():
                 raise ChatchatError("The question is empty: type a question first.")
-            kb, label = self._kb_of(conversation)
+            kb, label = self._kb_of(conversation, store.attaching(conversation_id))
             history = conversation.history(self.settings.history_turns)
             store.add_message(conversation_id, ChatMessage(role="user", content=question.strip()))
         except ChatchatError as exc:
@@ -277,20 +277,23 @@ class Answerer:
                     return
             yield event
 
-    def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:
+    def _kb_of(self, conversation: Conversation, attaching: list[str]) -> tuple[str | None, str | None]:
         """The knowledge base a conversation answers from, and for a file chat (whose knowledge base is
-        internal) the names of its files. A file chat asks only once its files are in."""
+        internal) the names of its files. A file chat asks only once its files are in (`attaching`: the
+        files being added now)."""
         if conversation.mode == "kb":
             return conversation.kb, None
         if conversation.mode != "file":
             return None, None
-        if not conversation.temp_kb or self.services is None:
-            raise ChatchatError("This file chat has no files yet: drop a file into it first.", key="files_first")
-        docs = self.services.documents(conversation.temp_kb)
-        reading = [d.file for d in docs if d.status == "ingesting"]
+        if self.services is None:
+            raise ChatchatError("File chat needs the knowledge-base service, which is not open.")
+        docs = self.services.documents(conversation.temp_kb) if conversation.temp_kb else []
+        reading = list(dict.fromkeys([*attaching, *(d.file for d in docs if d.status == "ingesting")]))
         if reading:
             raise ChatchatError(f"Still reading {', '.join(reading)}: ask again when the files are ready.",
                                 key="files_reading", files=", ".join(reading))
+        if not conversation.temp_kb:
+            raise ChatchatError("This file chat has no files yet: drop a file into it first.", key="files_first")
         ready = [d.file for d in docs if d.status == "ready"]
         if not ready:
             raise ChatchatError("None of this chat's files could be read: drop a readable file into it.",

@@ -60,7 +60,7 @@ class LlamaCppModel:
         self.has_chat_template = "tokenizer.chat_template" in self.llama.metadata
         self._lock = threading.Lock()
         self._cancel: threading.Event | None = None  # the running stream's, until its first token
-        self._abort = _abort_callback(self)
+        self._abort = _abort_callback(self)  # kept: llama.cpp holds only its address
 
     def chat(
         self,
@@ -104,14 +104,25 @@ class LlamaCppModel:
     def _abortable(self, texts: Iterator[str], cancel: threading.Event | None) -> Iterator[str]:
         """`texts`, with llama.cpp's abort callback watching `cancel` until the first token: the prefill is
         the one long step between tokens (guarded_stream checks `cancel` at each token after it)."""
-        self._cancel = cancel
+        self._watch(cancel)
         try:
             for text in texts:
-                self._cancel = None
+                self._watch(None)
                 yield text
         finally:
-            self._cancel = None
+            self._watch(None)
             texts.close()
+
+    def _watch(self, cancel: threading.Event | None) -> None:
+        """Point llama.cpp's abort callback at `cancel`, or (None) take it off: it is a Python call for
+        every node of every decode, about a tenth of the generation speed, so it runs only in the prefill."""
+        from llama_cpp import llama_cpp as low
+
+        was_on = self._cancel is not None
+        self._cancel = cancel
+        if (cancel is not None) != was_on:
+            callback = self._abort if cancel is not None else low.ggml_abort_callback(0)
+            low.llama_set_abort_callback(self.llama._ctx.ctx, callback, None)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -130,14 +141,11 @@ class LlamaCppModel:
 
 
 def _abort_callback(model: LlamaCppModel):
-    """Install on the model's llama.cpp context a callback that aborts a decode once the running stream's
-    cancel is set; returned so that it lives as long as the model (llama.cpp keeps only its address)."""
+    """A llama.cpp abort callback that ends a decode once the running stream's cancel is set."""
     from llama_cpp import llama_cpp as low
 
     def abort(_data) -> bool:
         cancel = model._cancel
         return cancel is not None and cancel.is_set()
 
-    callback = low.ggml_abort_callback(abort)
-    low.llama_set_abort_callback(model.llama._ctx.ctx, callback, None)
-    return callback
+    return low.ggml_abort_callback(abort)

@@ -2,10 +2,13 @@
 file chat), streamed answers with a Stop button and their sources, retry and copy.
 
 The answers come from `services.answerer.reply` and the conversations from `services.conversations`;
-this module only shows them."""
+this module only shows them. An answer runs in a thread of its own, so that the bubble shows each stage
+(searching, loading the model, reading the prompt) and Stop ends the turn at any of them."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import re
 import tempfile
 import threading
@@ -19,14 +22,17 @@ from chatchat.config import KeyStore
 from chatchat.conversations import Conversation
 from chatchat.errors import ChatchatError, InvalidName, NotFound
 from chatchat.ingest.job import safe_file_name
+from chatchat.rag import AnswerEvent
 from chatchat.service import Services
 from chatchat.ui import knowledge
 from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, session_of, warn
-from chatchat.ui.i18n import t, tr
+from chatchat.ui.i18n import error_text, t, tr
 
 MODES = ("llm", "kb", "file")
 STREAM_INTERVAL = 0.05  # seconds between redraws of a streaming answer
+STOP_GRACE = 1.0  # seconds a stopped answer has to end by itself before the turn is given back anyway
 EXPORT_DIR = Path(tempfile.gettempdir()) / "chatchat-exports"
+log = logging.getLogger("chatchat.ui")
 
 # the Stop switch of each browser session's running answer
 _stops: dict[str, threading.Event] = {}
@@ -50,6 +56,34 @@ def model_choices(services: Services) -> list[tuple[str, str]]:
         if provider.chat_models and keys.get(provider.id, provider.key_env):
             choices += [(f"{provider.name} · {m}", f"{provider.id}/{m}") for m in provider.chat_models]
     return choices
+
+
+def demo_model(services: Services, model_id: str | None) -> str | None:
+    """The name of the demo model when `model_id` is it (a tiny model shipped as a PyPI package, there so a
+    fresh install answers at all), else None."""
+    entry = services.catalog.llms.get(model_id or services.settings.default_llm)
+    return entry.name if entry is not None and entry.package else None
+
+
+def answer_in_thread(services: Services, cid: str, text: str, model: str | None, stop: threading.Event,
+                     options: dict) -> queue.Queue:
+    """Run `services.answerer.reply` in a thread of its own and pass its events through a queue (None
+    last): the page keeps drawing and Stop keeps working while a model loads or a long prompt is read."""
+    events: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            for event in services.answerer.reply(services.conversations, cid, text, model=model, cancel=stop,
+                                                  **options):
+                events.put(event)
+        except Exception as exc:  # a bug in an engine: shown to the person, never lost in a thread
+            log.error("chat answer failed", exc_info=exc)
+            events.put(AnswerEvent("error", text=f"{type(exc).__name__}: {exc}"))
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, name="chat-answer", daemon=True).start()
+    return events
 
 
 def sources_message(sources: list[dict], lang: str) -> dict:
@@ -123,8 +157,11 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         with gr.Column(scale=4, elem_classes=["cc-main"]):
             with gr.Row(elem_classes=["cc-hint"], visible=False, equal_height=True) as hint_box:
                 hint = gr.Markdown(elem_id="chat-hint")
-                hint_models = gr.Button(tr("chat.go_models"), size="sm", scale=0, min_width=160, visible=False)
+                hint_models = gr.Button(tr("chat.go_models"), size="sm", scale=0, min_width=160, visible=False,
+                                        elem_id="chat-hint-models")
                 hint_kb = gr.Button(tr("chat.go_kb"), size="sm", scale=0, min_width=160, visible=False)
+                hint_settings = gr.Button(tr("chat.go_settings"), size="sm", scale=0, min_width=160, visible=False,
+                                          elem_id="chat-hint-settings")
             with gr.Row(equal_height=True, elem_classes=["cc-chat-bar"]):
                 mode = gr.Radio([(tr(f"chat.mode.{m}"), m) for m in MODES], value="llm", label=tr("chat.mode"),
                                 elem_id="chat-mode", scale=2)
@@ -136,6 +173,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
             chatbot = gr.Chatbot(
                 elem_id="chat-box", height="62vh", min_height=360, buttons=["copy", "copy_all"],
                 feedback_options=None, layout="bubble", group_consecutive_messages=True, show_label=False,
+                placeholder=tr("chat.welcome"),  # translated in the browser: right from the first paint
             )
             with gr.Row(equal_height=True, elem_classes=["cc-input"]):
                 question = gr.Textbox(show_label=False, placeholder=tr("chat.placeholder"), lines=1, max_lines=8,
@@ -149,7 +187,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=tr("param.top_k"))
                     threshold = gr.Slider(-1.0, 1.0, value=settings.score_threshold, step=0.05, label=tr("param.threshold"))
                     max_tokens = gr.Slider(64, 8192, value=min(settings.max_tokens, 8192), step=64,
-                                           label=tr("param.max_tokens"))
+                                           label=tr("param.max_tokens"), info=tr("param.max_tokens_info"))
 
     # --- views ----------------------------------------------------------------------------------
     def conv_list(query: str | None, current: str | None, session: str) -> dict:
@@ -159,21 +197,26 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         choices = [(c.title or c.created[:16].replace("T", " "), c.id) for c in found]
         return gr.update(choices=choices, value=current if current in {c.id for c in found} else None)
 
-    def hints(mode_: str, session: str, lang_: str) -> dict:
-        """What a person needs before they can chat: a model, and in knowledge-base mode a knowledge base."""
+    def hints(mode_: str, model_: str | None, session: str, lang_: str) -> dict:
+        """What a person needs before they can chat: a model, and in knowledge-base mode a knowledge base;
+        and while the demo model answers, what it is and how to get a real one."""
         no_model = not model_choices(services)
         no_kb = mode_ == "kb" and not knowledge.kb_choices(services, session, lang_)
+        demo = None if no_model or no_kb else demo_model(services, model_)
         if no_model:
             text = t("chat.no_model_lite" if settings.lite else "chat.no_model", lang_)
         elif no_kb:
             text = t("chat.no_kb", lang_)
+        elif demo:
+            text = t("chat.demo_model", lang_, name=demo)
         else:
             text = ""
         return {
             hint_box: gr.update(visible=bool(text)),
             hint: text,
-            hint_models: gr.update(visible=no_model),
+            hint_models: gr.update(visible=no_model or bool(demo)),
             hint_kb: gr.update(visible=no_kb and not no_model),
+            hint_settings: gr.update(visible=bool(demo) and not space.is_space()),
         }
 
     def pickers(conversation: Conversation | None, mode_: str, kb_: str | None, model_: str | None, session: str,
@@ -223,7 +266,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         view = {
             conv_id: cid,
             convs: conv_list(query, cid, session),
-            chatbot: gr.update(value=render(conversation, lang_), placeholder=t("chat.welcome", lang_)),
+            chatbot: gr.update(value=render(conversation, lang_), placeholder=tr("chat.welcome")),
             export_btn: gr.update(value=export_file(services, conversation) if conversation and conversation.messages else None,
                                   interactive=bool(conversation and conversation.messages)),
             attached: attached_html(conversation, lang_),
@@ -234,12 +277,12 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         if conversation is not None:
             mode_ = conversation.mode
         view.update(pickers(conversation, mode_, kb_, model_, session, lang_))
-        view.update(hints(mode_, session, lang_))
+        view.update(hints(mode_, view[model]["value"], session, lang_))
         return view
 
     view_inputs = [conv_id, search, mode, kb, model, lang]
     view_outputs = [conv_id, convs, chatbot, export_btn, attached, title, rename_box, delete_box, mode, kb, model,
-                    file_box, hint_box, hint, hint_models, hint_kb]
+                    file_box, hint_box, hint, hint_models, hint_kb, hint_settings]
 
     @guarded
     def show(cid, query, mode_, kb_, model_, lang_, request: gr.Request):
@@ -264,7 +307,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         return {
             kb: gr.update(visible=mode_ == "kb"),
             file_box: gr.update(visible=mode_ == "file"),
-            **hints(mode_, session, lang_),
+            **hints(mode_, model_, session, lang_),
         }
 
     def create(session: str, **fields) -> str:
@@ -284,38 +327,73 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         return create(session, mode=mode_, kb=kb_ if mode_ == "kb" else None, model=model_)
 
     def stream(cid: str, text: str, model_: str | None, options: dict, lang_: str, session: str, base: list[dict]):
-        """Ask, and yield the chatbot as the answer streams in; the conversation is saved by `reply`."""
+        """Ask, and yield the chatbot as the answer streams in: first the stage it is at, then the text. The
+        question and the answer are saved by `reply`; a Stop gives the turn back within STOP_GRACE even when
+        the engine cannot stop at once (a model still loading finishes in the background)."""
         stop = threading.Event()
         _stops[session] = stop
-        answer = {"role": "assistant", "content": ""}
+        answer = {"role": "assistant", "content": f"*{t('chat.stage.wait', lang_)}*"}
         shown = [*base, {"role": "user", "content": text}, answer]
         yield {chatbot: shown, question: "", send_btn: gr.update(visible=False), stop_btn: gr.update(visible=True),
                conv_id: cid}
+        events = answer_in_thread(services, cid, text, model_, stop, options)
+        parts: list[str] = []
+        failed: AnswerEvent | None = None
+        asked = False  # reply() saved the question (it said so with its first stage)
+        stopped_at = None
+        pressed = False  # the person pressed Stop
         drawn = time.monotonic()
-        failed = None
         try:
-            for event in services.answerer.reply(store, cid, text, model=model_, cancel=stop, **options):
-                if event.kind == "delta":
-                    answer["content"] += event.text
+            while True:
+                try:
+                    event = events.get(timeout=STREAM_INTERVAL)
+                except queue.Empty:
+                    if stop.is_set():
+                        stopped_at = stopped_at or time.monotonic()
+                        if time.monotonic() - stopped_at > STOP_GRACE:
+                            break
+                    continue
+                if event is None:
+                    break
+                if event.kind == "stage":
+                    asked = True
+                    if not parts:
+                        answer["content"] = f"*{t('chat.stage.' + event.text, lang_)}*"
+                        yield {chatbot: shown}
+                elif event.kind == "delta":
+                    parts.append(event.text)
+                    answer["content"] = "".join(parts)
                     if time.monotonic() - drawn >= STREAM_INTERVAL:
                         yield {chatbot: shown}
                         drawn = time.monotonic()
                 elif event.kind == "sources" and event.sources:
                     shown.append(sources_message([s.to_dict() for s in event.sources], lang_))
                 elif event.kind == "error":
-                    failed = event.text
+                    failed = event
+            pressed = stop.is_set()
         finally:
+            stop.set()  # also when the page went away mid-answer: the answer so far is saved, marked stopped
             _stops.pop(session, None)
-        if failed:
-            warn(failed)
-            answer["content"] = f"⚠ {failed}"
-            yield {chatbot: shown, question: text, send_btn: gr.update(visible=True), stop_btn: gr.update(visible=False)}
+        buttons = {send_btn: gr.update(visible=True), stop_btn: gr.update(visible=False)}
+        if failed is not None:
+            message = error_text(failed.error, lang_) if failed.error else failed.text
+            warn(message)
+            answer["content"] = f"⚠ {message}"
+            # a question that could not be asked was not saved: give it back to edit
+            yield {chatbot: shown, **({} if asked else {question: text}), **buttons}
             return
-        yield {send_btn: gr.update(visible=True), stop_btn: gr.update(visible=False)}
+        if pressed:
+            answer["content"] = "".join(parts) + ("\n\n" if parts else "") + f"*{t('chat.stopped', lang_)}*"
+        yield {chatbot: shown, **buttons}
 
-    def options_of(temperature_, top_k_, threshold_, max_tokens_) -> dict:
+    def options_of(model_: str | None, temperature_, top_k_, threshold_, max_tokens_) -> dict:
+        """The answer's options. max_tokens left at the setting's value means the model's own default
+        (the tiny demo model rambles on for minutes with a large one)."""
+        tokens = int(max_tokens_)
+        if tokens == min(settings.max_tokens, 8192):
+            tokens = services.catalog.default_max_tokens(model_ or settings.default_llm, settings.max_tokens)
         return {"temperature": float(temperature_), "top_k": int(top_k_), "score_threshold": float(threshold_),
-                "max_tokens": int(max_tokens_)}
+                "max_tokens": tokens}
 
     def check_kb(conversation: Conversation, session: str) -> None:
         if conversation.mode == "kb" and conversation.kb:
@@ -332,7 +410,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         cid = ensure_conversation(cid, mode_, kb_, model_, lang_, session)
         conversation = own(cid, session)
         check_kb(conversation, session)
-        yield from stream(cid, text.strip(), model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
+        yield from stream(cid, text.strip(), model_, options_of(model_, temperature_, top_k_, threshold_, max_tokens_), lang_,
                           session, render(conversation, lang_))
         yield open_view(cid, query, mode_, kb_, model_, lang_, session)
 
@@ -344,13 +422,15 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         if session in _stops or not cid:
             return
         conversation = own(cid, session)
-        if len(conversation.messages) < 2 or conversation.messages[-2].role != "user":
+        messages = conversation.messages
+        asked = len(messages) - 1 - (messages[-1].role == "assistant") if messages else -1  # answered or not
+        if asked < 0 or messages[asked].role != "user":
             return
         check_kb(conversation, session)
-        text = conversation.messages[-2].content
-        conversation.messages = conversation.messages[:-2]
+        text = messages[asked].content
+        conversation.messages = messages[:asked]
         store.save(conversation)
-        yield from stream(cid, text, model_, options_of(temperature_, top_k_, threshold_, max_tokens_), lang_,
+        yield from stream(cid, text, model_, options_of(model_, temperature_, top_k_, threshold_, max_tokens_), lang_,
                           session, render(conversation, lang_))
         yield open_view(cid, query, mode_, kb_, model_, lang_, session)
 
@@ -371,22 +451,31 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         def start(progress, cancel):
             return store.attach_files(cid, paths, names=names, progress=progress)
 
-        job = knowledge.run_ingest(start, names, lang_, session)
-        while True:
-            try:
-                yield {attached: next(job), conv_id: cid}
-            except StopIteration as done:
-                knowledge.summarize(done.value, lang_)
-                break
-        yield {**open_view(cid, query, "file", None, model_, lang_, session), files: None}
+        # Send waits for the files: an answer before they are in would find nothing (reply() refuses too)
+        waiting = gr.update(interactive=False, value=tr("chat.reading"))
+        ready = gr.update(interactive=True, value=tr("chat.send"))
+        yield {send_btn: waiting, conv_id: cid}
+        try:
+            job = knowledge.run_ingest(start, names, lang_, session)
+            while True:
+                try:
+                    yield {attached: next(job), conv_id: cid, send_btn: waiting}
+                except StopIteration as done:
+                    knowledge.summarize(done.value, lang_)
+                    break
+        except Exception:
+            yield {send_btn: ready}  # the error itself is shown by `guarded`
+            raise
+        yield {**open_view(cid, query, "file", None, model_, lang_, session), files: None, send_btn: ready}
 
     @guarded
     def rename(cid, new_title, query, lang_, request: gr.Request):
         session = session_of(request)
         if not cid:
             raise InvalidName(t("chat.pick_first", lang_))
-        store.rename(own(cid, session).id, new_title or "")
-        return {convs: conv_list(query, cid, session), rename_box: gr.update(visible=False)}
+        conversation = store.rename(own(cid, session).id, new_title or "")
+        return {convs: conv_list(query, cid, session), rename_box: gr.update(visible=False),
+                export_btn: gr.update(value=export_file(services, conversation) if conversation.messages else None)}
 
     @guarded
     def delete(cid, query, mode_, kb_, model_, lang_, request: gr.Request):
@@ -418,18 +507,19 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
     convs.input(show, [convs, search, mode, kb, model, lang], view_outputs, concurrency_limit=None)
     search.input(find, [search, conv_id], convs, concurrency_limit=None, show_progress="hidden")
     for control in (mode, kb, model):
-        control.input(change_setup, [conv_id, mode, kb, model, lang], [kb, file_box, hint_box, hint, hint_models, hint_kb],
-                      concurrency_limit=None)
-    files.upload(attach, [files, conv_id, search, model, lang], [*view_outputs, files], concurrency_id="ingest",
-                 concurrency_limit=2)
+        control.input(change_setup, [conv_id, mode, kb, model, lang],
+                      [kb, file_box, hint_box, hint, hint_models, hint_kb, hint_settings], concurrency_limit=None)
+    files.upload(attach, [files, conv_id, search, model, lang], [*view_outputs, files, send_btn],
+                 concurrency_id="ingest", concurrency_limit=2)
     rename_btn.click(toggle, [conv_id, lang], rename_box, concurrency_limit=None)
-    rename_ok.click(rename, [conv_id, title, search, lang], [convs, rename_box])
-    title.submit(rename, [conv_id, title, search, lang], [convs, rename_box])
+    rename_ok.click(rename, [conv_id, title, search, lang], [convs, rename_box, export_btn])
+    title.submit(rename, [conv_id, title, search, lang], [convs, rename_box, export_btn])
     delete_btn.click(toggle, [conv_id, lang], delete_box, concurrency_limit=None)
     delete_no.click(lambda: gr.update(visible=False), None, delete_box, concurrency_limit=None)
     delete_yes.click(delete, [conv_id, search, mode, kb, model, lang], view_outputs)
     hint_models.click(lambda: gr.Tabs(selected="models"), None, tabs, concurrency_limit=None)
     hint_kb.click(lambda: gr.Tabs(selected="kb"), None, tabs, concurrency_limit=None)
+    hint_settings.click(lambda: gr.Tabs(selected="settings"), None, tabs, concurrency_limit=None)
 
     return [Refresh(show, view_inputs, view_outputs)]
 

@@ -198,6 +198,30 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "chat.go_models": ("Open Models", "前往模型页"),
     "chat.go_kb": ("Open Knowledge bases", "前往知识库页"),
+    # chat: stages of an answer, file chats waiting for their files, the demo model (H3b)
+    "chat.stage.wait": ("Starting…", "正在开始……"),
+    "chat.stage.search": ("Searching…", "正在检索……"),
+    "chat.stage.load": ("Loading model…", "正在加载模型……"),
+    "chat.stage.think": ("Thinking…", "正在思考……"),
+    "chat.reading": ("Reading files…", "正在读取文件……"),
+    "chat.go_settings": ("Add a cloud key", "填写云端密钥"),
+    "chat.demo_model": (
+        "**You are chatting with {name}**, the tiny demo model that comes with Chatchat: it understands English "
+        "only and often gets things wrong. For real answers (Chinese too), download **Qwen2.5 0.5B** or "
+        "**Qwen2.5 1.5B** in the Models tab, or add a cloud provider's key in Settings.",
+        "**当前对话模型是 {name}**，Chatchat 自带的极小演示模型：只懂英文，回答常常出错。"
+        "要得到可用的回答（包括中文），请在“模型”页下载 **Qwen2.5 0.5B** 或 **Qwen2.5 1.5B**，或在“设置”中填写云端服务的密钥。",
+    ),
+    "param.max_tokens_info": (
+        "Left at the default, each model uses its own limit (512 for the demo model).",
+        "保持默认值时，每个模型使用自己的上限（演示模型为 512）。",
+    ),
+    "error.files_reading": ("Still reading {files}: ask again when the files are ready.",
+                            "还在读取 {files}：文件就绪后再提问。"),
+    "error.files_first": ("This file chat has no files yet: drop a file into it first.",
+                          "这个文件对话还没有文件：请先拖入文件。"),
+    "error.files_unreadable": ("None of this chat's files could be read: drop a readable file into it.",
+                               "这个对话的文件都无法读取：请拖入可读取的文件。"),
     "source.title": ("Sources ({n})", "出处（{n}）"),
     "source.score": ("score", "相似度"),
     # models
