@@ -8,6 +8,7 @@ listed) holding the files dropped into it; deleting the conversation deletes tha
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -42,6 +43,14 @@ def readable_time(iso: str) -> str:
         return iso
 
 
+class Feedback(BaseModel):
+    """A reader's rating of an answer (the seed API's /chat/feedback)."""
+
+    score: int = Field(ge=0, le=100)
+    reason: str = ""
+    created: str = Field(default_factory=_now)
+
+
 class ChatMessage(BaseModel):
     role: Literal["user", "assistant"]
     content: str
@@ -49,6 +58,8 @@ class ChatMessage(BaseModel):
     model: str | None = None  # which model answered
     sources: list[dict] = Field(default_factory=list)  # rag.Source.to_dict() of each cited passage
     cancelled: bool = False  # the user stopped the answer part-way
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
+    feedback: Feedback | None = None
 
 
 class Conversation(BaseModel):
@@ -140,6 +151,27 @@ class ConversationStore:
             conversation.updated = _now()
             self.save(conversation)
         return conversation
+
+    def get_or_create(self, client_id: str, mode: Literal["llm", "kb", "file"] = "llm", kb: str | None = None,
+                      model: str | None = None) -> Conversation:
+        """The conversation a client names with an id of its own choosing (the seed API's conversation_id),
+        made on first use. Our own ids name themselves; any other text is hashed to one."""
+        conversation_id = client_id if _ID.match(client_id) else hashlib.sha256(client_id.encode()).hexdigest()[:16]
+        with self._lock:
+            if not self.exists(conversation_id):
+                now = _now()
+                self.save(Conversation(id=conversation_id, title="", created=now, updated=now, mode=mode, kb=kb, model=model))
+            return self.get(conversation_id)
+
+    def rate(self, conversation_id: str, message_id: str, score: int, reason: str = "") -> None:
+        """Keep a rating (0–100) and its reason with one answer of the conversation."""
+        with self._lock:
+            conversation = self.get(conversation_id)
+            message = next((m for m in conversation.messages if m.id == message_id and m.role == "assistant"), None)
+            if message is None:
+                raise NotFound(f"No answer '{message_id}' in conversation '{conversation_id}'.")
+            message.feedback = Feedback(score=score, reason=reason)
+            self.save(conversation)
 
     def exists(self, conversation_id: str) -> bool:
         return _ID.match(conversation_id) is not None and self._path(conversation_id).is_file()

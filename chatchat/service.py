@@ -16,6 +16,7 @@ from chatchat.config import Settings, load_settings
 from chatchat.context import fuse_by_rank
 from chatchat.rerank import POOL as RERANK_POOL
 from chatchat.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
+from chatchat.docnames import kept_files, original_path
 from chatchat.embeddings import EmbedderPool
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
@@ -110,6 +111,9 @@ class Services:
             owner=owner,
         )
 
+    def set_kb_description(self, name: str, description: str) -> KBInfo:
+        return self.store.get(name).set_description(description)
+
     def delete_kb(self, name: str) -> None:
         self.store.delete(name)
 
@@ -138,19 +142,28 @@ class Services:
     def reingest(self, kb: str, file: str, progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None) -> FileResult:
         """Parse the kept original again (after a parser upgrade, or to retry)."""
-        base = self.store.get(kb)
-        original = base.files_dir / file
-        if not original.is_file():
-            raise NotFound(f"The original of '{file}' is not kept in '{kb}'; upload it again.")
-        [result] = self._ingestor(base, progress, cancel, force=True).run([original])
+        original = self.original(kb, file)
+        [result] = self._ingestor(self.store.get(kb), progress, cancel, force=True).run([original], [file])
         return result
 
     def rebuild_kb(self, kb: str, progress: Callable[[Progress], None] | None = None,
                    cancel: threading.Event | None = None) -> list[FileResult]:
         """Re-parse, re-split and re-embed every kept original (e.g. after changing chunk settings)."""
         base = self.store.get(kb)
-        originals = sorted(p for p in base.files_dir.iterdir() if p.is_file() and not p.name.endswith(".incoming"))
-        return self._ingestor(base, progress, cancel, force=True).run(originals)
+        names = kept_files(base.files_dir)
+        return self._ingestor(base, progress, cancel, force=True).run([base.files_dir / n for n in names], names)
+
+    def original(self, kb: str, file: str) -> Path:
+        """The kept original of a registered document: inside the knowledge base's files folder, and never
+        reached through a link (one placed in the folder must not serve a file from elsewhere)."""
+        base = self.store.get(kb)
+        try:
+            path = original_path(base.files_dir, file) if base.document(file) else None
+        except InvalidName:
+            path = None
+        if path is None or not path.is_file():
+            raise NotFound(f"No original of '{file}' is kept in knowledge base '{base.name}'; upload it again.")
+        return path
 
     def _ingestor(self, base: KnowledgeBase, progress: Callable[[Progress], None] | None,
                   cancel: threading.Event | None, force: bool = False) -> Ingestor:
@@ -163,6 +176,19 @@ class Services:
             cancel=cancel,
             force=force,
         )
+
+    def update_chunks(self, kb: str, texts: dict[str, str]) -> list[str]:
+        """Replace the text of chunks by id (`<doc_id>:<index>`), re-embedded; returns the ids of no chunk of `kb`."""
+        base = self.store.get(kb)
+        found = base.existing_chunks(list(texts))
+        ids = [i for i in texts if i in found]
+        if ids:
+            vectors = self.embedders.get(base.info.embedding).embed([texts[i] for i in ids])
+            with base.writing():
+                for chunk_id, vector in zip(ids, vectors):
+                    base.update_chunk(chunk_id, texts[chunk_id], vector)
+                base.optimize()
+        return [i for i in texts if i not in found]
 
     def chunks(self, kb: str, file: str) -> list[Hit]:
         return self.store.get(kb).chunks_of(file)

@@ -16,7 +16,7 @@ import threading
 import unicodedata
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -28,6 +28,7 @@ from filelock import FileLock
 from lancedb.index import FTS, IvfPq
 
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+from chatchat.docnames import original_path
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.policy import legacy_owner, visible
 
@@ -246,9 +247,16 @@ class KnowledgeBase:
             raise NotFound(f"No document '{file}' in knowledge base '{self.name}'.")
         for row in rows:
             self._remove(row["doc_id"])
-        original = self.files_dir / file
+        try:
+            original = original_path(self.files_dir, file)
+        except InvalidName:
+            return  # a link on the way: nothing outside the folder is ever deleted through it
         if original.is_file():
             original.unlink()
+        for folder in original.parents:  # the sub-folders a folder upload made, once empty
+            if folder == self.files_dir or not folder.is_relative_to(self.files_dir) or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
     def _record(self, doc_id: str) -> DocumentRecord:
         rows = self.docs_table.search().where(f"doc_id = {_quote(doc_id)}").limit(1).to_list()
@@ -268,6 +276,23 @@ class KnowledgeBase:
             .to_list()
         )
         return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: r["chunk_index"])]
+
+    def set_description(self, description: str) -> KBInfo:
+        with self.writing():
+            self.info = replace(self.info, description=description)
+            _write_info(self.folder, self.info)
+        return self.info
+
+    def existing_chunks(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        where = f"id IN ({', '.join(_quote(i) for i in ids)})"
+        return {row["id"] for row in self.chunks_table.search().where(where).select(["id"]).limit(None).to_list()}
+
+    def update_chunk(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
+        """Replace one chunk's text (searched as it is) and vector; hold writing() and optimize() after."""
+        values = {"text": text, "content": text, "vector": np.asarray(vector, dtype=np.float32).tolist()}
+        self.chunks_table.update(where=f"id = {_quote(chunk_id)}", values=values)
 
     def count_chunks(self) -> int:
         return self.chunks_table.count_rows()

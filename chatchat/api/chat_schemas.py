@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chatchat.api.schemas import INTEGRAL, Int, KBName, RequestModel, TopK
+from chatchat.api.schemas import INTEGRAL, KBName, RequestModel, TopK
 
 MAX_MESSAGES = 1000
 MAX_CONTENT_CHARS = 200_000
@@ -59,25 +59,3 @@ class ChatCompletionRequest(RequestModel):
     def stops(self) -> list[str]:
         items = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return [s for s in items if s][:4]
-
-
-class SeedHistory(RequestModel):
-    role: Literal["user", "assistant", "system"]
-    content: str = Field(max_length=MAX_CONTENT_CHARS)
-
-
-class SeedChat(RequestModel):
-    """/chat/chat of Langchain-Chatchat 0.2.x (conversation_id, history_len and prompt_name are ignored)."""
-
-    query: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
-    history: list[SeedHistory] = Field(default_factory=list, max_length=MAX_MESSAGES)
-    stream: bool = False
-    model_name: str | None = Field(None, max_length=256)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: Int | None = Field(None, description="None or <= 0: the model's limit")
-
-
-class SeedKBChat(SeedChat):
-    knowledge_base_name: KBName
-    top_k: TopK = 3
-    score_threshold: float | None = Field(None, ge=0.0, le=2.0, description="a distance, as in search_docs")

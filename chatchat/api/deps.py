@@ -10,8 +10,8 @@ from fastapi.security import HTTPBearer
 
 from chatchat import space
 from chatchat.api.errors import ApiError
+from chatchat.docnames import safe_file_name
 from chatchat.errors import InvalidName, NotFound
-from chatchat.ingest.job import safe_file_name
 from chatchat.service import Services
 from chatchat.store import KBInfo
 
@@ -60,15 +60,15 @@ def may_create_kb() -> None:
 
 
 def kb_document(services: Services, kb: str, file: str, param: str = "file", write: bool = False) -> tuple[str, str]:
-    """The knowledge base (it must exist) and a document name from a request. A name the ingest job could
-    not have stored (a path, control characters) names no document: 404, and it never reaches the file system."""
+    """The knowledge base (it must exist) and the registered document a request names, by the name it is
+    listed under (sub-paths included: wiki/Home.md). A name the ingest job could not have stored (`..`,
+    an absolute path, control characters) or that no document has is a 404 and never reaches the file system."""
     kb = known_kb(services, kb, write)
     wanted = unicodedata.normalize("NFC", file)
     try:
         usable = bool(file) and safe_file_name(file) == wanted
     except InvalidName:
         usable = False
-    if not usable:
-        raise ApiError(f"No document {file!r} in '{kb}': document names hold no paths or control characters.",
-                       status=404, code="not_found", param=param)
+    if not usable or services.store.get(kb).document(wanted) is None:
+        raise ApiError(f"No document {file!r} in knowledge base '{kb}'.", status=404, code="not_found", param=param)
     return kb, wanted

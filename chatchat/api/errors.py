@@ -1,7 +1,7 @@
 """Every error the API returns has OpenAI's shape: {"error": {"message", "type", "code", "param"}}.
 
 chatchat.errors.* map by their `.status` and `.code`; request validation becomes 400 naming the field.
-Seed routes (/knowledge_base/…, /chat/…) also carry the seed's {"code", "msg", "data"} beside it, so
+Seed routes (/knowledge_base/…, /chat/…, /llm_model/…, /server/…, /other/…) also carry the seed's {"code", "msg", "data"} beside it, so
 scripts written for Langchain-Chatchat read the message where they always did.
 """
 
@@ -19,7 +19,7 @@ from chatchat.errors import ChatchatError
 
 log = logging.getLogger("chatchat.api")
 
-SEED_PREFIXES = ("/knowledge_base/", "/chat/")
+SEED_PREFIXES = ("/knowledge_base/", "/chat/", "/llm_model/", "/server/", "/other/")
 
 
 class ApiError(ChatchatError):

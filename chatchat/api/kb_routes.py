@@ -4,7 +4,7 @@ chunks, search. Thin: each calls one Services method."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from typing import Annotated
 
@@ -29,14 +29,13 @@ from chatchat.api.schemas import (
     SearchRequest,
 )
 from chatchat.api.uploads import receive_form
-from chatchat.errors import NotFound
 from chatchat.ingest.job import FileResult
 from chatchat.service import Services
 from chatchat.store import KBInfo
 
 router = APIRouter(prefix="/api/knowledge_bases", tags=["Knowledge bases"])
 KB = Annotated[str, PathParam(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]
-Doc = Annotated[str, PathParam(min_length=1, max_length=255, description="a document's file name, as listed")]
+Doc = Annotated[str, PathParam(min_length=1, max_length=255, description="a document's name, as listed (it may hold a sub-path: wiki/Home.md)")]
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -124,30 +123,27 @@ async def upload_documents(name: KB, request: Request) -> IngestResults:
     return results_out(name, results)
 
 
-@router.delete("/{name}/documents/{file}", response_model=Deleted, summary="Delete a document")
+@router.delete("/{name}/documents/{file:path}", response_model=Deleted, summary="Delete a document")
 def delete_document(name: KB, file: Doc, services: Services = Depends(get_services)) -> Deleted:
     name, file = kb_document(services, name, file, write=True)
     services.remove_document(name, file)
     return Deleted(id=file, object="document")
 
 
-@router.get("/{name}/documents/{file}/chunks", response_model=HitList, summary="A document's chunks, in order")
+@router.get("/{name}/documents/{file:path}/chunks", response_model=HitList, summary="A document's chunks, in order")
 def document_chunks(name: KB, file: Doc, services: Services = Depends(get_services)) -> HitList:
     return HitList(data=[HitOut(**asdict(h)) for h in services.chunks(*kb_document(services, name, file))])
 
 
 @router.get(
-    "/{name}/documents/{file}/original",
+    "/{name}/documents/{file:path}/original",
     response_class=FileResponse,
     summary="Download the kept original of a document",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def document_original(name: KB, file: Doc, services: Services = Depends(get_services)) -> FileResponse:
     name, file = kb_document(services, name, file)
-    original: Path = services.store.get(name).files_dir / file
-    if not original.is_file():
-        raise NotFound(f"No original of '{file}' is kept in knowledge base '{name}'.")
-    return FileResponse(original, filename=file)
+    return FileResponse(services.original(name, file), filename=PurePosixPath(file).name)
 
 
 @router.post("/{name}/search", response_model=HitList, summary="Search: top-k, threshold, hybrid / vector / full-text")

@@ -115,7 +115,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         score_threshold=body.score_threshold,
     )
     await run_in_threadpool(check, job, services)
-    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel))
+    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel), request)
     first = await stream.next()
     if first is None or first.kind == "error":  # nothing sent yet: a proper HTTP error
         await stream.close()

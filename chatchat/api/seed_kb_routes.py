@@ -1,28 +1,25 @@
-"""Langchain-Chatchat 0.2.x routes, same paths and shapes, so scripts written for it keep working:
-/knowledge_base/… (BaseResponse {"code", "msg", "data"}) and /chat/chat, /chat/knowledge_base_chat
-(server-sent events of JSON objects). docs/API.md lists what each maps to and what differs."""
+"""Langchain-Chatchat 0.2.x knowledge-base routes, same paths and shapes (BaseResponse {"code", "msg",
+"data"}), so scripts and the seed's `ApiRequest` keep working: /knowledge_base/…. Where the seed's own
+tests check a message, it is the seed's text. docs/API.md lists what each maps to and what differs."""
 
 from __future__ import annotations
 
 import queue
+import re
 import threading
-import uuid
-from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Annotated, AsyncIterator, Iterator
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import Field
 
-from chatchat.api.chat import ChatJob, answer_events, check
-from chatchat.api.chat_schemas import SeedChat, SeedKBChat
 from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
 from chatchat.api.errors import ApiError, error_payload
-from chatchat.api.schemas import (
-    KB_NAME_HELP,
-    KB_NAME_PATTERN,
+from chatchat.api.schemas import KB_NAME_HELP, KB_NAME_PATTERN
+from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine, failed_files, form_bool
+from chatchat.api.seed_schemas import (
     BaseResponse,
     ListResponse,
     SeedCreateKB,
@@ -31,58 +28,37 @@ from chatchat.api.schemas import (
     SeedKBName,
     SeedRecreate,
     SeedSearch,
+    SeedUpdateById,
+    SeedUpdateInfo,
 )
 from chatchat.api.streams import ThreadedStream, sse, sse_response
-from chatchat.api.uploads import receive_form
-from chatchat.errors import ChatchatError, NotFound
-from chatchat.ingest.job import FileResult, Progress, safe_file_name
-from chatchat.rag import AnswerEvent, Source
+from chatchat.api.uploads import ReceivedForm, receive_form
+from chatchat.docnames import safe_file_name
+from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
+from chatchat.ingest.job import Progress
 from chatchat.service import Services
 from chatchat.store import Hit
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])
-STREAM_RESPONSE = {200: {"description": "text/event-stream of JSON objects", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files", "knowledge_base_name"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1},
-                        "knowledge_base_name": {"type": "string", "pattern": KB_NAME_PATTERN, "description": KB_NAME_HELP},
-                        "override": {"type": "boolean", "default": False,
-                                     "description": "replace documents of the same name (else they are reported as existing)"},
-                        "to_vector_store": {"type": "boolean", "enum": [True], "default": True,
-                                            "description": "only true: uploaded files are always ingested"},
-                    },
-                }
-            }
-        },
-    }
-}
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 
 
-def _distance_to_cosine(threshold: float | None) -> float | None:
-    """The seed's score_threshold is a distance (lower = closer, 2 keeps all); ours a minimum cosine."""
-    return None if threshold is None else 1.0 - threshold
+def _upload_body(fields: dict[str, dict], required: list[str]) -> dict:
+    properties = {"files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}, **fields}
+    schema = {"type": "object", "required": ["files", *required], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
-def _form_bool(fields: dict[str, str], name: str, default: bool) -> bool:
-    value = fields.get(name)
-    if value is None:
-        return default
-    if value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ApiError(f"Form field '{name}' must be true or false (got {value!r}).", param=name)
-
-
-def _failed(results: list[FileResult]) -> dict[str, str]:
-    return {r.file: r.error or r.status for r in results if r.status in ("failed", "cancelled")}
+UPLOAD_BODY = _upload_body({
+    "knowledge_base_name": {"type": "string", "pattern": KB_NAME_PATTERN, "description": KB_NAME_HELP},
+    "override": {"type": "boolean", "default": False,
+                 "description": "replace documents of the same name (else they are reported as existing)"},
+    "to_vector_store": {"type": "boolean", "enum": [True], "default": True,
+                        "description": "only true: uploaded files are always ingested"},
+}, ["knowledge_base_name"])
+TEMP_UPLOAD_BODY = _upload_body({
+    "prev_id": {"type": "string", "maxLength": 64, "description": "add to this earlier upload's files (its id)"},
+    "knowledge_id": {"type": "string", "maxLength": 64, "description": "the same as prev_id (what ApiRequest sends)"},
+}, [])
 
 
 # --- knowledge bases ----------------------------------------------------------------------------
@@ -93,8 +69,14 @@ def list_knowledge_bases(services: Services = Depends(get_services)) -> ListResp
 
 @router.post("/knowledge_base/create_knowledge_base", response_model=BaseResponse, summary="创建知识库 (create)")
 def create_knowledge_base(body: SeedCreateKB, services: Services = Depends(get_services)) -> BaseResponse:
+    name = body.knowledge_base_name.strip()
+    if not name:
+        raise ApiError("知识库名称不能为空，请重新填写知识库名称", status=404, code="missing_name", param="knowledge_base_name")
     may_create_kb()
-    info = services.create_kb(body.knowledge_base_name, body.kb_info, body.embed_model)
+    try:
+        info = services.create_kb(name, body.kb_info, body.embed_model)
+    except AlreadyExists as exc:
+        raise ApiError(f"已存在同名知识库 {name}", status=404, code=exc.code, param="knowledge_base_name") from exc
     return BaseResponse(msg=f"已新增知识库 {info.name}")
 
 
@@ -111,6 +93,13 @@ def delete_knowledge_base(
     return BaseResponse(msg=f"成功删除知识库 {name}")
 
 
+@router.post("/knowledge_base/update_info", response_model=BaseResponse, summary="更新知识库介绍 (set the description)")
+def update_info(body: SeedUpdateInfo, services: Services = Depends(get_services)) -> BaseResponse:
+    name = known_kb(services, body.knowledge_base_name, write=True)
+    info = services.set_kb_description(name, body.kb_info)
+    return BaseResponse(msg="知识库介绍修改完成", data={"kb_info": info.description})
+
+
 @router.get("/knowledge_base/list_files", response_model=ListResponse, summary="获取知识库内的文件列表 (list files)")
 def list_files(
     knowledge_base_name: str = Query(..., pattern=KB_NAME_PATTERN, description=KB_NAME_HELP), services: Services = Depends(get_services)
@@ -120,15 +109,26 @@ def list_files(
     return ListResponse(data=list(files))
 
 
-@router.post("/knowledge_base/search_docs", response_model=list[SeedDocument], summary="搜索知识库 (search)")
+@router.post("/knowledge_base/search_docs", response_model=list[SeedDocument], summary="搜索知识库 (search, or list chunks)")
 def search_docs(body: SeedSearch, services: Services = Depends(get_services)) -> list[SeedDocument]:
-    kb = known_kb(services, body.knowledge_base_name)
+    try:
+        kb = known_kb(services, body.knowledge_base_name)
+    except (NotFound, InvalidName):
+        return []  # the seed's answer for a knowledge base it does not know
     if body.query.strip():
-        hits = services.search(kb, body.query, body.top_k, _distance_to_cosine(body.score_threshold))
+        hits = services.search(kb, body.query, body.top_k, distance_to_cosine(body.score_threshold))
         return [_seed_document(h, round(1.0 - h.score, 4)) for h in hits]
-    if body.file_name:
-        return [_seed_document(h, 0.0) for h in services.chunks(*kb_document(services, kb, body.file_name, "file_name"))]
-    return []
+    if not (body.file_name or body.metadata):
+        return []
+    pattern = _like(body.file_name) if body.file_name else None
+    names = [d.file for d in services.documents(kb) if d.status == "ready" and (pattern is None or pattern.fullmatch(d.file))]
+    documents = [_seed_document(h, 0.0) for name in names for h in services.chunks(kb, name)]
+    return [d for d in documents if all(d.metadata.get(k) == v for k, v in body.metadata.items())]
+
+
+def _like(pattern: str) -> re.Pattern:
+    """SQL LIKE, as the seed's file_name filter: % is any text, _ one character."""
+    return re.compile("".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern), re.DOTALL)
 
 
 def _seed_document(hit: Hit, score: float) -> SeedDocument:
@@ -136,20 +136,28 @@ def _seed_document(hit: Hit, score: float) -> SeedDocument:
     return SeedDocument(page_content=hit.text, metadata=metadata, id=f"{hit.doc_id}:{hit.chunk_index}", score=score)
 
 
+@router.post("/knowledge_base/update_docs_by_id", response_model=BaseResponse, summary="按ID更新文档内容 (replace chunks' text)")
+def update_docs_by_id(body: SeedUpdateById, services: Services = Depends(get_services)) -> BaseResponse:
+    kb = known_kb(services, body.knowledge_base_name, write=True)
+    missing = services.update_chunks(kb, {chunk_id: doc.page_content for chunk_id, doc in body.docs.items()})
+    if missing:
+        return BaseResponse(msg=f"文档更新失败：知识库 {kb} 中没有这些 id：{', '.join(missing)}",
+                            data={"failed_ids": missing})
+    return BaseResponse(msg="文档更新成功", data={"failed_ids": []})
+
+
 @router.post("/knowledge_base/upload_docs", response_model=BaseResponse, openapi_extra=UPLOAD_BODY,
              summary="上传文件到知识库并向量化 (upload; per-file failures in data.failed_files)")
 async def upload_docs(request: Request) -> BaseResponse:
     services = get_services(request)
-    form = await receive_form(request, services.settings.home, services.settings.max_upload_mb * 2**20)
+    form = await _receive(request, services)
     try:
         name = form.fields.get("knowledge_base_name", "").strip()
         if not name:
             raise ApiError("Form field 'knowledge_base_name' is required.", param="knowledge_base_name", code="missing_field")
-        override = _form_bool(form.fields, "override", False)
-        if not _form_bool(form.fields, "to_vector_store", True):
+        override = form_bool(form.fields, "override", False)
+        if not form_bool(form.fields, "to_vector_store", True):
             raise ApiError("to_vector_store=false is not supported: uploaded files are always ingested.", param="to_vector_store")
-        if not form.files:
-            raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
         kb = await run_in_threadpool(known_kb, services, name, True)
         failed: dict[str, str] = {}
         uploads = form.files
@@ -157,22 +165,53 @@ async def upload_docs(request: Request) -> BaseResponse:
             existing = {d.file for d in await run_in_threadpool(services.documents, kb)}
             uploads = []
             for upload in form.files:
-                if _safe_or_none(upload.name) in existing:
-                    failed[upload.name] = f"文件 {upload.name} 已存在。"
+                if (stored := _stored_name(upload.name)) in existing:
+                    failed[stored] = f"文件 {stored} 已存在。"
                 else:
                     uploads.append(upload)
         results = await run_in_threadpool(services.add_files, kb, [u.path for u in uploads], [u.name for u in uploads])
-        failed.update(_failed(results))
+        failed.update(failed_files(results))
     finally:
         form.discard()
     return BaseResponse(msg="文件上传与向量化完成", data={"failed_files": failed})
 
 
-def _safe_or_none(name: str) -> str | None:
+async def _receive(request: Request, services: Services) -> ReceivedForm:
+    form = await receive_form(request, services.settings.home, services.settings.max_upload_mb * 2**20)
+    if not form.files:
+        form.discard()
+        raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
+    return form
+
+
+def _stored_name(name: str) -> str | None:
     try:
         return safe_file_name(name)
-    except ChatchatError:
+    except InvalidName:
         return None
+
+
+@router.post("/knowledge_base/upload_temp_docs", response_model=BaseResponse, openapi_extra=TEMP_UPLOAD_BODY,
+             summary="上传文件用于文件对话 (files for /chat/file_chat; data.id is its knowledge_id)")
+async def upload_temp_docs(request: Request) -> BaseResponse:
+    """The files become a file chat: a conversation with its own internal knowledge base, as in the UI."""
+    services = get_services(request)
+    form = await _receive(request, services)
+    try:
+        previous = form.fields.get("prev_id") or form.fields.get("knowledge_id") or ""
+        conversation = await run_in_threadpool(_temp_conversation, services, previous.strip())
+        results = await run_in_threadpool(services.conversations.attach_files, conversation,
+                                          [u.path for u in form.files], [u.name for u in form.files])
+    finally:
+        form.discard()
+    return BaseResponse(msg="文件上传完成", data={"id": conversation, "failed_files": [{f: e} for f, e in failed_files(results).items()]})
+
+
+def _temp_conversation(services: Services, previous: str) -> str:
+    store = services.conversations
+    if previous and store.exists(previous) and store.get(previous).mode == "file":
+        return previous
+    return store.create(mode="file").id
 
 
 @router.post("/knowledge_base/delete_docs", response_model=BaseResponse, summary="删除知识库内指定文件 (delete files)")
@@ -193,7 +232,7 @@ def update_docs(body: SeedFiles, services: Services = Depends(get_services)) -> 
     failed: dict[str, str] = {}
     for file in body.file_names:
         try:
-            failed.update(_failed([services.reingest(*kb_document(services, kb, file, "file_names"))]))
+            failed.update(failed_files([services.reingest(*kb_document(services, kb, file, "file_names"))]))
         except ChatchatError as exc:
             failed[file] = exc.message
     return BaseResponse(msg="更新文档完成", data={"failed_files": failed})
@@ -208,10 +247,8 @@ def download_doc(
     services: Services = Depends(get_services),
 ) -> FileResponse:
     kb, file = kb_document(services, knowledge_base_name, file_name, "file_name")
-    original = services.store.get(kb).files_dir / file
-    if not original.is_file():
-        raise NotFound(f"No original of '{file}' is kept in knowledge base '{knowledge_base_name}'.")
-    return FileResponse(original, filename=file, content_disposition_type="inline" if preview else "attachment")
+    return FileResponse(services.original(kb, file), filename=PurePosixPath(file).name,
+                        content_disposition_type="inline" if preview else "attachment")
 
 
 @router.post("/knowledge_base/recreate_vector_store", responses=STREAM_RESPONSE,
@@ -219,14 +256,11 @@ def download_doc(
 async def recreate_vector_store(body: SeedRecreate, request: Request):
     services = get_services(request)
     kb = await run_in_threadpool(known_kb, services, body.knowledge_base_name, True)
-    stream = ThreadedStream(lambda cancel: _rebuild_events(services, kb, cancel))
+    stream = ThreadedStream(lambda cancel: _rebuild_events(services, kb, cancel), request)
 
     async def events() -> AsyncIterator[str]:
-        try:
-            while (item := await stream.next()) is not None:
-                yield sse(item)
-        finally:
-            await stream.close()
+        async for item in stream.rest():
+            yield sse(item)
 
     return sse_response(events())
 
@@ -253,74 +287,8 @@ def _rebuild_events(services: Services, kb: str, cancel: threading.Event) -> Ite
                 yield {"code": item.status, "msg": item.message, **error_payload(item.status, item.message, item.code)}
                 return
             else:
-                for file, error in _failed(item).items():
+                for file, error in failed_files(item).items():
                     yield {"code": 500, "msg": f"添加文件‘{file}’到知识库‘{kb}’时出错：{error}。已跳过。"}
                 return
     finally:
         cancel.set()  # a client that went away stops the rebuild at the next file boundary or batch
-
-
-# --- chat ---------------------------------------------------------------------------------------
-@router.post("/chat/chat", responses=STREAM_RESPONSE, summary="与llm模型对话 (chat; SSE of {\"text\", \"message_id\"})")
-async def chat(body: SeedChat, request: Request):
-    return await _seed_chat(body, request, kb=None)
-
-
-@router.post("/chat/knowledge_base_chat", responses=STREAM_RESPONSE,
-             summary="与知识库对话 (knowledge-base chat; SSE of {\"answer\"} then {\"docs\"})")
-async def knowledge_base_chat(body: SeedKBChat, request: Request):
-    return await _seed_chat(body, request, kb=body.knowledge_base_name)
-
-
-async def _seed_chat(body: SeedChat, request: Request, kb: str | None):
-    services = get_services(request)
-    messages = [{"role": h.role, "content": h.content} for h in body.history] + [{"role": "user", "content": body.query}]
-    job = ChatJob(
-        model=f"kb:{kb}" if kb else body.model_name,
-        messages=messages,
-        temperature=body.temperature,
-        max_tokens=body.max_tokens if body.max_tokens and body.max_tokens > 0 else None,
-        top_k=body.top_k if isinstance(body, SeedKBChat) else None,
-        score_threshold=_distance_to_cosine(body.score_threshold) if isinstance(body, SeedKBChat) else None,
-        llm=body.model_name if kb else None,
-        rag=True,
-    )
-    await run_in_threadpool(check, job, services, "model_name", "knowledge_base_name")
-    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel))
-    first = await stream.next()
-    if first is None or first.kind == "error":
-        await stream.close()
-        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
-    base_url = str(request.base_url)
-    message_id = uuid.uuid4().hex
-
-    async def events() -> AsyncIterator[str]:
-        parts: list[str] = []
-        docs: list[str] = []
-        try:
-            event: AnswerEvent | None = first
-            while event is not None:
-                if event.kind == "error":
-                    status = event.error.status if event.error else 500
-                    yield sse({"code": status, "msg": event.text, **error_payload(status, event.text, getattr(event.error, "code", None))})
-                    return
-                if event.kind == "delta":
-                    parts.append(event.text)
-                    if body.stream:
-                        yield sse({"answer": event.text} if kb else {"text": event.text, "message_id": message_id})
-                elif event.kind == "sources":
-                    docs = [_seed_doc(s, base_url) for s in event.sources]
-                event = await stream.next()
-            if not body.stream:
-                yield sse({"answer": "".join(parts), "docs": docs} if kb else {"text": "".join(parts), "message_id": message_id})
-            elif kb:
-                yield sse({"docs": docs})
-        finally:
-            await stream.close()
-
-    return sse_response(events())
-
-
-def _seed_doc(source: Source, base_url: str) -> str:
-    url = f"{base_url}knowledge_base/download_doc?" + urlencode({"knowledge_base_name": source.kb, "file_name": source.file})
-    return f"出处 [{source.index}] [{source.file}]({url}) 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"

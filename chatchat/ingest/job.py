@@ -8,18 +8,17 @@ import hashlib
 import os
 import shutil
 import threading
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from chatchat.docnames import original_path, safe_file_name
 from chatchat.embeddings import Embedder
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
 from chatchat.ingest.split import Chunk, enhance, split_elements
 from chatchat.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
 
-MAX_FILE_NAME_BYTES = 200
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
 
 
@@ -43,19 +42,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def safe_file_name(name: str) -> str:
-    """The name a file is kept under: its last path part, without control characters, NFC-normalised.
-    Hostile names (`../x`, `/etc/passwd`, `C:\\x`, NUL bytes) are reduced to their base name or refused."""
-    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().strip(".").strip()
-    if not base:
-        raise InvalidName(f"{name!r} is not a usable file name.")
-    while len(base.encode("utf-8")) > MAX_FILE_NAME_BYTES:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[:-1] + dot + ext) if dot and stem else base[:-1]
-    return base
 
 
 def sha256_of(path: Path) -> str:
@@ -173,7 +159,8 @@ class Ingestor:
                     self._report(name, index, count, "store", stored, len(chunks))
                     stored += self.kb.add_chunks(doc_id, name, rows)
                 self._check_cancel()
-                original = self.kb.files_dir / name
+                original = original_path(self.kb.files_dir, name)
+                original.parent.mkdir(parents=True, exist_ok=True)
                 tmp = original.with_name(original.name + ".incoming")
                 shutil.copyfile(staged, tmp)
                 os.replace(tmp, original)

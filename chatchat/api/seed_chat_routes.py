@@ -1,0 +1,141 @@
+"""Langchain-Chatchat 0.2.x chat routes, same paths and shapes: /chat/chat (server-sent events of
+{"text", "message_id"}), /chat/knowledge_base_chat and /chat/file_chat ({"answer"}… then {"docs"}),
+/chat/feedback. A chat sent with a conversation_id (and every file chat) is kept as a conversation, so
+its history and the ratings of its answers live with it, as in the UI."""
+
+from __future__ import annotations
+
+import uuid
+from typing import AsyncIterator
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from chatchat.api.chat import ChatJob, answer_events, check
+from chatchat.api.deps import get_services
+from chatchat.api.errors import ApiError, error_payload
+from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine
+from chatchat.api.seed_schemas import BaseResponse, SeedChat, SeedFeedback, SeedFileChat, SeedKBChat
+from chatchat.api.streams import ThreadedStream, sse, sse_response
+from chatchat.conversations import ChatMessage, Conversation
+from chatchat.errors import NotFound
+from chatchat.rag import AnswerEvent, Source
+from chatchat.service import Services
+
+router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])
+ID_CHARS = 16  # a message_id is the conversation's id and then the answer's
+
+
+@router.post("/chat/chat", responses=STREAM_RESPONSE, summary="与llm模型对话 (chat; SSE of {\"text\", \"message_id\"})")
+async def chat(body: SeedChat, request: Request):
+    return await _seed_chat(body, request, kbs=None)
+
+
+@router.post("/chat/knowledge_base_chat", responses=STREAM_RESPONSE,
+             summary="与知识库对话 (knowledge-base chat; SSE of {\"answer\"} then {\"docs\"})")
+async def knowledge_base_chat(body: SeedKBChat, request: Request):
+    return await _seed_chat(body, request, kbs=[body.knowledge_base_name])
+
+
+@router.post("/chat/file_chat", responses=STREAM_RESPONSE,
+             summary="文件对话 (chat with the files of /knowledge_base/upload_temp_docs; SSE as knowledge_base_chat)")
+async def file_chat(body: SeedFileChat, request: Request):
+    services = get_services(request)
+    store = services.conversations
+    conversation = await run_in_threadpool(lambda: store.get(body.knowledge_id) if store.exists(body.knowledge_id) else None)
+    if conversation is None or not conversation.temp_kb:
+        raise ApiError(f"未找到临时知识库 {body.knowledge_id}，请先上传文件 (upload files with /knowledge_base/upload_temp_docs first)",
+                       status=404, code="not_found", param="knowledge_id")
+    return await _seed_chat(body, request, kbs=[conversation.temp_kb], conversation=conversation)
+
+
+@router.post("/chat/feedback", response_model=BaseResponse, summary="返回llm模型对话评分 (rate an answer: score 0–100 and a reason)")
+def chat_feedback(body: SeedFeedback, services: Services = Depends(get_services)) -> BaseResponse:
+    conversation_id, answer_id = body.message_id[:ID_CHARS], body.message_id[ID_CHARS:]
+    try:
+        services.conversations.rate(conversation_id, answer_id, body.score, body.reason)
+    except NotFound as exc:
+        raise ApiError(f"未找到聊天记录 {body.message_id}：只有带 conversation_id 的对话会被保存 "
+                       "(only answers of chats sent with a conversation_id are kept).",
+                       status=404, code="not_found", param="message_id") from exc
+    return BaseResponse(msg=f"已反馈聊天记录 {body.message_id}")
+
+
+async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, conversation: Conversation | None = None):
+    """kbs: answer from these knowledge bases (a file chat's own is passed with its conversation)."""
+    services = get_services(request)
+    if conversation is None and body.conversation_id:
+        conversation = await run_in_threadpool(
+            services.conversations.get_or_create, body.conversation_id, "kb" if kbs else "llm",
+            kbs[0] if kbs else None, body.model_name)
+    history = [{"role": h.role, "content": h.content} for h in body.history]
+    if conversation is not None and body.history_len > 0:
+        history = conversation.history(body.history_len)
+    llm = body.model_name or services.settings.default_llm
+    grounded = isinstance(body, (SeedKBChat, SeedFileChat))
+    own_files = conversation is not None and conversation.temp_kb is not None
+    job = ChatJob(
+        model=f"kb:{kbs[0]}" if kbs and not own_files else llm,
+        messages=[*history, {"role": "user", "content": body.query}],
+        temperature=body.temperature,
+        max_tokens=body.max_tokens if body.max_tokens and body.max_tokens > 0
+        else services.catalog.default_max_tokens(llm, services.settings.max_tokens),
+        top_k=body.top_k if grounded else None,
+        score_threshold=distance_to_cosine(body.score_threshold) if grounded else None,
+        llm=llm if kbs else None,
+        rag=True,
+    )
+    await run_in_threadpool(check, job, services, "model_name", "knowledge_base_name")
+    if own_files:
+        job.kb = kbs  # internal: no caller reaches it by name, only through its conversation
+    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel), request)
+    first = await stream.next()
+    if first is None or first.kind == "error":
+        await stream.close()
+        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
+    base_url = str(request.base_url)
+    answer_id = uuid.uuid4().hex[:ID_CHARS]
+    message_id = conversation.id + answer_id if conversation else uuid.uuid4().hex
+
+    async def events() -> AsyncIterator[str]:
+        parts: list[str] = []
+        sources: tuple[Source, ...] = ()
+        finished = False
+        try:
+            event: AnswerEvent | None = first
+            while event is not None:
+                if event.kind == "error":
+                    status = event.error.status if event.error else 500
+                    yield sse({"code": status, "msg": event.text, **error_payload(status, event.text, getattr(event.error, "code", None))})
+                    return
+                if event.kind == "delta":
+                    parts.append(event.text)
+                    if body.stream:
+                        yield sse({"answer": event.text} if grounded else {"text": event.text, "message_id": message_id})
+                elif event.kind == "sources":
+                    sources = event.sources
+                event = await stream.next()
+            finished = True
+            docs = [_seed_doc(s, None if own_files else base_url) for s in sources]
+            if not body.stream:
+                yield sse({"answer": "".join(parts), "docs": docs} if grounded else {"text": "".join(parts), "message_id": message_id})
+            elif grounded:
+                yield sse({"docs": docs})
+        finally:
+            await stream.close()
+            if conversation is not None and (parts or finished):
+                services.conversations.add_exchange(
+                    conversation.id, ChatMessage(role="user", content=body.query),
+                    ChatMessage(role="assistant", content="".join(parts), model=llm, id=answer_id, cancelled=not finished,
+                                sources=[s.to_dict() for s in sources]))
+
+    return sse_response(events())
+
+
+def _seed_doc(source: Source, base_url: str | None) -> str:
+    """A source as the seed's "docs" entries; a file chat's files have no download link (so the seed's)."""
+    name = f"[{source.file}]"
+    if base_url:
+        name += f"({base_url}knowledge_base/download_doc?" + urlencode({"knowledge_base_name": source.kb, "file_name": source.file}) + ")"
+    return f"出处 [{source.index}] {name} 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"
