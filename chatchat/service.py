@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from chatchat import policy
-from chatchat.catalog import Catalog, load_catalog
+from chatchat.catalog import Catalog, EmbeddingEntry, load_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.context import fuse_by_rank
 from chatchat.rerank import POOL as RERANK_POOL
@@ -147,8 +147,13 @@ class Services:
         return result
 
     def rebuild_kb(self, kb: str, progress: Callable[[Progress], None] | None = None,
-                   cancel: threading.Event | None = None) -> list[FileResult]:
-        """Re-parse, re-split and re-embed every kept original (e.g. after changing chunk settings)."""
+                   cancel: threading.Event | None = None, embedding: str | None = None) -> list[FileResult]:
+        """Re-parse, re-split and re-embed every kept original (e.g. after changing chunk settings); with
+        `embedding`, with that model from now on (loaded first: a model that cannot load changes nothing)."""
+        if embedding and embedding != self.kb_info(kb).embedding:
+            entry = self.catalog.embedding(embedding)
+            self.embedders.get(entry.id)
+            self.store.switch_embedding(kb, entry.id, entry.dim)
         base = self.store.get(kb)
         names = kept_files(base.files_dir)
         return self._ingestor(base, progress, cancel, force=True).run([base.files_dir / n for n in names], names)
@@ -261,6 +266,13 @@ class Services:
         if entry and entry.languages and detect_language(query) not in entry.languages:
             return 0.0
         return None  # the store's default
+
+    def embedding_for(self, language: str) -> EmbeddingEntry | None:
+        """The first installed local embedding model of the catalog that understands `language`."""
+        from chatchat.hub import installed_path
+
+        return next((entry for entry in self.catalog.embeddings.values()
+                     if language in entry.languages and entry.is_local and installed_path(self.settings, entry)), None)
 
     def embed(self, texts: list[str], model: str | None = None) -> np.ndarray:
         return self.embedders.get(model or self.settings.default_embedding).embed(texts)

@@ -546,6 +546,25 @@ class Store:
                 self.db.drop_table(f"{kb.info.table_id}{suffix}", ignore_missing=True)
         shutil.rmtree(kb.folder, ignore_errors=True)
 
+    def switch_embedding(self, name: str, embedding: str, dim: int) -> KBInfo:
+        """Give a knowledge base another embedding model: new, empty tables for its chunks and documents
+        (vectors of another model cannot share a table). The kept originals stay, for the rebuild that must
+        follow; the old tables go once kb.json names the new ones (a crash in between leaves only orphans,
+        which drop_orphan_tables removes)."""
+        kb = self.get(name)
+        with kb.writing():
+            old = kb.info.table_id
+            table_id = "kb_" + uuid.uuid4().hex
+            info = KBInfo(**{**asdict(kb.info), "embedding": embedding, "dim": dim, "table_id": table_id})
+            self.db.create_table(f"{info.table_id}_chunks", schema=_chunk_schema(dim))
+            self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
+            _write_info(kb.folder, info)
+            with self._lock:
+                self._open.pop(kb.folder.name, None)
+            for suffix in ("_chunks", "_docs"):
+                self.db.drop_table(f"{old}{suffix}", ignore_missing=True)
+        return info
+
     def drop_orphan_tables(self) -> None:
         """Tables whose knowledge base is gone (a crash during create or delete)."""
         live = {self.get(n).info.table_id for n in self.names()}

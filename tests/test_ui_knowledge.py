@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatchat.ui.knowledge import upload_names
+from chatchat.ui.uploads import upload_names
 
 
 def test_upload_names_give_back_the_picked_paths_in_order():

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from browser import CHROMIUM, launch_browser, open_tab, running_app, screenshot, text_field  # noqa: E402
+from browser import CHROMIUM, choose, launch_browser, open_tab, running_app, screenshot, text_field  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -111,3 +111,41 @@ def test_folder_upload_skips_hidden_files_and_keeps_paths(page: Page, tmp_path: 
     expect(table).not_to_contain_text("config")
     screenshot(page, "kb-folder-en")
 
+
+def test_chinese_ui_recommends_a_chinese_embedding_and_offers_a_rebuild(app):
+    """Issue 11 item 6: in the Chinese UI the create form starts with an installed model that understands
+    Chinese (from the catalog's languages) and says why English-only MiniLM is a poor choice; Chinese
+    documents landing in a MiniLM knowledge base bring a notice whose button rebuilds it with that model."""
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 950}).new_page()
+        page.goto(app[0] + "/")
+        expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
+        open_tab(page, "tab-kb")
+        expect(page.locator("#kb-demo, #kb-select").first).to_be_visible(timeout=WAIT)
+        if not text_field(page, "kb-new-name").is_visible():  # the form is open only while there is no KB
+            page.locator("#kb-new").get_by_text("新建知识库").click()
+        embedding = page.locator("#kb-new-embedding input")
+        expect(embedding).to_have_value(re.compile("multilingual-e5"), timeout=WAIT)
+        expect(page.locator("#kb-embedding-hint")).not_to_contain_text("只懂英文")
+        choose(page, "kb-new-embedding", "MiniLM")
+        hint = page.locator("#kb-embedding-hint")
+        expect(hint).to_contain_text("只懂英文", timeout=WAIT)
+        expect(hint).to_contain_text("multilingual-e5")
+        text_field(page, "kb-new-name").fill("中文笔记")
+        page.locator("#kb-create").click()
+        expect(page.locator("#kb-select input")).to_have_value("中文笔记", timeout=WAIT)
+        expect(page.locator(".block.cc-card")).to_contain_text("minilm", timeout=WAIT)
+
+        page.locator("#kb-upload-files input[type=file]").set_input_files(str(SAMPLES / "大模型推理优化策略.md"))
+        expect(page.locator("#kb-upload-files")).to_contain_text("大模型推理优化策略", timeout=WAIT)
+        page.locator("#kb-add").click()
+        notice = page.locator("#kb-chinese-notice")
+        expect(notice).to_contain_text("只懂英文", timeout=3 * WAIT)
+        screenshot(page, "kb-chinese-notice-zh")
+        page.locator("#kb-chinese-rebuild").click()
+        expect(page.locator(".block.cc-card")).to_contain_text("multilingual-e5-small-q4", timeout=3 * WAIT)
+        expect(notice).to_be_hidden()
+        expect(page.locator("#kb-docs-table")).to_contain_text("就绪")
+        expect(page.locator("#kb-progress .cc-added, #kb-progress .cc-replaced")).to_have_count(1)
+        browser.close()

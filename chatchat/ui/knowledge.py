@@ -7,21 +7,20 @@ import json
 import queue
 import threading
 import time
-from collections import deque
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable, Iterator
 
 import gradio as gr
-import pandas as pd
-from gradio_client.utils import strip_invalid_filename_characters
 
 from chatchat import space
 from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.service import SEARCH_MODES, Services
-from chatchat.store import Hit
-from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, local_time, session_of, warn
+from chatchat.ui import embedding_advice
+from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, session_of, warn
+from chatchat.ui.kb_views import chunks_frame, docs_frame, hits_html, kb_card
+from chatchat.ui.uploads import PICKED_NAMES_JS, PICKED_NAMES_LISTENER, upload_names
 from chatchat.ui.i18n import t, tr
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
@@ -29,23 +28,6 @@ STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done"
 
 _DONE = object()  # the worker's last message
 
-# Gradio uploads each file under its base name alone, and empties its file input right after. So the names as
-# picked (a folder's files with their paths inside it, hidden ones included) are caught when a file input of
-# the tab changes (a listener on the document, ahead of Gradio's own), and sent along with Add as JSON.
-PICKED_NAMES_LISTENER = """if (!window.ccPicked) {
-  window.ccPicked = {};
-  document.addEventListener("change", (event) => {
-    const input = event.target;
-    const box = input instanceof HTMLInputElement && input.type === "file"
-      && input.closest("#kb-upload-files, #kb-upload-folder");
-    if (box) window.ccPicked[box.id] = Array.from(input.files || [],
-      (f) => f.webkitRelativePath ? f.webkitRelativePath.split("/").slice(1).join("/") : f.name);
-  }, true);
-}"""
-PICKED_NAMES_JS = """(kb, files, folder, lang, picked) => {
-  const names = [files ? window.ccPicked?.["kb-upload-files"] : [], folder ? window.ccPicked?.["kb-upload-folder"] : []];
-  return [kb, files, folder, lang, JSON.stringify(names.flatMap((list) => list || []))];
-}"""
 
 # One cancel switch per browser session's running ingest (a session runs one at a time: the buttons say so).
 _cancels: dict[str, threading.Event] = {}
@@ -86,11 +68,12 @@ class IngestView:
         self.results: list[FileResult] | None = None
 
     def update(self, p: Progress) -> None:
-        if p.file_index >= len(self.names):  # the job saw more files than announced (cannot happen today)
-            self.names += [p.file] * (p.file_index + 1 - len(self.names))
-            self.stage += ["waiting"] * (p.file_index + 1 - len(self.stage))
-            self.share += [0.0] * (p.file_index + 1 - len(self.share))
-            self.detail += [""] * (p.file_index + 1 - len(self.detail))
+        count = max(p.file_index + 1, p.file_count)
+        if count > len(self.names):  # the job has more files than announced (a rebuild announces none)
+            self.names += [""] * (count - len(self.names))
+            self.stage += ["waiting"] * (count - len(self.stage))
+            self.share += [0.0] * (count - len(self.share))
+            self.detail += [""] * (count - len(self.detail))
         i = p.file_index
         self.names[i] = p.file
         self.stage[i] = p.stage
@@ -181,20 +164,6 @@ def run_ingest(
     return outcome["results"]
 
 
-def upload_names(uploaded: list[Path], picked: list[str]) -> list[str]:
-    """The names the uploaded files had when picked: each file Gradio saved (under its cleaned-up base name)
-    takes the first unused picked name that cleans up to its own, in order, so two README.md from different
-    sub-folders keep their paths. A file with no picked name (dropped rather than picked) keeps its own."""
-    waiting: dict[str, deque[str]] = {}
-    for name in picked:
-        waiting.setdefault(strip_invalid_filename_characters(PurePosixPath(name).name), deque()).append(name)
-    names = []
-    for path in uploaded:
-        queue_ = waiting.get(path.name)
-        names.append(queue_.popleft() if queue_ else path.name)
-    return names
-
-
 def summarize(results: list[FileResult], lang: str, skipped: int = 0) -> None:
     """The batch's outcome as a toast; `skipped` hidden or system files were left out on purpose."""
     counts: dict[str, int] = {}
@@ -207,57 +176,6 @@ def summarize(results: list[FileResult], lang: str, skipped: int = 0) -> None:
         warn(t("ingest.summary", lang, parts=parts))
     else:
         info(t("ingest.summary", lang, parts=parts))
-
-
-# --- rendering ----------------------------------------------------------------------------------
-def kb_card(services: Services, kb: str | None, lang: str) -> str:
-    if not kb:
-        return ""
-    info_ = services.kb_info(kb)
-    docs = services.documents(kb)
-    ready = [d for d in docs if d.status == "ready"]
-    lines = [
-        f"### {esc(info_.name)}",
-        esc(info_.description) if info_.description else f"*{t('kb.no_description', lang)}*",
-        "",
-        f"- {t('kb.embedding', lang)}: `{info_.embedding}` ({info_.dim}-d)",
-        f"- {t('kb.chunking', lang, size=info_.chunk_size, overlap=info_.chunk_overlap)}",
-        f"- {t('kb.counts', lang, docs=len(ready), chunks=sum(d.chunks for d in ready))}",
-        f"- {t('kb.created', lang)}: {local_time(info_.created)}",
-    ]
-    return "\n".join(lines)
-
-
-def docs_frame(services: Services, kb: str | None, lang: str) -> pd.DataFrame:
-    headers = [t(f"docs.{c}", lang) for c in ("file", "pages", "chunks", "status", "error", "added")]
-    if not kb:
-        return pd.DataFrame(columns=headers)
-    rows = [
-        [d.file, d.pages if d.pages else "", d.chunks, t("status." + d.status, lang), d.error or "", local_time(d.added)]
-        for d in services.documents(kb)
-    ]
-    return pd.DataFrame(rows, columns=headers)
-
-
-def chunks_frame(hits: list[Hit], lang: str) -> pd.DataFrame:
-    headers = [t(f"chunks.{c}", lang) for c in ("index", "page", "section", "text")]
-    rows = [[h.chunk_index, h.page or "", h.section or "", h.text] for h in hits]
-    return pd.DataFrame(rows, columns=headers)
-
-
-def hits_html(hits: list[Hit], lang: str) -> str:
-    if not hits:
-        return f'<div class="cc-empty">{esc(t("search.none", lang))}</div>'
-    cards = []
-    for rank, hit in enumerate(hits, 1):
-        where = esc(hit.file) + (f" · {esc(t('source.page', lang, page=hit.page))}" if hit.page else "")
-        section = f'<div class="cc-section">{esc(hit.section)}</div>' if hit.section else ""
-        cards.append(
-            f'<div class="cc-hit"><div class="cc-hit-head"><span class="cc-rank">{rank}</span>'
-            f'<span class="cc-where">{where}</span><span class="cc-score">{hit.score:.3f}</span></div>'
-            f'{section}<div class="cc-snippet">{esc(hit.text)}</div></div>'
-        )
-    return f'<div class="cc-hits">{"".join(cards)}</div>'
 
 
 # --- the tab ------------------------------------------------------------------------------------
@@ -288,7 +206,9 @@ def build(ctx: Context) -> list[Refresh]:
                     label=tr("kb.embedding"),
                     choices=[(e.name, e.id) for e in services.catalog.embeddings.values()],
                     value=settings.default_embedding,
+                    elem_id="kb-new-embedding",
                 )
+                embedding_hint = gr.Markdown(elem_id="kb-embedding-hint")
                 with gr.Row():
                     new_size = gr.Number(label=tr("kb.chunk_size"), value=settings.chunk_size, precision=0, minimum=50, maximum=8000)
                     new_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=settings.chunk_overlap, precision=0, minimum=0)
@@ -309,6 +229,9 @@ def build(ctx: Context) -> list[Refresh]:
                             add_btn = gr.Button(tr("upload.add"), variant="primary", elem_id="kb-add")
                             cancel_btn = gr.Button(tr("upload.cancel"), variant="stop", visible=False, elem_id="kb-cancel")
                         progress = gr.HTML(elem_id="kb-progress", js_on_load=PICKED_NAMES_LISTENER)
+                        with gr.Group(visible=False) as notice_box:
+                            notice_text = gr.Markdown(elem_id="kb-chinese-notice")
+                            notice_btn = gr.Button(variant="primary", size="sm", visible=False, elem_id="kb-chinese-rebuild")
                         docs = gr.Dataframe(
                             interactive=False, wrap=True, elem_id="kb-docs-table", max_height=420,
                             column_widths=["34%", "8%", "8%", "10%", "25%", "15%"],
@@ -358,11 +281,23 @@ def build(ctx: Context) -> list[Refresh]:
                 **{button: gr.update(interactive=False) for button in doc_buttons},
                 chunks_view: gr.update(visible=False),
                 confirm_box: gr.update(visible=False),
+                notice_box: gr.update(visible=False),
             })
         return view
 
+    def notice_of(kb: str, results: list[FileResult], lang_: str) -> dict:
+        """Chinese documents just landed in a knowledge base whose model understands English only: say so,
+        and offer the rebuild with a model that understands Chinese."""
+        notice = embedding_advice.chinese_notice(services, kb, results, lang_)
+        if notice is None:
+            return {notice_box: gr.update(visible=False)}
+        better = notice.rebuild_with
+        return {notice_box: gr.update(visible=True), notice_text: notice.text,
+                notice_btn: gr.update(visible=better is not None,
+                                      value=t("kb.rebuild_with", lang_, better=better.name) if better else "")}
+
     refresh_outputs = [kb_pick, card, docs, kb_side, new_box, rebuild_btn, delete_btn, empty_box, kb_box]
-    view_outputs = [*refresh_outputs, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box]
+    view_outputs = [*refresh_outputs, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box, notice_box]
 
     def busy(running: bool) -> dict:
         """While an ingest runs in this session: the start buttons off, Cancel on."""
@@ -373,7 +308,7 @@ def build(ctx: Context) -> list[Refresh]:
             demo_btn: gr.update(interactive=not running),
         }
 
-    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, demo_btn, progress]
+    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, demo_btn, progress, notice_text, notice_btn]
 
     def job(kb: str, start, names: list[str], lang_: str, session: str, clear_uploads: bool = False,
             skipped: int = 0):
@@ -393,7 +328,7 @@ def build(ctx: Context) -> list[Refresh]:
             yield {**busy(False), **view_of(kb, lang_, session)}
             raise
         summarize(results, lang_, skipped)
-        final = {**busy(False), **view_of(kb, lang_, session)}
+        final = {**busy(False), **view_of(kb, lang_, session), **notice_of(kb, results, lang_)}
         if clear_uploads:
             final.update({files_in: None, folder_in: None})
         yield final
@@ -414,8 +349,16 @@ def build(ctx: Context) -> list[Refresh]:
         return view_of(kb, lang_, session_of(request))
 
     @guarded
-    def refresh(kb: str | None, lang_: str, request: gr.Request):
-        return view_of(kb, lang_, session_of(request), reset=False)
+    def refresh(kb: str | None, lang_: str, embedding: str | None, request: gr.Request):
+        """Also the create form's model: in the Chinese UI, one that understands Chinese when the default
+        does not (a model the person picked stays)."""
+        if embedding in (None, settings.default_embedding, services.embedders.default_for_new_kb()[0]):
+            embedding = embedding_advice.new_kb_choice(services, lang_)
+        return {**view_of(kb, lang_, session_of(request), reset=False), new_embedding: embedding,
+                embedding_hint: embedding_advice.create_hint(services, embedding, lang_)}
+
+    def hint(embedding: str | None, lang_: str) -> str:
+        return embedding_advice.create_hint(services, embedding, lang_)
 
     @guarded
     def create(name: str, description: str, embedding: str, size, overlap, lang_: str, request: gr.Request):
@@ -490,17 +433,23 @@ def build(ctx: Context) -> list[Refresh]:
 
         yield from job(kb, start, names, lang_, session, clear_uploads=True, skipped=len(uploaded) - len(chosen))
 
-    @guarded
-    def rebuild(kb: str | None, lang_: str, request: gr.Request):
-        session = session_of(request)
+    def rebuild_job(kb: str | None, lang_: str, session: str, embedding: str | None = None):
+        """Every kept original again (the panel learns the files from the job's first progress)."""
         kb = need(kb, session, lang_, write=True)
-        folder = services.store.get(kb).files_dir
-        names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".incoming"))
 
         def start(progress, cancel):
-            return services.rebuild_kb(kb, progress=progress, cancel=cancel)
+            return services.rebuild_kb(kb, progress=progress, cancel=cancel, embedding=embedding)
 
-        yield from job(kb, start, names, lang_, session)
+        yield from job(kb, start, [], lang_, session)
+
+    @guarded
+    def rebuild(kb: str | None, lang_: str, request: gr.Request):
+        yield from rebuild_job(kb, lang_, session_of(request))
+
+    @guarded
+    def rebuild_for_chinese(kb: str | None, lang_: str, request: gr.Request):
+        better = services.embedding_for("zh")
+        yield from rebuild_job(kb, lang_, session_of(request), better.id if better else None)
 
     @guarded
     def make_demo(lang_: str, request: gr.Request):
@@ -542,10 +491,12 @@ def build(ctx: Context) -> list[Refresh]:
     lane = {"concurrency_id": "ingest", "concurrency_limit": 2}
     add_btn.click(add, [kb_pick, files_in, folder_in, lang, picked_names], job_outputs, js=PICKED_NAMES_JS, **lane)
     rebuild_btn.click(rebuild, [kb_pick, lang], job_outputs, **lane)
+    notice_btn.click(rebuild_for_chinese, [kb_pick, lang], job_outputs, **lane)
+    new_embedding.input(hint, [new_embedding, lang], embedding_hint, concurrency_limit=None)
     reingest_btn.click(reingest, [kb_pick, selected_doc, lang], job_outputs, **lane)
     demo_btn.click(make_demo, [lang], job_outputs, **lane)
     cancel_btn.click(cancel, None, None, concurrency_limit=None)
     search_btn.click(search, [kb_pick, query, top_k, threshold, mode, lang], results)
     query.submit(search, [kb_pick, query, top_k, threshold, mode, lang], results)
 
-    return [Refresh(refresh, [kb_pick, lang], refresh_outputs)]
+    return [Refresh(refresh, [kb_pick, lang, new_embedding], [*refresh_outputs, new_embedding, embedding_hint])]
