@@ -270,6 +270,82 @@ def scanned_pdf(folder: Path) -> tuple[Path, list[str]]:
     return path, ["横向文本框"]
 
 
+CHI_SIM_JPG = SHARED_DOCS / "unstructured" / "chi_sim_image.jpeg"
+CHI_SIM_WORDS = ["甘草", "适用人群"]  # what OCR reads in that picture
+
+
+def _pictured_pdf(path: Path, pages: list[bytes], fonts: dict[str, pikepdf.Dictionary], picture: tuple[int, int, int]) -> Path:
+    """A PDF whose pages each show chi_sim_image.jpeg (at x, y, width in points) under the content in `pages`."""
+    width, height = Image.open(CHI_SIM_JPG).size
+    document = pikepdf.new()
+    image = document.make_stream(
+        CHI_SIM_JPG.read_bytes(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=width, Height=height,
+        ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode,
+    )
+    x, y, shown = picture
+    for content in pages:
+        page = document.add_blank_page(page_size=(595, 842))
+        page.Resources = pikepdf.Dictionary(
+            Font=pikepdf.Dictionary({f"/{key}": document.make_indirect(font) for key, font in fonts.items()}),
+            XObject=pikepdf.Dictionary(Im0=image),
+        )
+        picture_ops = f"q {shown} 0 0 {shown * height / width:.1f} {x} {y} cm /Im0 Do Q ".encode()
+        page.Contents = document.make_stream(picture_ops + content)
+    document.save(path)
+    return path
+
+
+def _cid_font(document_name: str) -> pikepdf.Dictionary:
+    """A CJK font as subsetting tools write it, less the ToUnicode map: glyph codes are all a reader gets."""
+    descendant = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.CIDFontType2, BaseFont=pikepdf.Name(f"/{document_name}"),
+        CIDSystemInfo=pikepdf.Dictionary(Registry=pikepdf.String("Adobe"), Ordering=pikepdf.String("Identity"), Supplement=0),
+        FontDescriptor=pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor, FontName=pikepdf.Name(f"/{document_name}"), Flags=4,
+            FontBBox=[0, -120, 1000, 880], ItalicAngle=0, Ascent=880, Descent=-120, CapHeight=700, StemV=80,
+        ),
+        DW=1000,
+    )
+    return pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type0, BaseFont=pikepdf.Name(f"/{document_name}"),
+        Encoding=pikepdf.Name("/Identity-H"), DescendantFonts=[descendant],
+    )
+
+
+def garbled_pdf(folder: Path) -> tuple[Path, list[str], list[str]]:
+    """Pages whose text layer is mojibake over a picture of the real text.
+
+    Page 1 and 2: a subset CJK font without ToUnicode (codes 0x21… read as `!"#$%`, 0x41… as
+    `ABCD`); page 3: GBK bytes shown through a WinAnsi font (`ÖªÊ¶¿â`). The text is drawn
+    invisibly (render mode 3, as an OCR layer is) so that a reader, and OCR, sees the picture.
+    Returns (path, words OCR must find, garbage that must not come out).
+    """
+    helvetica = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica, Encoding=pikepdf.Name.WinAnsiEncoding
+    )
+    fonts = {"F1": _cid_font("ABCDEF+SimSun"), "F2": helvetica}
+
+    def cids(first: int, count: int) -> str:
+        return "".join(f"{code:04X}" for code in range(first, first + count))
+
+    latin = "甘草清道夫适用人群".encode("gbk").hex()
+    pages = [
+        f"BT /F1 20 Tf 3 Tr 72 700 Td <{cids(0x21, 6)}> Tj 0 -30 Td <{cids(0x27, 8)}> Tj ET".encode(),
+        f"BT /F1 20 Tf 3 Tr 72 700 Td <{cids(0x41, 16)}> Tj 0 -30 Td <{cids(0x51, 9)}> Tj ET".encode(),
+        f"BT /F2 20 Tf 3 Tr 72 700 Td <{latin}> Tj ET".encode(),
+    ]
+    path = _pictured_pdf(folder / "garbled.pdf", pages, fonts, picture=(72, 420, 400))
+    return path, CHI_SIM_WORDS, ['!"#$', "ABCDEFGHIJ", "¸Ê²Ý"]
+
+
+def pictured_text_pdf(folder: Path) -> tuple[Path, list[str]]:
+    """Two text pages, each with the same small picture of Chinese text (8% of the page)."""
+    helvetica = pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+    pages = [f"BT /F1 14 Tf 72 760 Td (Knowledge base page {n} with a picture) Tj ET".encode() for n in (1, 2)]
+    path = _pictured_pdf(folder / "pictured.pdf", pages, {"F1": helvetica}, picture=(72, 500, 300))
+    return path, ["Knowledge base page 1 with a picture", *CHI_SIM_WORDS]
+
+
 def image(fmt: str, ext: str) -> Maker:
     def make(folder: Path) -> tuple[Path, list[str]]:
         path = folder / f"picture{ext}"

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import parse_samples
 import pytest
-from conftest import SAMPLES, SHARED_DOCS, UNSTRUCTURED_DOCS
+import pypdfium2 as pdfium
+from conftest import REPO, SAMPLES, SHARED_DOCS, UNSTRUCTURED_DOCS
 
 from chatchat.errors import FileTooLarge, ParseError, UnsupportedFile
 from chatchat.ingest import offline_nlp
+from chatchat.ingest import pdf as pdf_module
 from chatchat.ingest.encoding import decode_text
+from chatchat.ingest.garbled import looks_garbled
 from chatchat.ingest.ocr import ocr_image
 from chatchat.ingest.sniff import MAX_MARKUP_BYTES
 from chatchat.ingest.parse import MAX_FILE_BYTES, MAX_TEXT_BYTES, SUPPORTED_EXTENSIONS, looks_like_heading, parse_file, table_rows
@@ -85,7 +88,7 @@ OCR_DOCS = {
     "chatchat-samples/ocr_test.jpg": (["横向文本框", "竖向文本框"], None),
     "chatchat-samples/ocr_test.docx": (["我是文字", "我是表格1: 我是表格3", "横向文本框"], None),
     "chatchat-samples/ocr_test.pptx": (["我是文字", "横向文本框"], {1}),
-    "chatchat-samples/ocr_test.pdf": (["我是文字"], {1}),
+    "chatchat-samples/ocr_test.pdf": (["我是文字", "横向文本框"], {1}),  # the text layer, and the picture on the page
     "unstructured/chi_sim_image.jpeg": (["甘草", "清道夫", "适用人群"], None),
     "unstructured/pdf-with-ocr-text.pdf": (["SUGAR", "FOUNDATION"], {1}),
 }
@@ -231,6 +234,44 @@ def test_scanned_pdf_page_is_ocrd_and_needs_ocr(tmp_path: Path) -> None:
 
 
 @needs_shared
+def test_garbled_text_layer_is_replaced_by_ocr(tmp_path: Path) -> None:
+    path, words, garbage = parse_samples.garbled_pdf(tmp_path)
+    elements = parse_file(path)
+    assert {e.page for e in elements} == {1, 2, 3}
+    for page in (1, 2, 3):
+        text = joined(e for e in elements if e.page == page)
+        assert all(word in text for word in words), (page, text)
+        assert not any(junk in text for junk in garbage), (page, text)
+    with pytest.raises(ParseError, match="unreadable text layer"):
+        parse_file(path, ocr=False)
+
+
+def test_mojibake_is_told_from_real_text() -> None:
+    for pdf in sorted(SHARED_DOCS.rglob("*.pdf")):
+        if pdf.name != "password.pdf":
+            for number, page in enumerate(pdfium.PdfDocument(pdf), start=1):
+                assert not looks_garbled(page.get_textpage().get_text_bounded(), lambda: True), (pdf.name, number)
+    for source in ("chatchat/ingest/parse.py", "pyproject.toml"):  # code and config: many symbols
+        assert not looks_garbled((REPO / source).read_text(encoding="utf-8"), lambda: False)
+    assert not looks_garbled("目录 ........................ 1\n第一章 ..................... 5", lambda: True)
+    assert not looks_garbled("Retrieval-augmented generation answers from documents", lambda: True)
+    assert looks_garbled('图 ! !"#$ 基因外显子 %、&、’、( 图 ! "#', lambda: False)  # the reported page
+    assert looks_garbled("ÖªÊ¶¿âÖÜ±¨ ¸÷Î»Í¬ÊÂ£º±¾ÖÜ", lambda: False)
+    assert looks_garbled("ABCDEFGHIJKLMNOPQRS TUVWXYZabcdefghij", lambda: True)
+    assert not looks_garbled("ABCDEFGHIJKLMNOPQRS TUVWXYZabcdefghij", lambda: False)
+
+
+def test_pictures_inside_a_text_pdf_are_read_once_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, words = parse_samples.pictured_text_pdf(tmp_path)
+    elements = parse_file(path)
+    text = joined(elements)
+    assert all(word in text for word in words), text
+    # the same picture on page 2 (a logo, a letterhead) is read on its first page only
+    assert [(e.page, e.category) for e in elements] == [(1, "Text"), (1, "Image"), (2, "Text")]
+    monkeypatch.setattr(pdf_module, "IMAGE_OCR_BUDGET_S", 0.0)
+    assert [(e.page, e.category) for e in parse_file(path)] == [(1, "Text"), (2, "Text")]
+
+
 def test_image_without_ocr_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFile, match=r"ocr_test\.jpg.*OCR"):
         parse_file(SAMPLES / "ocr_test.jpg", ocr=False)

@@ -60,7 +60,11 @@ def ocr_image(image: Image.Image | bytes, name: str) -> list[str]:
         image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode straight at a reduced size
         # Palette, CMYK and 16-bit images would reach the model as nonsense channels; phone
         # photos store their rotation in EXIF.
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            # Dark text on a transparent background would turn black on black.
+            image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+        image = image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ParseError(f"The image in {name} cannot be read ({exc}); re-save it as PNG or JPEG.") from exc
     image = _bounded(image)

@@ -1,16 +1,22 @@
-"""PDF → one element per page from the text layer, plus OCR of scanned pages.
+"""PDF → one element per page from the text layer, plus OCR where the text layer falls short.
 
 pypdfium2 reads the text layer about 25x faster than pdfminer.six (bench/bench_parse.py) and
 needs none of unstructured's [pdf] extra (CUDA torch). A page is rendered and OCR'd when it has
-no text layer, or when images cover more than PAGE_OCR_IMAGE_FRACTION of it (a scan, or a
-slide exported as a picture), as Langchain-Chatchat did; recognised lines the text layer
-already holds are dropped, so a scan that carries its own OCR layer is not read twice over.
+no text layer, when images cover more than PAGE_OCR_IMAGE_FRACTION of it (a scan, or a slide
+exported as a picture), as Langchain-Chatchat did, or when its text layer is mojibake (garbled.py),
+which is then dropped. On other pages each embedded image of a meaningful size (a screenshot, a
+scanned table) is OCR'd on its own, within IMAGE_OCR_BUDGET_S per document. Recognised lines the
+text layer already holds are dropped, so a scan that carries its own OCR layer is not read twice.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import logging
 import re
 import threading
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -20,8 +26,16 @@ from PIL import Image
 from chatchat.errors import ParseError
 from chatchat.ingest import ocr
 from chatchat.ingest.elements import Element
+from chatchat.ingest.garbled import is_cjk_font, looks_garbled
+
+log = logging.getLogger(__name__)
 
 PAGE_OCR_IMAGE_FRACTION = 0.6
+# An embedded image is worth reading when it covers this share of its page (a logo or an icon
+# covers less), and at most this many per page, largest first.
+MIN_IMAGE_FRACTION = 0.02
+MAX_IMAGES_PER_PAGE = 8
+IMAGE_OCR_BUDGET_S = 120.0  # RapidOCR takes ~0.5-2 s an image on 2 cores
 # 144 dpi: body text of the sample scans reads well at this size and not at 72 dpi; OCR time
 # grows with the pixel count.
 OCR_RENDER_SCALE = 2.0
@@ -31,34 +45,48 @@ _pdfium_lock = threading.Lock()
 _SPACE = re.compile(r"\s+")
 
 
+class _Page:
+    """What one page gives: its text layer (dropped when garbled) and the images to OCR."""
+
+    def __init__(self, text: str, garbled: bool, images: list[Image.Image]):
+        self.text, self.garbled, self.images = text, garbled, images
+
+
 def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
     can_ocr = use_ocr and ocr.available()
     with _pdfium_lock:
         pdf = _open(path, name)
     elements: list[Element] = []
-    page_count = 0
+    page_count = garbled = 0
+    seen_images: set[str] = set()
+    deadline = time.monotonic() + IMAGE_OCR_BUDGET_S
     try:
         with _pdfium_lock:
             page_count = len(pdf)
         for index in range(page_count):
+            embedded = can_ocr and time.monotonic() < deadline
             with _pdfium_lock:
-                text, image = _read_page(pdf, index, can_ocr, name)
-            if text.strip():
-                elements.append(Element(text=text, page=index + 1))
-            if image is not None:
-                seen = _SPACE.sub("", text)
+                page = _read_page(pdf, index, can_ocr, embedded, seen_images, name)
+            garbled += page.garbled
+            if page.text.strip():
+                elements.append(Element(text=page.text, page=index + 1))
+            seen = _SPACE.sub("", page.text)
+            for image in page.images:
                 lines = [ln for ln in ocr.ocr_image(image, name) if _SPACE.sub("", ln) not in seen]
                 if lines:
-                    elements.append(Element(text="\n".join(lines), page=index + 1, category="Image"))
+                    seen += "".join(_SPACE.sub("", ln) for ln in lines)
+                    # A garbled page's OCR text is the page's text, not a picture on it.
+                    elements.append(Element(text="\n".join(lines), page=index + 1, category="Text" if page.garbled else "Image"))
+        if can_ocr and time.monotonic() >= deadline:
+            log.warning("%s: stopped reading pictures with OCR after %.0f s", name, IMAGE_OCR_BUDGET_S)
     finally:
         with _pdfium_lock:
             pdf.close()
     if not elements and page_count and not can_ocr:
         if use_ocr:
             raise ocr.unavailable(name)
-        raise ParseError(
-            f"{name} has no text layer (it looks like a scan). Turn OCR on to read it as images."
-        )
+        what = "an unreadable text layer (fonts without a Unicode map)" if garbled else "no text layer (it looks like a scan)"
+        raise ParseError(f"{name} has {what}. Turn OCR on to read it as images.")
     return elements
 
 
@@ -77,23 +105,66 @@ def _open(path: Path, name: str) -> pdfium.PdfDocument:
         ) from exc
 
 
-def _read_page(pdf: pdfium.PdfDocument, index: int, use_ocr: bool, name: str) -> tuple[str, Image.Image | None]:
-    """(text layer, rendered page image or None). Caller holds the PDFium lock."""
+def _read_page(
+    pdf: pdfium.PdfDocument, index: int, use_ocr: bool, embedded: bool, seen_images: set[str], name: str
+) -> _Page:
+    """The page's text layer and images to OCR. Caller holds the PDFium lock."""
     try:
         page = pdf[index]
         textpage = page.get_textpage()
-        text = textpage.get_text_bounded()
+        # PDFium ends lines with CRLF and marks soft hyphens at line ends with U+FFFE.
+        text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\ufffe", "")
         textpage.close()
-        image = None
+        garbled = looks_garbled(text, lambda: _has_cjk_font(page))
+        if garbled:
+            log.info("%s: page %d has a garbled text layer; %s", name, index + 1, "OCR reads it" if use_ocr else "left out")
+            text = ""
+        images: list[Image.Image] = []
         if use_ocr and (not text.strip() or _image_fraction(page) > PAGE_OCR_IMAGE_FRACTION):
             # Capped: a poster-sized page at 144 dpi would take gigabytes, and OCR shrinks it anyway.
             scale = min(OCR_RENDER_SCALE, ocr.MAX_SIDE / max(1.0, *page.get_size()))
-            image = page.render(scale=scale).to_pil()
+            images.append(page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil())
+        elif embedded:
+            images = _embedded_images(page, seen_images)
         page.close()
     except pdfium.PdfiumError as exc:
         raise ParseError(f"Page {index + 1} of {name} is damaged and cannot be read ({exc}).") from exc
-    # PDFium ends lines with CRLF and marks soft hyphens at line ends with U+FFFE.
-    return text.replace("\r\n", "\n").replace("\ufffe", ""), image
+    return _Page(text, garbled, images)
+
+
+def _has_cjk_font(page: pdfium.PdfPage) -> bool:
+    buffer = ctypes.create_string_buffer(256)
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], max_depth=2):
+        font = pdfium_c.FPDFTextObj_GetFont(obj.raw)
+        if font and pdfium_c.FPDFFont_GetBaseFontName(font, buffer, len(buffer)):
+            if is_cjk_font(buffer.value.decode("utf-8", "replace")):
+                return True
+    return False
+
+
+def _embedded_images(page: pdfium.PdfPage, seen: set[str]) -> list[Image.Image]:
+    """The page's images that cover a meaningful share of it, largest first; each picture once
+    per document (a logo repeated on every page is read on the first)."""
+    width, height = page.get_size()
+    candidates = []
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
+        left, bottom, right, top = obj.get_bounds()
+        area = max(0.0, right - left) * max(0.0, top - bottom)
+        if width * height and area / (width * height) >= MIN_IMAGE_FRACTION:
+            candidates.append((area, obj))
+    images = []
+    for _, obj in sorted(candidates, key=lambda c: -c[0])[:MAX_IMAGES_PER_PAGE]:
+        digest = hashlib.sha1(obj.get_data(decode_simple=False)).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        try:
+            image = obj.get_bitmap(render=True).to_pil()
+        except pdfium.PdfiumError:
+            continue
+        image.thumbnail((ocr.MAX_SIDE, ocr.MAX_SIDE))
+        images.append(image)
+    return images
 
 
 def _image_fraction(page: pdfium.PdfPage) -> float:
