@@ -7,6 +7,7 @@ at "/". `serve(settings)` refuses a public address without credentials, takes th
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import secrets
@@ -15,14 +16,17 @@ import sys
 import threading
 import time
 
+import psutil
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import Headers
 
 from chatchat import __version__
 from chatchat.api import include_api
-from chatchat.api.errors import install_error_handlers
+from chatchat.api.errors import error_payload, install_error_handlers
 from chatchat.api.uploads import clean_stale_uploads
 from chatchat.config import Settings
 from chatchat.errors import SettingsError
@@ -30,6 +34,54 @@ from chatchat.service import Services
 
 log = logging.getLogger("chatchat.server")
 PORT_TRIES = 100
+
+
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json", "/docs-assets")
+
+
+def exposed(settings: Settings) -> bool:
+    """Other machines can reach the server: any address but loopback, or a share link."""
+    return settings.share or not is_loopback(settings.host)
+
+
+def _docs_allowed(settings: Settings, authorization: str) -> bool:
+    """The API key as a bearer token, or HTTP Basic with the API key as password (what a browser can send),
+    or the UI's login."""
+    scheme, _, value = authorization.partition(" ")
+    key = settings.api_key or ""
+    if scheme.lower() == "bearer":
+        return secrets.compare_digest(value.strip().encode(), key.encode())
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    login = f"{user}:{password}".encode()
+    return secrets.compare_digest(password.encode(), key.encode()) or bool(
+        settings.auth and secrets.compare_digest(login, settings.auth.encode()))
+
+
+class DocsGuard:
+    """/docs and /openapi.json behind the API's credentials when the server is exposed and has an API key
+    (on loopback they stay open: only this machine reaches them). Pure ASGI: streamed responses pass as
+    they are."""
+
+    def __init__(self, app, services: Services):
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope, receive, send) -> None:
+        settings = self.services.settings  # the live settings: a key set while running applies at once
+        if (scope["type"] == "http" and scope["path"].startswith(DOCS_PATHS) and settings.api_key and exposed(settings)
+                and not _docs_allowed(settings, Headers(scope=scope).get("authorization", ""))):
+            message = ("The API docs need the API key: send 'Authorization: Bearer <key>', or sign in with any "
+                       "user name and the API key as password (or with the web UI's login).")
+            response = JSONResponse(error_payload(401, message, "invalid_api_key"), status_code=401,
+                                    headers={"WWW-Authenticate": 'Basic realm="Chatchat API docs", charset="UTF-8"'})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(services: Services, ui: bool = True) -> FastAPI:
@@ -46,6 +98,7 @@ def create_app(services: Services, ui: bool = True) -> FastAPI:
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(DocsGuard, services=services)
     include_api(app, documented_key=bool(settings.api_key))
     if ui:
         from chatchat.ui import mount
@@ -66,7 +119,7 @@ def is_loopback(host: str) -> bool:
 def check_bind_security(settings: Settings) -> None:
     """Other machines can reach any address but loopback, and a share link: then the API needs a key and
     the UI a login, unless the user explicitly allowed an open server."""
-    if is_loopback(settings.host) and not settings.share:
+    if not exposed(settings):
         return
     missing = [name for name in ("api_key", "auth") if not getattr(settings, name)]
     if not missing:
@@ -116,9 +169,32 @@ def make_server(settings: Settings, services: Services | None = None, ui: bool =
 
 
 def url_of(sock: socket.socket) -> str:
+    """One URL that reaches the server from this machine."""
+    return reachable_urls(sock)[0]
+
+
+def reachable_urls(sock: socket.socket) -> list[str]:
+    """The URLs the server answers at: for a wildcard bind (0.0.0.0, ::) loopback first, then each
+    address of this machine's network interfaces; else the bound address."""
     host, port = sock.getsockname()[:2]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
-    return f"http://{shown}:{port}"
+    if host not in ("0.0.0.0", "::"):
+        return [f"http://{_url_host(host)}:{port}"]
+    family = socket.AF_INET6 if host == "::" else socket.AF_INET
+    addresses = ["::1" if host == "::" else "127.0.0.1"]
+    for entries in psutil.net_if_addrs().values():
+        addresses += [e.address.split("%")[0] for e in entries if e.family == family]
+    return [f"http://{_url_host(a)}:{port}" for a in dict.fromkeys(addresses) if not a.startswith("fe80:")]
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def banner(sock: socket.socket) -> str:
+    urls = reachable_urls(sock)
+    lines = [f"Chatchat is running at {urls[0]}  (API docs: {urls[0]}/docs, OpenAI base URL: {urls[0]}/v1)"]
+    lines += [f"  also reachable at {url}" for url in urls[1:]]
+    return "\n".join(lines)
 
 
 def open_share_link(server: uvicorn.Server, port: int) -> None:
@@ -139,8 +215,7 @@ def open_share_link(server: uvicorn.Server, port: int) -> None:
 def serve(settings: Settings, services: Services | None = None) -> None:
     """Run until interrupted. Raises SettingsError (before binding) when the address needs credentials."""
     server, sock = make_server(settings, services)
-    base = url_of(sock)
-    print(f"Chatchat is running at {base}  (API docs: {base}/docs, OpenAI base URL: {base}/v1)", file=sys.stderr)
+    print(banner(sock), file=sys.stderr)
     if settings.share:
         threading.Thread(target=open_share_link, args=(server, sock.getsockname()[1]), daemon=True).start()
     server.run(sockets=[sock])
