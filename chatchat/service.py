@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from chatchat import policy
+from chatchat import gate, policy
 from chatchat.catalog import Catalog, EmbeddingEntry, load_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.context import fuse_by_rank
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from chatchat.rag import Answerer
 
 SEARCH_MODES = ("hybrid", "vector", "fulltext")
+# the vector share in hybrid search where it differs from the store's 0.5 (xquad-en-a with multilingual-e5:
+# MRR@10 0.921 at 0.7 against 0.905 at 0.5; the Chinese sets are best at 0.5: bench/RESULTS.md)
+VECTOR_WEIGHT_BY_LANGUAGE = {"en": 0.7}
 
 
 class Services:
@@ -42,14 +45,16 @@ class Services:
         self._rerankers: dict[str, Reranker] = {}
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> "Services":
-        """Load everything cheap, and finish whatever a crash left half done. Models load on first use."""
+    def open(cls, settings: Settings | None = None, recover: bool = True) -> "Services":
+        """Load everything cheap, and finish whatever a crash left half done (`recover=False`: not now, for a
+        caller that only lists knowledge bases). Models load on first use."""
         settings = settings or load_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
         catalog = load_catalog(user_path=settings.home / "models.yaml")
         store = Store(settings.kb_dir, settings.db_dir, settings.vector_index_threshold)
         services = cls(settings, catalog, store)
-        services.recover()
+        if recover:
+            services.recover()
         return services
 
     def recover(self) -> None:
@@ -95,7 +100,7 @@ class Services:
     ) -> KBInfo:
         """owner: '' for a person's knowledge base; else the internal use it serves (chatchat.policy),
         which keeps it out of every list."""
-        entry = self.catalog.embedding(embedding or self.settings.default_embedding)
+        entry = self.catalog.embedding(embedding or self.embedders.default_for_new_kb()[0])
         size = chunk_size or self.settings.chunk_size
         overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
         if not 50 <= size <= 8000 or not 0 <= overlap < size:
@@ -215,7 +220,7 @@ class Services:
         base = self.store.get(kb)
         vector = None
         if mode != "fulltext":
-            vector = self.embedders.get(base.info.embedding).embed([query])[0]
+            vector = self.embedders.get(base.info.embedding).embed_query([query])[0]
         return base.search(
             vector,
             query,
@@ -258,14 +263,27 @@ class Services:
     def chunk_spans(self, kb: str, spans: list[tuple[str, int, int]]) -> list[Hit]:
         return self.store.get(kb).chunk_spans(spans)
 
+    def gate_minimum(self, kb: str) -> float | None:
+        """The relevance gate's threshold for this knowledge base's embedding model at the Settings level
+        (None: no gate, because it is off or the model is not calibrated)."""
+        entry = self.catalog.embeddings.get(self.store.get(kb).info.embedding)
+        return gate.threshold(entry.gate if entry else None, self.settings.relevance_gate)
+
+    def kb_covers(self, hits: list[Hit]) -> bool:
+        """The relevance gate over search hits (vector or hybrid search): False when no hit is relevant
+        enough for its knowledge base's model, i.e. the answer is not in the knowledge base."""
+        return gate.covers(hits, lambda hit: self.gate_minimum(hit.kb))
+
     def _vector_weight(self, embedding: str, query: str) -> float | None:
         """An embedding model that does not know the question's language gives vectors that only add noise
         to the fusion (English MiniLM on Chinese: hybrid recall@1 0.21 against 0.82 for full text alone,
-        bench/eval_retrieval.py), so full text ranks alone there and vectors only fill up what it misses."""
+        bench/eval_retrieval.py), so full text ranks alone there and vectors only fill up what it misses.
+        English full text (ICU words) is weaker than Chinese, so English questions lean on the vectors more."""
         entry = self.catalog.embeddings.get(embedding)
-        if entry and entry.languages and detect_language(query) not in entry.languages:
+        language = detect_language(query)
+        if entry and entry.languages and language not in entry.languages:
             return 0.0
-        return None  # the store's default
+        return VECTOR_WEIGHT_BY_LANGUAGE.get(language)  # else the store's default
 
     def embedding_for(self, language: str) -> EmbeddingEntry | None:
         """The first installed local embedding model of the catalog that understands `language`."""

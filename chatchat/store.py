@@ -18,23 +18,29 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 from filelock import FileLock
-from lancedb.index import FTS, IvfPq
 
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.docnames import original_path
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
+from chatchat.fusion import Method, fuse
 from chatchat.policy import legacy_owner, visible
 
+if TYPE_CHECKING:
+    import lancedb
+
+FUSION_METHOD: Method = "minmax"  # chatchat.fusion; chosen on the dev sets (bench/RESULTS.md)
+VECTOR_WEIGHT = 0.5  # the vector ranking's share of the fused score; the full text has the rest
 RRF_K = 60
-VECTOR_WEIGHT = 1.0
-FULLTEXT_WEIGHT = 1.0
+# ICU finds words in Chinese and English alike (the default tokenizer finds no Chinese); chosen against n-grams
+# on the dev sets (bench/RESULTS.md)
+FTS_OPTIONS = dict(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True)
 CANDIDATES_PER_HIT = 4  # each retriever proposes this many candidates per requested hit before fusion
 MAX_NAME = 64
 
@@ -68,6 +74,11 @@ class DocumentRecord:
 
 @dataclass
 class Hit:
+    """One search result. `relevance` is the figure the results are ordered by (show this one): the fused
+    score in hybrid search (0–1, 1 = best of this search's candidates on both rankings), the cosine in
+    vector search, the BM25 score over the best one's in full-text search. `score` is the cosine similarity
+    of the query and the chunk (the BM25 score in full-text search without a query vector)."""
+
     text: str
     file: str
     page: int | None
@@ -76,6 +87,16 @@ class Hit:
     doc_id: str
     chunk_index: int
     kb: str
+    relevance: float = 0.0
+
+
+@dataclass
+class Candidates:
+    """One search's candidates before fusion (KnowledgeBase.candidates)."""
+
+    rows: dict[str, dict]  # chunk id -> its stored columns
+    cosine: list[tuple[str, float]]  # every candidate's cosine with the query vector, best first
+    bm25: list[tuple[str, float]]  # the full-text candidates' BM25 scores, best first
 
 
 @dataclass
@@ -277,6 +298,18 @@ class KnowledgeBase:
         )
         return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: r["chunk_index"])]
 
+    def chunk_spans(self, spans: list[tuple[str, int, int]]) -> list[Hit]:
+        """Chunks `first..last` (inclusive) of each `(doc_id, first, last)`, in one read, in document order:
+        the neighbours of search hits."""
+        if not spans:
+            return []
+        where = " OR ".join(
+            f"(doc_id = {_quote(doc)} AND chunk_index >= {int(first)} AND chunk_index <= {int(last)})"
+            for doc, first, last in spans
+        )
+        rows = self.chunks_table.search().where(where).select(HIT_COLUMNS).limit(None).to_list()
+        return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: (r["doc_id"], r["chunk_index"]))]
+
     def set_description(self, description: str) -> KBInfo:
         with self.writing():
             self.info = replace(self.info, description=description)
@@ -308,9 +341,28 @@ class KnowledgeBase:
         files: list[str] | None = None,
         vector_weight: float | None = None,
     ) -> list[Hit]:
-        """Vector, full-text or both fused by reciprocal rank; `score` is always the cosine similarity.
-        `vector_weight` (default VECTOR_WEIGHT) weighs the vector ranking against the full-text one."""
-        vector_weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
+        """Vector, full-text or both fused (chatchat.fusion), best first by `Hit.relevance`. `vector_weight`
+        (0–1, default VECTOR_WEIGHT) is the vector ranking's share against the full-text one; at 0 the full
+        text ranks alone and vector candidates only fill up behind it. Hits whose `score` is below
+        `score_threshold` are left out."""
+        found = self.candidates(vector, text, max(top_k * CANDIDATES_PER_HIT, 20), mode, files)
+        if mode == "vector":
+            ranked = found.cosine
+        elif mode == "fulltext" or vector is None:
+            best = found.bm25[0][1] if found.bm25 and found.bm25[0][1] > 0 else 1.0
+            ranked = [(cid, value / best) for cid, value in found.bm25]
+        else:
+            weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
+            ranked = fuse(found.cosine, found.bm25, FUSION_METHOD, weight, RRF_K)
+        scores = dict(found.bm25) if vector is None else dict(found.cosine)
+        hits = [self._hit(found.rows[cid], scores[cid], relevance) for cid, relevance in ranked]
+        return [hit for hit in hits if hit.score >= score_threshold][:top_k]
+
+    def candidates(
+        self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
+    ) -> Candidates:
+        """What each retriever proposes before fusion: `limit` nearest chunks by vector and `limit` by full text,
+        with the cosine of every candidate (when there is a query vector) and the BM25 score of the full-text ones."""
         clauses = []
         if files:
             clauses.append(f"file IN ({', '.join(_quote(f) for f in files)})")
@@ -319,43 +371,30 @@ class KnowledgeBase:
         where = " AND ".join(clauses) or None
         # more candidates than hits: fusion needs them, and with an index they are what refine re-ranks exactly
         # (at 1M chunks recall@10 is 0.98 with 40 candidates, 0.65 with 10: bench_search.py)
-        candidates = max(top_k * CANDIDATES_PER_HIT, 20)
         indexes = self._index_types()  # one look per search: each look reads the table's manifest
-    def chunk_spans(self, spans: list[tuple[str, int, int]]) -> list[Hit]:
-        """Chunks `first..last` (inclusive) of each `(doc_id, first, last)`, in one read, in document order:
-        the neighbours of search hits."""
-        if not spans:
-            return []
-        where = " OR ".join(
-            f"(doc_id = {_quote(doc)} AND chunk_index >= {int(first)} AND chunk_index <= {int(last)})"
-            for doc, first, last in spans
-        )
-        rows = self.chunks_table.search().where(where).select(HIT_COLUMNS).limit(None).to_list()
-        return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: (r["doc_id"], r["chunk_index"]))]
-
-        fused: dict[str, float] = {}
         rows: dict[str, dict] = {}
+        bm25: list[tuple[str, float]] = []
         if mode in ("hybrid", "vector") and vector is not None:
             query = self.chunks_table.search(vector, vector_column_name="vector").distance_type("cosine")
             if indexes - {"FTS"}:
                 query = query.nprobes(20).refine_factor(10)
             if where:
                 query = query.where(where, prefilter=True)
-            for rank, row in enumerate(query.select(HIT_COLUMNS).limit(candidates).to_list()):
-                row["_cosine"] = 1.0 - row["_distance"]
-                rows[row["id"]] = row
-                fused[row["id"]] = fused.get(row["id"], 0.0) + vector_weight / (RRF_K + rank)
+            # `_distance` named: lance warns on every search that leaves it to be added implicitly
+            selected = query.select([*HIT_COLUMNS, "vector", "_distance"]).limit(limit).to_list()
+            rows.update((row["id"], row) for row in selected)
         if mode in ("hybrid", "fulltext") and text.strip() and "FTS" in indexes:
-            for rank, row in enumerate(self._fulltext(text, where, candidates)):
-                if vector is not None:
-                    row["_cosine"] = float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))
-                else:
-                    row["_cosine"] = row["_score"]
+            for row in self._fulltext(text, where, limit):
                 rows.setdefault(row["id"], row)
-                fused[row["id"]] = fused.get(row["id"], 0.0) + FULLTEXT_WEIGHT / (RRF_K + rank)
-        ranked = sorted(fused, key=fused.get, reverse=True)
-        hits = [self._hit(rows[i], rows[i]["_cosine"]) for i in ranked]
-        return [hit for hit in hits if hit.score >= score_threshold][:top_k]
+                bm25.append((row["id"], float(row["_score"])))
+        cosine: list[tuple[str, float]] = []
+        if vector is not None:
+            # one way for vector and full-text candidates alike (stored vectors are unit length)
+            cosine = sorted(
+                ((cid, float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))) for cid, row in rows.items()),
+                key=lambda item: -item[1],
+            )
+        return Candidates(rows, cosine, bm25)
 
     def _fulltext(self, text: str, where: str | None, limit: int) -> list[dict]:
         query = self.chunks_table.search(text, query_type="fts", fts_columns="content")
@@ -363,7 +402,7 @@ class KnowledgeBase:
             query = query.where(where, prefilter=True)
         return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_list()
 
-    def _hit(self, row: dict, score: float) -> Hit:
+    def _hit(self, row: dict, score: float, relevance: float = 0.0) -> Hit:
         return Hit(
             text=row["text"],
             file=row["file"],
@@ -373,6 +412,7 @@ class KnowledgeBase:
             doc_id=row["doc_id"],
             chunk_index=row["chunk_index"],
             kb=self.name,
+            relevance=round(float(relevance), 4),
         )
 
     # --- maintenance ----------------------------------------------------------------------
@@ -387,11 +427,13 @@ class KnowledgeBase:
 
     def optimize(self) -> None:
         """Index new rows, build the ANN index once the table is big enough, compact and drop old versions."""
+        from lancedb.index import FTS, IvfPq
+
         rows = self.chunks_table.count_rows()
         if rows and not self._fts_ready():
             self.chunks_table.create_index(
                 "content",
-                config=FTS(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True),
+                config=FTS(**FTS_OPTIONS),
             )
         if rows >= self.index_threshold and not self._has_vector_index():
             # IVF_PQ: at 100k chunks it builds in half the time of IVF_HNSW_SQ and, refined, searches as fast
@@ -454,7 +496,7 @@ class Store:
     def __init__(self, kb_dir: Path, db_dir: Path, index_threshold: int = 50_000):
         self.kb_dir = kb_dir
         self.kb_dir.mkdir(parents=True, exist_ok=True)
-        self.db = lancedb.connect(str(db_dir), read_consistency_interval=timedelta(0))
+        self.db_dir = db_dir
         self.index_threshold = index_threshold
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
@@ -465,8 +507,23 @@ class Store:
     def names(self) -> list[str]:
         return sorted(p.name for p in self.kb_dir.iterdir() if (p / "kb.json").is_file())
 
+    @cached_property
+    def db(self) -> lancedb.DBConnection:
+        import lancedb  # at first use: its import is most of the time of a command that only lists
+
+        return lancedb.connect(str(self.db_dir), read_consistency_interval=timedelta(0))
+
     def list(self) -> list[KBInfo]:
-        return [self.get(name).info for name in self.names()]
+        """From the kb.json files: listing opens no table."""
+        infos = []
+        for name in self.names():
+            with self._lock:
+                kb = self._open.get(name)
+            try:
+                infos.append(kb.info if kb else _read_info(self.kb_dir / name))
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+        return infos
 
     def _listed_names(self) -> list[str]:
         """Names of the knowledge bases a person may be told about (read without the lock, for messages)."""
@@ -493,11 +550,7 @@ class Store:
             if not meta.is_file():
                 known = ", ".join(self._listed_names()) or "none yet"
                 raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.")
-            data = json.loads(meta.read_text(encoding="utf-8"))
-            info = KBInfo(**{"owner": legacy_owner(key), **data})
-            if "owner" not in data:  # made before owners were recorded: recognised once, then stored
-                _write_info(folder, info)
-            kb = KnowledgeBase(self.db, folder, info, self.index_threshold)
+            kb = KnowledgeBase(self.db, folder, _read_info(folder), self.index_threshold)
             self._open[key] = kb
             return kb
 
@@ -571,6 +624,14 @@ class Store:
         for table in self.db.list_tables().tables:
             if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
                 self.db.drop_table(table, ignore_missing=True)
+
+
+def _read_info(folder: Path) -> KBInfo:
+    data = json.loads((folder / "kb.json").read_text(encoding="utf-8"))
+    info = KBInfo(**{"owner": legacy_owner(folder.name), **data})
+    if "owner" not in data:  # made before owners were recorded: recognised once, then stored
+        _write_info(folder, info)
+    return info
 
 
 def _write_info(folder: Path, info: KBInfo) -> None:

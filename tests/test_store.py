@@ -108,3 +108,31 @@ def test_vector_index_is_built_past_the_threshold_and_search_still_finds(store, 
     assert kb._has_vector_index()
     hits = kb.search(vectors[42], "", top_k=1, mode="vector")
     assert hits[0].text == "row 42"
+
+
+def test_relevance_matches_the_order_and_score_stays_the_cosine(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    # "b" is found by both retrievers, "a" only by its vector: the fused order and the cosine disagree
+    add_document(kb, "a.txt", ["量化 的 一种 方法", "向量 检索", "量化 量化 模型 压缩"],
+                 [unit(1, 0.05), unit(0.2, 1), unit(0.8, 0.6)])
+    query = unit(1, 0.1)
+    for mode in ("hybrid", "vector", "fulltext"):
+        hits = kb.search(None if mode == "fulltext" else query, "量化 压缩", top_k=3, mode=mode)
+        relevance = [h.relevance for h in hits]
+        assert relevance == sorted(relevance, reverse=True) and relevance[0] > 0, mode
+    hybrid = kb.search(query, "量化 压缩", top_k=3)
+    for hit in hybrid:
+        stored = {"量化 的 一种 方法": unit(1, 0.05), "向量 检索": unit(0.2, 1), "量化 量化 模型 压缩": unit(0.8, 0.6)}[hit.text]
+        assert hit.score == pytest.approx(float(stored @ query), abs=1e-3)
+    assert hybrid[0].relevance <= 1.0
+
+
+def test_search_logs_no_lance_deprecation_warning(store, capfd):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "a.txt", ["alpha text", "beta text"], [unit(1), unit(0, 1)])
+    capfd.readouterr()
+    for mode in ("hybrid", "vector", "fulltext"):
+        kb.search(unit(1), "alpha", top_k=2, mode=mode)
+    assert "Deprecation warning" not in capfd.readouterr().err

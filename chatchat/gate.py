@@ -1,0 +1,40 @@
+"""The relevance gate: does the knowledge base cover a question at all?
+
+A question whose answer is not in the knowledge base still gets nearest passages; answering from them
+invents an answer. The gate looks at the best hit's cosine with the question and compares it with a
+threshold calibrated for the embedding model on the dev sets (models.yaml `gate`, measured by
+bench/eval_retrieval.py), at the strictness the user picked in Settings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
+
+if TYPE_CHECKING:
+    from chatchat.catalog import RelevanceGate
+    from chatchat.store import Hit
+
+Level = Literal["off", "loose", "balanced", "strict"]
+LEVELS: tuple[str, ...] = ("off", "loose", "balanced", "strict")
+
+
+def signal(hits: Sequence[Hit]) -> float:
+    """What the gate judges: the highest cosine among the hits (-1 when there are none)."""
+    return max((hit.score for hit in hits), default=-1.0)
+
+
+def threshold(gate: RelevanceGate | None, level: Level) -> float | None:
+    """The minimum signal at this strictness, or None when the gate is off (or the model is not calibrated)."""
+    if gate is None or level == "off":
+        return None
+    return getattr(gate, level)
+
+
+def covers(hits: Sequence[Hit], minimum: Callable[[Hit], float | None]) -> bool:
+    """Whether the hits show that the knowledge base covers the question: some hit reaches the threshold
+    of its knowledge base (`minimum(hit)`; None: no gate). No hits: not covered."""
+    for hit in hits:
+        needed = minimum(hit)
+        if needed is None or hit.score >= needed:
+            return True
+    return False
