@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from chatchat.service import Services
 
 
-def open_services(args: argparse.Namespace) -> Services:
+def open_services(args: argparse.Namespace, recover: bool = True) -> Services:
     from chatchat.service import Services  # the store, embeddings and parsers: only for commands that use them
 
-    return Services.open(load_settings(home=getattr(args, "home", None)))
+    return Services.open(load_settings(home=getattr(args, "home", None)), recover=recover)
 
 
 def print_json(value: Any) -> None:

@@ -84,7 +84,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    kbs = open_services(args).list_kbs()
+    kbs = open_services(args, recover=False).list_kbs()  # reads kb.json files only: no LanceDB
     if args.json:
         print_json(kbs)
     elif not kbs:
