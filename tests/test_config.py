@@ -11,7 +11,7 @@ import yaml
 
 from chatchat.catalog import load_catalog, parse_catalog
 from chatchat.cli import build_parser, main as cli_main
-from chatchat.config import KeyStore, load_settings, mask_key, save_settings
+from chatchat.config import KeyStore, Settings, load_settings, mask_key, save_settings
 from chatchat.errors import CatalogError, SettingsError
 
 
@@ -150,8 +150,10 @@ def test_values_from_env_vars_are_not_written_by_models_default(tmp_path, monkey
     monkeypatch.setenv("CHATCHAT_API_KEY", "sk-x")
     monkeypatch.setenv("CHATCHAT_PORT", "9999")
     monkeypatch.setenv("CHATCHAT_TOP_K", "9")
-    assert cli_main(["--home", str(home), "models", "default", "multilingual-e5-small-q4"]) == 0
-    assert saved_file(home) == {"default_embedding": "multilingual-e5-small-q4"}
+    shipped = Settings.model_fields["default_embedding"].default
+    other = next(m for m in ("minilm-l6-v2-int8", "multilingual-e5-small-q4") if m != shipped)
+    assert cli_main(["--home", str(home), "models", "default", other]) == 0
+    assert saved_file(home) == {"default_embedding": other}
     assert "sk-x" not in (home / "settings.yaml").read_text(encoding="utf-8")
     assert not (home / "keys.yaml").exists()  # an env value is not the user's saved secret either
     for name in ("CHATCHAT_API_KEY", "CHATCHAT_PORT", "CHATCHAT_TOP_K"):
@@ -202,6 +204,8 @@ def test_settings_file_values_are_kept_and_a_secret_in_it_moves_to_keys_yaml(tmp
     assert KeyStore(home).saved_providers() == []  # the secret settings are not provider keys
     with pytest.raises(SettingsError, match="top_k"):
         save_settings(settings, {"top_k": 0, "language": "en"})
+    with pytest.raises(SettingsError, match="https://hf-mirror.com, or empty"):
+        save_settings(settings, {"hf_endpoint": "ftp://mirror.example"})
     assert settings.language == "zh" and saved_file(home)["language"] == "zh"  # nothing of a refused change
 
 
