@@ -22,6 +22,12 @@ RRF_K = 60
 ReadSpans = Callable[[str, list[tuple[str, int, int]]], list[Hit]]
 
 
+def kb_names(value: str | Sequence[str] | None) -> list[str]:
+    """Knowledge-base names from one name, several joined by commas (names hold none), or a list."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return list(dict.fromkeys(name.strip() for name in items if name and name.strip()))
+
+
 @dataclass(frozen=True)
 class Passage:
     text: str  # what the model reads

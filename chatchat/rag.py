@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from chatchat import prompts
 from chatchat.config import Settings
-from chatchat.context import Passage, expand
+from chatchat.context import Passage, expand, kb_names
 from chatchat.conversations import ChatMessage, Conversation, ConversationStore
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.followup import standalone_query
@@ -166,7 +166,7 @@ class Answerer:
         rewrite: bool = True,
         neighbours: bool = True,
     ) -> Iterator[AnswerEvent]:
-        """Stream an answer. With `kb` (a name or several), ground it in those knowledge bases (optionally
+        """Stream an answer. With `kb` (a name, several joined by commas, or a list), ground it in those knowledge bases (optionally
         only in `files`); when nothing relevant is found, say so instead of asking the model (unless
         refuse_when_empty=False). `rewrite`: a follow-up question (there is history) is searched as the
         standalone question the model rewrites it into. `neighbours`: the model reads each hit with its
@@ -175,7 +175,7 @@ class Answerer:
         attached: `kb` is an internal one holding these files (named so in messages, never by `kb`)."""
         try:
             yield from self._answer(
-                question, model, [kb] if isinstance(kb, str) else list(kb or ()), files, history, top_k,
+                question, model, kb_names(kb), files, history, top_k,
                 score_threshold, temperature, max_tokens, refuse_when_empty, cancel, stages, attached, rewrite,
                 neighbours,
             )

@@ -81,3 +81,15 @@ def test_chat_answers_from_several_knowledge_bases_and_cites_each(app):
     assert r.status_code == 200 and r.json()["sources"] == sources
     r = client.post("/v1/chat/completions", json={**body, "model": "kb:papers,nope"})
     assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+
+
+def test_a_conversation_keeps_several_knowledge_bases_in_its_kb_field(app):
+    from chatchat.context import kb_names
+
+    assert kb_names("papers,笔记") == ["papers", "笔记"] == kb_names(["papers", "笔记", "papers"])
+    assert kb_names(None) == [] == kb_names("")
+    _, services = app
+    conversation = services.conversations.create(mode="kb", kb="papers,笔记")
+    events = list(services.answerer.reply(services.conversations, conversation.id, QUESTION_ZH, temperature=0, max_tokens=4))
+    [sources] = [e.sources for e in events if e.kind == "sources"]
+    assert sources[0].kb == "笔记" and {s.kb for s in sources} == {"papers", "笔记"}

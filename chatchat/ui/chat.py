@@ -19,6 +19,7 @@ import gradio as gr
 
 from chatchat import space
 from chatchat.config import KeyStore
+from chatchat.context import kb_names
 from chatchat.conversations import Conversation
 from chatchat.errors import ChatchatError, InvalidName, NotFound
 from chatchat.ingest.job import safe_file_name
@@ -165,7 +166,8 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
             with gr.Row(equal_height=True, elem_classes=["cc-chat-bar"]):
                 mode = gr.Radio([(tr(f"chat.mode.{m}"), m) for m in MODES], value="llm", label=tr("chat.mode"),
                                 elem_id="chat-mode", scale=2)
-                kb = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, visible=False, elem_id="chat-kb", scale=2)
+                kb = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, visible=False, elem_id="chat-kb", scale=2,
+                                 multiselect=True)
                 model = gr.Dropdown(label=tr("chat.model"), choices=[], value=None, elem_id="chat-model", scale=2)
             with gr.Group(visible=False) as file_box:
                 files = gr.File(label=tr("chat.files"), file_count="multiple", height=110, elem_id="chat-files")
@@ -227,7 +229,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         ids = [value for _, value in models_]
         if conversation is not None:
             kb_, model_ = conversation.kb or kb_, conversation.model or model_
-        kb_ = kb_ if kb_ in names else (names[0] if names else None)
+        kb_ = [name for name in kb_names(kb_) if name in names]  # several may be picked: none is preset
         model_ = model_ if model_ in ids else (settings.default_llm if settings.default_llm in ids else (ids[0] if ids else None))
         return {
             mode: mode_,
@@ -301,7 +303,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
         if cid:
             conversation = own(cid, session)
             conversation.mode = mode_
-            conversation.kb = kb_ if mode_ == "kb" else conversation.kb
+            conversation.kb = ",".join(kb_names(kb_)) or None if mode_ == "kb" else conversation.kb
             conversation.model = model_
             store.save(conversation)
         return {
@@ -324,7 +326,7 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
             raise InvalidName(t("kb.pick_first", lang_))
         if mode_ == "file":
             raise InvalidName(t("chat.files_first", lang_))
-        return create(session, mode=mode_, kb=kb_ if mode_ == "kb" else None, model=model_)
+        return create(session, mode=mode_, kb=",".join(kb_names(kb_)) if mode_ == "kb" else None, model=model_)
 
     def stream(cid: str, text: str, model_: str | None, options: dict, lang_: str, session: str, base: list[dict]):
         """Ask, and yield the chatbot as the answer streams in: first the stage it is at, then the text. The
@@ -366,6 +368,8 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
                     if time.monotonic() - drawn >= STREAM_INTERVAL:
                         yield {chatbot: shown}
                         drawn = time.monotonic()
+                elif event.kind == "query":  # a follow-up: what the knowledge base was searched with
+                    shown.append({"role": "assistant", "content": t("chat.searched_as", lang_, query=event.text)})
                 elif event.kind == "sources" and event.sources:
                     shown.append(sources_message([s.to_dict() for s in event.sources], lang_))
                 elif event.kind == "error":
@@ -396,8 +400,9 @@ def build(ctx: Context, tabs: gr.Tabs) -> list[Refresh]:
                 "max_tokens": tokens}
 
     def check_kb(conversation: Conversation, session: str) -> None:
-        if conversation.mode == "kb" and conversation.kb:
-            knowledge.check_access(conversation.kb, session)
+        if conversation.mode == "kb":
+            for name in kb_names(conversation.kb):
+                knowledge.check_access(name, session)
 
     @guarded
     def send(text, cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
