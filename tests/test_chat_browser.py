@@ -97,6 +97,21 @@ def test_stop_before_the_first_word_ends_the_turn_and_keeps_the_question(app, br
     page.context.close()
 
 
+def test_closing_the_tab_mid_answer_keeps_the_question(app, browser):
+    page = new_page(browser, app[0])
+    page.locator("#chat-new").click()
+    text_field(page, "chat-input").fill("Tell me a long story about a lighthouse keeper.")
+    page.locator("#chat-send").click()
+    expect(page.locator("#chat-box .message.bot").last).to_contain_text(re.compile("…"), timeout=WAIT)
+    page.context.close()  # gone mid-answer
+    page = new_page(browser, app[0])
+    item = page.locator("#chat-list label", has_text="lighthouse keeper")
+    expect(item).to_have_count(1, timeout=WAIT)
+    item.click()
+    expect(page.locator("#chat-box .message.user").first).to_contain_text("lighthouse keeper", timeout=WAIT)
+    page.context.close()
+
+
 def test_file_chat_waits_for_its_file_and_hides_its_knowledge_base(app, browser):
     page = new_page(browser, app[0])
     page.locator("#chat-new").click()

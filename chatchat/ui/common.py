@@ -7,11 +7,11 @@ import html
 import inspect
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable
 
 import gradio as gr
 
+from chatchat.conversations import readable_time
 from chatchat.errors import ChatchatError
 from chatchat.ui.i18n import LANGUAGES, error_text, t
 
@@ -89,12 +89,7 @@ def esc(text: object) -> str:
 
 def local_time(iso: str | None) -> str:
     """An ISO timestamp (UTC) as local 'YYYY-MM-DD HH:MM'."""
-    if not iso:
-        return ""
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
+    return readable_time(iso) if iso else ""
 
 
 def session_of(request: gr.Request | None) -> str:
