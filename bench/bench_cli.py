@@ -1,7 +1,7 @@
 """How long the command line takes to answer: `chatchat --help`, `kb list` and `kb info` in a fresh
 process each, against `python -c "import httpx"` (one light library) timed in the same run, so the
-ratio holds on a busy machine too. `import lancedb` is timed as well: `kb list` and `kb info` open the
-store, and LanceDB's import is their floor.
+ratio holds on a busy machine too. `import lancedb` is timed as well: `kb info` reads the document
+registry from LanceDB, and LanceDB's import is its floor.
 
     python bench/bench_cli.py [--rounds 7] [--no-write]
 
@@ -83,10 +83,10 @@ def main() -> None:
         "Before (issue 11 item 14) every command imported the whole app — LanceDB, the ingest pipeline, the answer "
         "side — even for `--help`: 7–11 s here. Now `--help` imports only the command line and the settings "
         "(tests/test_install.py checks that none of gradio, lancedb, fastembed, onnxruntime, llama_cpp, "
-        "unstructured or torch is loaded). `kb list` and `kb info` open the store, and nearly all of their time "
-        "is LanceDB's own import (the `import lancedb` row; `python -X importtime` puts most of it in "
-        "lance_namespace_urllib3_client, its REST namespace client). `kb list` reads only kb.json files: it could "
-        "skip LanceDB if the store connected lazily and start-up recovery ran on the commands that write.\n")
+        "unstructured or torch is loaded); `kb list` reads the kb.json files and loads no LanceDB either (the store "
+        "connects at first use). `kb info` lists the documents, which live in LanceDB: nearly all of its time is "
+        "LanceDB's own import (the `import lancedb` row; `python -X importtime` puts most of it in "
+        "lance_namespace_urllib3_client, its REST namespace client).\n")
     print(body)
     if not args.no_write:
         write_section("Command line start (bench_cli.py)", body)
