@@ -35,16 +35,24 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app) -> Page:
+def browser():
     with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 950})
-        page = context.new_page()
-        page.goto(app[0] + "/")
-        expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
-        open_tab(page, "tab-kb")
-        yield page
-        browser.close()
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+def kb_tab(app, browser, locale: str) -> Page:
+    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 950}).new_page()
+    page.goto(app[0] + "/")
+    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+    open_tab(page, "tab-kb")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(app, browser) -> Page:
+    return kb_tab(app, browser, "en-US")
 
 
 def toast(page: Page, text: str | re.Pattern) -> None:
@@ -91,8 +99,8 @@ def test_folder_upload_skips_hidden_files_and_keeps_paths(page: Page, tmp_path: 
     folder = tmp_path / "notes"
     (folder / "sub").mkdir(parents=True)
     (folder / ".git").mkdir()
-    shutil.copy(SAMPLES / "test.txt", folder / "test.txt")
-    shutil.copy(SAMPLES / "test.txt", folder / "sub" / "test.txt")  # same name in a sub-folder
+    shutil.copy(SHARED_DOCS / "unstructured" / "fake-text.txt", folder / "test.txt")
+    shutil.copy(SHARED_DOCS / "unstructured" / "fake-text.txt", folder / "sub" / "test.txt")  # same name, sub-folder
     shutil.copy(SAMPLES / "大模型推理优化策略.md", folder / "sub" / "README.md")
     (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\x00\x10\x00")
     (folder / ".git" / "config").write_text("[core]\n\tbare = false\n")
@@ -112,40 +120,48 @@ def test_folder_upload_skips_hidden_files_and_keeps_paths(page: Page, tmp_path: 
     screenshot(page, "kb-folder-en")
 
 
-def test_chinese_ui_recommends_a_chinese_embedding_and_offers_a_rebuild(app):
+def test_search_shows_one_relevance_in_result_order(page: Page):
+    page.get_by_role("tab", name="Test search").click()
+    text_field(page, "kb-search-query").fill("推理优化 显存")
+    page.locator("#kb-search-go").click()
+    hits = page.locator("#kb-search-results .cc-hit")
+    expect(hits.first).to_be_visible(timeout=WAIT)
+    expect(hits.first.locator(".cc-score-label")).to_have_text("relevance")
+    figures = [float(text) for text in hits.locator(".cc-score").all_inner_texts()]
+    assert len(figures) >= 2 and figures == sorted(figures, reverse=True), figures
+    screenshot(page, "kb-relevance-en")
+
+
+def test_chinese_ui_recommends_a_chinese_embedding_and_offers_a_rebuild(app, browser):
     """Issue 11 item 6: in the Chinese UI the create form starts with an installed model that understands
     Chinese (from the catalog's languages) and says why English-only MiniLM is a poor choice; Chinese
     documents landing in a MiniLM knowledge base bring a notice whose button rebuilds it with that model."""
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        page = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 950}).new_page()
-        page.goto(app[0] + "/")
-        expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
-        open_tab(page, "tab-kb")
-        expect(page.locator("#kb-demo, #kb-select").first).to_be_visible(timeout=WAIT)
-        if not text_field(page, "kb-new-name").is_visible():  # the form is open only while there is no KB
-            page.locator("#kb-new").get_by_text("新建知识库").click()
-        embedding = page.locator("#kb-new-embedding input")
-        expect(embedding).to_have_value(re.compile("multilingual-e5"), timeout=WAIT)
-        expect(page.locator("#kb-embedding-hint")).not_to_contain_text("只懂英文")
-        choose(page, "kb-new-embedding", "MiniLM")
-        hint = page.locator("#kb-embedding-hint")
-        expect(hint).to_contain_text("只懂英文", timeout=WAIT)
-        expect(hint).to_contain_text("multilingual-e5")
-        text_field(page, "kb-new-name").fill("中文笔记")
-        page.locator("#kb-create").click()
-        expect(page.locator("#kb-select input")).to_have_value("中文笔记", timeout=WAIT)
-        expect(page.locator(".block.cc-card")).to_contain_text("minilm", timeout=WAIT)
+    page = kb_tab(app, browser, "zh-CN")
+    expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
+    # the tab's refresh has run: the knowledge-base picker shows, or (none yet) the open create form
+    expect(page.locator("#kb-select input, #kb-new-name textarea, #kb-new-name input").first).to_be_visible(timeout=WAIT)
+    if not text_field(page, "kb-new-name").is_visible():
+        page.locator("#kb-new").get_by_text("新建知识库").click()
+    embedding = page.locator("#kb-new-embedding input")
+    expect(embedding).to_have_value(re.compile("multilingual-e5"), timeout=WAIT)
+    expect(page.locator("#kb-embedding-hint")).not_to_contain_text("只懂英文")
+    choose(page, "kb-new-embedding", "MiniLM")
+    hint = page.locator("#kb-embedding-hint")
+    expect(hint).to_contain_text("只懂英文", timeout=WAIT)
+    expect(hint).to_contain_text("multilingual-e5")
+    text_field(page, "kb-new-name").fill("中文笔记")
+    page.locator("#kb-create").click()
+    expect(page.locator("#kb-select input")).to_have_value("中文笔记", timeout=WAIT)
+    expect(page.locator(".block.cc-card")).to_contain_text("minilm", timeout=WAIT)
 
-        page.locator("#kb-upload-files input[type=file]").set_input_files(str(SAMPLES / "大模型推理优化策略.md"))
-        expect(page.locator("#kb-upload-files")).to_contain_text("大模型推理优化策略", timeout=WAIT)
-        page.locator("#kb-add").click()
-        notice = page.locator("#kb-chinese-notice")
-        expect(notice).to_contain_text("只懂英文", timeout=3 * WAIT)
-        screenshot(page, "kb-chinese-notice-zh")
-        page.locator("#kb-chinese-rebuild").click()
-        expect(page.locator(".block.cc-card")).to_contain_text("multilingual-e5-small-q4", timeout=3 * WAIT)
-        expect(notice).to_be_hidden()
-        expect(page.locator("#kb-docs-table")).to_contain_text("就绪")
-        expect(page.locator("#kb-progress .cc-added, #kb-progress .cc-replaced")).to_have_count(1)
-        browser.close()
+    page.locator("#kb-upload-files input[type=file]").set_input_files(str(SAMPLES / "大模型推理优化策略.md"))
+    expect(page.locator("#kb-upload-files")).to_contain_text("大模型推理优化策略", timeout=WAIT)
+    page.locator("#kb-add").click()
+    notice = page.locator("#kb-chinese-notice")
+    expect(notice).to_contain_text("只懂英文", timeout=3 * WAIT)
+    screenshot(page, "kb-chinese-notice-zh")
+    page.locator("#kb-chinese-rebuild").click()
+    expect(page.locator(".block.cc-card")).to_contain_text("multilingual-e5-small-q4", timeout=3 * WAIT)
+    expect(notice).to_be_hidden()
+    expect(page.locator("#kb-docs-table")).to_contain_text("就绪")
+    expect(page.locator("#kb-progress .cc-added, #kb-progress .cc-replaced")).to_have_count(1)

@@ -49,13 +49,15 @@ def chunks_frame(hits: list[Hit], lang: str) -> pd.DataFrame:
 def hits_html(hits: list[Hit], lang: str) -> str:
     if not hits:
         return f'<div class="cc-empty">{esc(t("search.none", lang))}</div>'
+    relevance = esc(t("search.relevance", lang))
     cards = []
     for rank, hit in enumerate(hits, 1):
         where = esc(hit.file) + (f" · {esc(t('source.page', lang, page=hit.page))}" if hit.page else "")
         section = f'<div class="cc-section">{esc(hit.section)}</div>' if hit.section else ""
         cards.append(
             f'<div class="cc-hit"><div class="cc-hit-head"><span class="cc-rank">{rank}</span>'
-            f'<span class="cc-where">{where}</span><span class="cc-score">{hit.score:.3f}</span></div>'
+            f'<span class="cc-where">{where}</span><span class="cc-score-label">{relevance}</span>'
+            f'<span class="cc-score" title="{relevance}">{hit.relevance:.3f}</span></div>'
             f'{section}<div class="cc-snippet">{esc(hit.text)}</div></div>'
         )
     return f'<div class="cc-hits">{"".join(cards)}</div>'
