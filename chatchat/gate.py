@@ -8,7 +8,7 @@ bench/eval_retrieval.py), at the strictness the user picked in Settings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Mapping, Sequence
 
 if TYPE_CHECKING:
     from chatchat.catalog import RelevanceGate
@@ -23,8 +23,11 @@ def signal(hits: Sequence[Hit]) -> float:
     return max((hit.score for hit in hits), default=-1.0)
 
 
-def threshold(gate: RelevanceGate | None, level: Level) -> float | None:
-    """The minimum signal at this strictness, or None when the gate is off (or the model is not calibrated)."""
+def threshold(gates: Mapping[str, RelevanceGate], level: Level, language: str) -> float | None:
+    """The minimum signal at this strictness for passages in `language`; None when the gate is off or the
+    model is not calibrated for that language (an embedding model's cosines sit higher or lower per language:
+    multilingual-e5 gives answerable English questions ~0.03 less than Chinese ones)."""
+    gate = gates.get(language)
     if gate is None or level == "off":
         return None
     return getattr(gate, level)

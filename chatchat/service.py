@@ -263,16 +263,16 @@ class Services:
     def chunk_spans(self, kb: str, spans: list[tuple[str, int, int]]) -> list[Hit]:
         return self.store.get(kb).chunk_spans(spans)
 
-    def gate_minimum(self, kb: str) -> float | None:
-        """The relevance gate's threshold for this knowledge base's embedding model at the Settings level
-        (None: no gate, because it is off or the model is not calibrated)."""
+    def gate_minimum(self, kb: str, language: str = "en", level: gate.Level | None = None) -> float | None:
+        """The relevance gate's threshold for this knowledge base's embedding model and passages in `language`
+        at `level` (default: the Settings level); None: no gate (off, or the model is not calibrated)."""
         entry = self.catalog.embeddings.get(self.store.get(kb).info.embedding)
-        return gate.threshold(entry.gate if entry else None, self.settings.relevance_gate)
+        return gate.threshold(entry.gate if entry else {}, level or self.settings.relevance_gate, language)
 
-    def kb_covers(self, hits: list[Hit]) -> bool:
+    def kb_covers(self, hits: list[Hit], level: gate.Level | None = None) -> bool:
         """The relevance gate over search hits (vector or hybrid search): False when no hit is relevant
         enough for its knowledge base's model, i.e. the answer is not in the knowledge base."""
-        return gate.covers(hits, lambda hit: self.gate_minimum(hit.kb))
+        return gate.covers(hits, lambda hit: self.gate_minimum(hit.kb, detect_language(hit.text), level))
 
     def _vector_weight(self, embedding: str, query: str) -> float | None:
         """An embedding model that does not know the question's language gives vectors that only add noise

@@ -23,12 +23,14 @@ def test_the_gate_decides_from_the_best_hit_against_its_knowledge_bases_threshol
     assert not gate.covers([], lambda h: 0.0)
 
 
-def test_levels_come_from_the_catalog_and_off_means_no_gate(services):
-    entry = services.catalog.embedding(E5)
-    assert entry.gate and entry.gate.loose < entry.gate.balanced < entry.gate.strict
-    assert gate.threshold(entry.gate, "balanced") == entry.gate.balanced
-    assert gate.threshold(entry.gate, "off") is None
-    assert gate.threshold(None, "strict") is None
+def test_levels_come_from_the_catalog_per_language_and_off_means_no_gate(services):
+    gates = services.catalog.embedding(E5).gate
+    for language in ("zh", "en"):
+        assert gates[language].loose < gates[language].balanced < gates[language].strict
+    assert gate.threshold(gates, "balanced", "zh") == gates["zh"].balanced
+    assert gate.threshold(gates, "off", "zh") is None
+    assert gate.threshold(gates, "strict", "fr") is None  # not calibrated for it: no gate
+    assert gate.threshold(services.catalog.embedding("minilm-l6-v2-int8").gate, "balanced", "zh") is None
 
 
 def test_questions_outside_the_knowledge_base_are_refused_and_inside_ones_pass(services):
