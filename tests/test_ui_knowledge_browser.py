@@ -132,6 +132,23 @@ def test_search_shows_one_relevance_in_result_order(page: Page):
     screenshot(page, "kb-relevance-en")
 
 
+def test_cancel_stops_an_ingest_and_the_tab_stays_usable(page: Page):
+    page.get_by_role("tab", name="Documents").click()
+    big = [SAMPLES / "test.txt", SAMPLES / "大模型技术栈-算法与原理.md", SAMPLES / "分布式训练技术原理.md"]
+    page.locator("#kb-upload-files input[type=file]").set_input_files([str(p) for p in big])
+    expect(page.locator("#kb-upload-files")).to_contain_text("分布式训练技术原理", timeout=WAIT)
+    page.locator("#kb-add").click()
+    cancel = page.locator("#kb-cancel")
+    expect(cancel).to_be_visible(timeout=WAIT)
+    expect(page.locator("#kb-progress")).to_contain_text("0 of 3 files", timeout=WAIT)
+    cancel.click()
+    progress = page.locator("#kb-progress")
+    expect(progress).to_contain_text("3 of 3 files", timeout=3 * WAIT)
+    expect(progress.locator(".cc-cancelled").first).to_be_visible()
+    expect(cancel).to_be_hidden()
+    expect(page.locator("#kb-add")).to_be_enabled()
+    no_error_badges(page)
+
 def test_chinese_ui_recommends_a_chinese_embedding_and_offers_a_rebuild(app, browser):
     """Issue 11 item 6: in the Chinese UI the create form starts with an installed model that understands
     Chinese (from the catalog's languages) and says why English-only MiniLM is a poor choice; Chinese
