@@ -104,6 +104,14 @@ def test_guarded_turns_errors_into_escaped_messages():
         assert next(generator) == gr.skip()
     assert next(generator, "ended") == "ended"
 
+    @guarded
+    def nothing_to_do():  # e.g. Retry with no conversation open
+        return
+        yield
+
+    # Gradio empties every output of a stream that ends without an update: one skip keeps them
+    assert list(nothing_to_do()) == [gr.skip()]
+
 
 # --- settings ----------------------------------------------------------------------------------------
 def test_settings_are_validated_together_and_saved_without_run_only_options(tmp_path: Path):

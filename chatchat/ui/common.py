@@ -39,8 +39,9 @@ def warn(message: str) -> None:
 def guarded(fn: Callable) -> Callable:
     """Wrap a UI handler so that an error shows as a toast and leaves the tab as it was: a ChatchatError
     shows its message (in the language of the handler's `lang_` argument), anything else a one-line note
-    (the traceback goes to the server log), and every output keeps its value (gr.skip()). A stream stops
-    where it failed; what it drew so far stays, so a stream that changes buttons restores them itself."""
+    (the traceback goes to the server log), and every output keeps its value (gr.skip()), as it does when
+    a stream ends before its first update. A stream stops where it failed; what it drew so far stays, so a
+    stream that changes buttons restores them itself."""
     signature = inspect.signature(fn)
 
     def language(args: tuple, kwargs: dict) -> str:
@@ -54,10 +55,16 @@ def guarded(fn: Callable) -> Callable:
 
         @functools.wraps(fn)
         def generator(*args: Any, **kwargs: Any):
+            drew = False
             try:
-                yield from fn(*args, **kwargs)
+                for update in fn(*args, **kwargs):
+                    drew = True
+                    yield update
             except Exception as exc:
                 _show_error(exc, language(args, kwargs))
+                yield gr.skip()
+                return
+            if not drew:  # a stream that ends before its first update: Gradio would empty every output
                 yield gr.skip()
 
         return generator
