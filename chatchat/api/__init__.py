@@ -4,6 +4,8 @@ All are thin over chatchat.service."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match
 
@@ -12,6 +14,10 @@ from chatchat.api.deps import bearer_scheme, require_api_key
 from chatchat.api.errors import ERROR_RESPONSES, ApiError
 
 API_PREFIXES = ("/v1", "/api", "/knowledge_base", "/chat", "/llm_model", "/server", "/other")
+
+
+def _literal_length(template: str) -> int:
+    return len(re.sub(r"\{[^}]*\}", "", template))
 
 
 def include_api(app: FastAPI, documented_key: bool) -> None:
@@ -24,13 +30,11 @@ def include_api(app: FastAPI, documented_key: bool) -> None:
         app.include_router(router, dependencies=dependencies, responses=ERROR_RESPONSES)
 
     async def unknown(request: Request) -> None:
-        allowed = sorted({
-            method
-            for router in routers
-            for route in router.routes
-            if route.matches(request.scope)[0] == Match.PARTIAL
-            for method in route.methods
-        })
+        partial = [route for router in routers for route in router.routes if route.matches(request.scope)[0] == Match.PARTIAL]
+        # a document name may hold slashes ({file:path}), so /documents/x/chunks also matches DELETE
+        # /documents/{file:path}: the path means the route whose template spells more of it literally
+        best = max((_literal_length(route.path) for route in partial), default=0)
+        allowed = sorted({method for route in partial if _literal_length(route.path) == best for method in route.methods})
         if allowed:
             raise ApiError(f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}.",
                            status=405, code="method_not_allowed", headers={"Allow": ", ".join(allowed)})

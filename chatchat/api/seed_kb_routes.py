@@ -55,9 +55,10 @@ UPLOAD_BODY = _upload_body({
     "to_vector_store": {"type": "boolean", "enum": [True], "default": True,
                         "description": "only true: uploaded files are always ingested"},
 }, ["knowledge_base_name"])
+MAX_ID_CHARS = 64
 TEMP_UPLOAD_BODY = _upload_body({
-    "prev_id": {"type": "string", "maxLength": 64, "description": "add to this earlier upload's files (its id)"},
-    "knowledge_id": {"type": "string", "maxLength": 64, "description": "the same as prev_id (what ApiRequest sends)"},
+    "prev_id": {"type": "string", "maxLength": MAX_ID_CHARS, "description": "add to this earlier upload's files (its id)"},
+    "knowledge_id": {"type": "string", "maxLength": MAX_ID_CHARS, "description": "the same as prev_id (what ApiRequest sends)"},
 }, [])
 
 
@@ -198,13 +199,20 @@ async def upload_temp_docs(request: Request) -> BaseResponse:
     services = get_services(request)
     form = await _receive(request, services)
     try:
-        previous = form.fields.get("prev_id") or form.fields.get("knowledge_id") or ""
-        conversation = await run_in_threadpool(_temp_conversation, services, previous.strip())
+        previous = _id_field(form.fields, "prev_id") or _id_field(form.fields, "knowledge_id")
+        conversation = await run_in_threadpool(_temp_conversation, services, previous)
         results = await run_in_threadpool(services.conversations.attach_files, conversation,
                                           [u.path for u in form.files], [u.name for u in form.files])
     finally:
         form.discard()
     return BaseResponse(msg="文件上传完成", data={"id": conversation, "failed_files": [{f: e} for f, e in failed_files(results).items()]})
+
+
+def _id_field(fields: dict[str, str], name: str) -> str:
+    value = fields.get(name, "").strip()
+    if len(value) > MAX_ID_CHARS:
+        raise ApiError(f"Form field '{name}' is an id of at most {MAX_ID_CHARS} characters.", param=name)
+    return value
 
 
 def _temp_conversation(services: Services, previous: str) -> str:

@@ -8,9 +8,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from chatchat.api.chat_schemas import MAX_CONTENT_CHARS, MAX_MESSAGES
-from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, Int, KBName, RequestModel, TopK
+from chatchat.api.schemas import (
+    KB_NAME_HELP,
+    KB_NAME_PATTERN,
+    MAX_EMBED_CHARS,
+    Int,
+    KBName,
+    RequestModel,
+    TopK,
+)
 from chatchat.store import MAX_NAME
 
+SEED_EMBED_INPUTS = 64
+SEED_EMBED_CHARS = 2000
 DISTANCE_HELP = "seed semantics: a distance, lower = closer (1 - cosine); 2 keeps everything"
 
 
@@ -36,8 +46,9 @@ class SeedDocument(BaseModel):
 
 # --- knowledge bases ----------------------------------------------------------------------------
 class SeedCreateKB(RequestModel):
-    # not KBName: a blank name must get the seed's own answer, not a pattern error
-    knowledge_base_name: str = Field(max_length=MAX_NAME + 8, description="the new knowledge base's name")
+    # a blank name passes, to get the seed's own answer instead of a pattern error
+    knowledge_base_name: str = Field(pattern=rf"^\s*$|{KB_NAME_PATTERN}", max_length=MAX_NAME,
+                                     description="the new knowledge base's name; " + KB_NAME_HELP)
     vector_store_type: str = Field("lancedb", max_length=64, description="ignored: always the embedded LanceDB")
     kb_info: str = Field("", max_length=4000)
     embed_model: str | None = Field(None, max_length=128)
@@ -143,6 +154,8 @@ class SeedPromptTemplate(RequestModel):
 
 
 class SeedEmbedTexts(RequestModel):
-    texts: list[Annotated[str, Field(max_length=MAX_EMBED_CHARS)]] = Field(min_length=1, max_length=MAX_EMBED_INPUTS)
+    # smaller than /v1/embeddings' limits: the seed's clients embed a few texts at a time, and a full
+    # batch of long texts takes minutes on a small CPU
+    texts: list[Annotated[str, Field(min_length=1, max_length=SEED_EMBED_CHARS)]] = Field(min_length=1, max_length=SEED_EMBED_INPUTS)
     embed_model: str | None = Field(None, max_length=128, description="an embedding model id; default: settings.default_embedding")
     to_query: bool = Field(False, description="vectors for search queries (some models embed queries differently)")
