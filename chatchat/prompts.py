@@ -29,6 +29,10 @@ PROMPTS: dict[Language, dict[str, str]] = {
             "I found nothing in {files} that answers this, so I cannot answer from these files. "
             "Try other words, or attach a file that covers it."
         ),
+        "not_covered": (
+            "The knowledge base does not cover this: nothing in “{kb}” is close enough to the question, so I "
+            "will not answer from it. The nearest passages are listed below in case they help."
+        ),
         "rewrite_system": (
             "You rewrite the user's last question so that it can be understood without the conversation: "
             "replace words like it, they, that, the second one with what they refer to. Keep the question's "
@@ -53,6 +57,7 @@ PROMPTS: dict[Language, dict[str, str]] = {
         "where_page": "{file}，第 {page} 页",
         "nothing_found": "在知识库「{kb}」中没有找到与这个问题相关的内容，所以无法根据文档回答。请换个说法，或添加相关文档。",
         "nothing_found_files": "在文件 {files} 中没有找到与这个问题相关的内容，所以无法根据这些文件回答。请换个说法，或添加相关文件。",
+        "not_covered": "知识库中没有涉及这个问题的内容：「{kb}」里没有与问题足够接近的段落，所以不根据它作答。下面列出最接近的几段，供参考。",
         "rewrite_system": (
             "请把用户的最后一个问题改写成不看对话也能理解的独立问题：把“它”“他们”“那个”“第二种”等指代词换成所指的内容。"
             "保持问题的语言和原意，不要回答问题。只输出改写后的问题，写在一行里。"

@@ -217,6 +217,14 @@ class Answerer:
                 yield AnswerEvent("sources")
                 yield AnswerEvent("done", text=text)
                 return
+            if refuse_when_empty and self.settings.search_mode != "fulltext" and not self.services.kb_covers(hits):
+                # the relevance gate: the nearest passages are offered, the model is not asked to invent
+                lang = prompts.detect_language(question)
+                text = prompts.text(lang, "not_covered", kb=attached or ", ".join(kbs))
+                yield AnswerEvent("delta", text=text)
+                yield AnswerEvent("sources", sources=tuple(_source(i, Passage.of(h)) for i, h in enumerate(hits, 1)))
+                yield AnswerEvent("done", text=text)
+                return
         if stages and ref.local and ref.id not in self.llms.loaded():
             yield AnswerEvent("stage", text="load")
         model = self.llms.get(ref.id)

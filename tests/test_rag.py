@@ -27,7 +27,7 @@ DOCS = [UNSTRUCTURED_DOCS / "fake-memo.pdf", UNSTRUCTURED_DOCS / "multi-column-2
 def world(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(tmp_path_factory.mktemp("rag-home"), llm_threads=1)
     services = Services.open(settings)
-    services.create_kb("docs")
+    services.create_kb("docs", embedding="minilm-l6-v2-int8")  # the thresholds below are MiniLM cosines
     results = services.add_files("docs", DOCS)
     assert [r.status for r in results] == ["added"] * len(DOCS), results
     llms = LLMManager(settings, services.catalog)
@@ -73,6 +73,23 @@ def test_nothing_relevant_says_so_instead_of_inventing(world):
         answerer.answer("How do I bake bread?", kb="docs", score_threshold=0.3, refuse_when_empty=False, temperature=0, max_tokens=8)
     )
     assert kinds[-1] == "done" and "found nothing" not in text and text.strip() and sources == []
+
+
+def test_a_question_the_knowledge_base_does_not_cover_is_refused_with_the_nearest_passages(world, monkeypatch):
+    settings, services, llms, answerer = world
+    assert settings.relevance_gate == "balanced" and services.gate_minimum("docs") is not None
+    text, sources, kinds, _ = run(answerer.answer("How do I bake sourdough bread at home?", kb="docs", max_tokens=8))
+    assert kinds == ["delta", "sources", "done"]  # the model was not asked
+    assert text.startswith("The knowledge base does not cover this") and "“docs”" in text
+    assert sources and all(s.kb == "docs" for s in sources)  # the nearest passages, offered
+    text, sources, _, _ = run(answerer.answer("怎么在家烤酸面包？", kb="docs", max_tokens=8))
+    assert text.startswith("知识库中没有涉及这个问题的内容") and sources
+    covered, _, kinds, _ = run(answerer.answer("What are the two weaknesses of ICT pretraining?", kb="docs",
+                                               temperature=0, max_tokens=8))
+    assert "does not cover" not in covered and kinds.count("delta") > 1
+    monkeypatch.setattr(settings, "relevance_gate", "off")
+    text, _, kinds, _ = run(answerer.answer("How do I bake sourdough bread at home?", kb="docs", temperature=0, max_tokens=8))
+    assert "does not cover" not in text and kinds.count("delta") > 1
 
 
 def test_bad_requests_end_in_one_error_event(world):
