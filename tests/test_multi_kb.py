@@ -93,3 +93,12 @@ def test_a_conversation_keeps_several_knowledge_bases_in_its_kb_field(app):
     events = list(services.answerer.reply(services.conversations, conversation.id, QUESTION_ZH, temperature=0, max_tokens=4))
     [sources] = [e.sources for e in events if e.kind == "sources"]
     assert sources[0].kb == "笔记" and {s.kb for s in sources} == {"papers", "笔记"}
+
+
+def test_the_chat_s_sources_name_the_knowledge_base_when_there_are_several():
+    from chatchat.ui.chat_views import sources_message
+
+    one = {"index": 1, "kb": "papers", "file": "a.pdf", "page": 2, "section": None, "snippet": "x", "score": 0.5}
+    two = {**one, "index": 2, "kb": "笔记", "file": "b.md", "page": None}
+    assert "笔记" in sources_message([one, two], "zh")["content"] and "papers" in sources_message([one, two], "en")["content"]
+    assert "papers" not in sources_message([one], "en")["content"]

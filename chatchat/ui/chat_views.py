@@ -44,8 +44,11 @@ def demo_model(services: Services, model_id: str | None) -> str | None:
 
 def sources_message(sources: list[dict], lang: str) -> dict:
     lines = []
+    several = len({source.get("kb") for source in sources}) > 1  # then each names its knowledge base
     for source in sources:
         where = f"**[{source.get('index', '?')}] {esc(source['file'])}**"
+        if several:
+            where += f" · {esc(source['kb'])}"
         if source.get("page") is not None:
             where += " · " + t("source.page", lang, page=source["page"])
         if source.get("section"):
