@@ -165,7 +165,7 @@ def test_markdown_headings_become_sections() -> None:
 @needs_shared
 def test_pdf_keeps_text_per_page() -> None:
     elements = parse_file(SAMPLES / "langchain.pdf")
-    assert [e.page for e in elements] == list(range(1, 9))
+    assert [e.page for e in elements if e.category == "Text"] == list(range(1, 9))  # pictures add "Image" elements
     assert "Creating Large Language Model Applications" in elements[0].text
 
 

@@ -408,6 +408,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "“{model}”不能从 {source} 下载；它的来源：{sources}。",
     ),
     "error.settings_invalid": ("Not saved: {problems}", "未保存：{problems}"),
+    # ingest (H5): the embedding engine failed, e.g. out of memory
+    "error.embed_failed": (
+        "Embedding model '{model}' failed ({detail}). If memory is short, close other programs or lower "
+        "embed_batch_size in the settings, and try again.",
+        "嵌入模型“{model}”运行失败（{detail}）。如果内存不足，请关闭其他程序或在设置中调小 embed_batch_size，然后重试。",
+    ),
     "error.disk_full": (
         "Not enough disk space for {what}: it needs {need} more and only {free} is free on {folder}. "
         "Free some space, or point CHATCHAT_HOME at a bigger disk, then download again.",
