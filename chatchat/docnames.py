@@ -77,8 +77,9 @@ def original_path(files_dir: Path, name: str) -> Path:
 
 
 def kept_files(files_dir: Path) -> list[str]:
-    """The document names of the originals kept under `files_dir` (sorted; links, files being written
-    and names the sanitiser would not give are left out)."""
+    """The document names of the files kept under `files_dir`, sorted (files being written and names the
+    sanitiser would not give are left out). Linked folders are not entered; a linked file is listed, for
+    the ingest job to refuse when it leads out of the folder and to say so."""
     names = []
     for folder, dirs, files in os.walk(files_dir):  # os.walk does not descend into linked folders
         here = Path(folder)
@@ -86,7 +87,7 @@ def kept_files(files_dir: Path) -> list[str]:
         for file in files:
             path = here / file
             name = path.relative_to(files_dir).as_posix()
-            if not path.is_symlink() and path.is_file() and not file.endswith(".incoming") and _is_safe(name):
+            if (path.is_symlink() or path.is_file()) and not file.endswith(".incoming") and _is_safe(name):
                 names.append(name)
     return sorted(names)
 
