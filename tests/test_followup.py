@@ -62,7 +62,8 @@ def test_a_follow_up_is_searched_as_a_standalone_query_shown_as_an_event(world):
     assert query != FOLLOWUP and (FOLLOWUP in query or "ICT" in query)  # a rewrite, or the fallback's join
     [sources] = [e.sources for e in events if e.kind == "sources"]
     searched = services.search_many(["papers"], query, top_k=services.settings.top_k)
-    assert [s.chunk_index for s in sources] == [h.chunk_index for h in searched][: len(sources)]
+    found = [h.chunk_index for h in searched]
+    assert sources[0].chunk_index == found[0] and {s.chunk_index for s in sources} <= set(found)  # neighbours collapse
     # the follow-up alone would be searched differently: rewriting is what found the weaknesses passage
     assert "weakness" in " ".join(h.text for h in searched).lower()
     plain = list(answerer.answer(FOLLOWUP, kb="papers", history=HISTORY, temperature=0, max_tokens=4, rewrite=False))
