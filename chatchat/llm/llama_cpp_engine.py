@@ -115,7 +115,8 @@ class LlamaCppModel:
 
     def _watch(self, cancel: threading.Event | None) -> None:
         """Point llama.cpp's abort callback at `cancel`, or (None) take it off: it is a Python call for
-        every node of every decode, about a tenth of the generation speed, so it runs only in the prefill."""
+        every node of every decode, so it runs only in the prefill, the one step with no token boundary
+        (bench/bench_stop.py; its cost was within the noise of a loaded 2-core machine)."""
         from llama_cpp import llama_cpp as low
 
         was_on = self._cancel is not None
