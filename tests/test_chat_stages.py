@@ -22,7 +22,7 @@ LONG = "Summarise this text in one line. " + "The quick brown fox jumps over the
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
-    settings = load_settings(tmp_path_factory.mktemp("stages-home"))
+    settings = load_settings(tmp_path_factory.mktemp("stages-home"), relevance_gate="off")  # stages, not the gate
     services = Services.open(settings)
     services.create_kb("docs")
     services.add_files("docs", [UNSTRUCTURED_DOCS / "fake-text.txt"])
@@ -36,7 +36,7 @@ def test_stages_come_before_the_words(world):
     settings, services, llms, store, answerer = world
     llms.unload_all()
     chat = store.create(mode="kb", kb="docs")
-    events = list(answerer.reply(store, chat.id, "What is this text about?", temperature=0, max_tokens=8))
+    events = list(answerer.reply(store, chat.id, "Which points does the text make about dogs?", temperature=0, max_tokens=8))
     stages = [e.text for e in events if e.kind == "stage"]
     assert stages == ["search", "load", "think"]
     first_delta = next(i for i, e in enumerate(events) if e.kind == "delta")
