@@ -60,7 +60,8 @@ def main() -> None:
         print(json.dumps(one(args.one)))
         return
     docs = SHARED / "docs"
-    files = sorted(p for p in docs.rglob("*") if p.is_file() and p.name != "README.md" and args.only in str(p))
+    # smallest first: the small files are the ones a desktop app must take in a few hundred MB
+    files = sorted((p for p in docs.rglob("*") if p.is_file() and p.name != "README.md" and args.only in str(p)), key=lambda p: p.stat().st_size)
     load_before = load()
     rows = []
     for path in files:
@@ -77,6 +78,17 @@ def main() -> None:
         row["kb"] = path.stat().st_size // 1024
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
+        if args.write:  # after each file, so that an interrupted run still leaves its figures
+            command = "nice -n 10 python bench/bench_ingest_memory.py --write" + (f" --only {args.only}" if args.only else "")
+            write_section(
+                "Ingest peak memory per shared document (bench_ingest_memory.py)",
+                header(command, load_before, load(), f"each file in a fresh process; default embedding model, OCR on; {len(rows)}/{len(files)} files")
+                + "\n" + _table(rows),
+            )
+    print(_table(rows))
+
+
+def _table(rows: list[dict]) -> str:
     lines = [
         "| file | KB | status | chunks | s | RSS ready (MB) | ingest peak (MB) | process peak (MB) |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
@@ -86,15 +98,7 @@ def main() -> None:
             f"| {r['file']} | {r['kb']} | {r['status']} | {r.get('chunks', '')} | {r.get('seconds', '')} | "
             f"{r.get('ready_mb', '')} | {r.get('ingest_peak_mb', '')} | {r.get('process_peak_mb', '')} |"
         )
-    table = "\n".join(lines)
-    print(table)
-    if args.write:
-        command = "nice -n 10 python bench/bench_ingest_memory.py --write" + (f" --only {args.only}" if args.only else "")
-        write_section(
-            "Ingest peak memory per shared document (bench_ingest_memory.py)",
-            header(command, load_before, load(), "each file in a fresh process; default embedding model, OCR on")
-            + "\n" + table,
-        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

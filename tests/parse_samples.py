@@ -1,7 +1,8 @@
 """Small but real documents of every supported type, written by the libraries that make them.
 
 Each maker writes one file into a folder and returns (path, words that parsing must find).
-Where no Python writer exists (.msg, .doc, .ppt) the tests use the shared real documents;
+Outlook .msg files are written with tests/cfb_writer.py. Where no Python writer exists (.doc,
+.ppt) the tests use the shared real documents;
 .xls is converted from .xlsx by LibreOffice when it is installed.
 """
 
@@ -173,6 +174,11 @@ def outlook_msg(
     streams["__properties_version1.0"] = b"\0" * 8 + struct.pack("<4I", 0, 0, 0, 0) + b"\0" * 8 + entries
     streams |= {f"__nameid_version1.0/__substg1.0_{n}0102": b"" for n in ("0002", "0003", "0004")}
     return write_cfb(path, streams)
+
+
+def outlook_message(folder: Path) -> tuple[Path, list[str]]:
+    strings = {0x0037: "知识库周报", 0x1000: f"大家好，\n\n{BODY}。\n"}
+    return outlook_msg(folder / "周报.msg", strings, "gbk", {_MESSAGE_CODEPAGE: 936}), ["知识库周报", "数据并行"]
 
 
 def _msg_string(text: str, encoding: str | None) -> bytes:
@@ -391,7 +397,7 @@ MAKERS: dict[str, Maker] = {
     ".tsv": tsv,
     ".xml": xml,
     ".eml": email_message,
-    ".msg": copy_shared("unstructured/fake-email-with-cc-and-bcc.msg", ["This is a test email"]),
+    ".msg": outlook_message,
     ".rst": pandoc(".rst"),
     ".rtf": pandoc(".rtf"),
     ".epub": pandoc(".epub"),

@@ -65,6 +65,9 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
             page_count = len(pdf)
         for index in range(page_count):
             embedded = can_ocr and time.monotonic() < deadline
+            if can_ocr and not embedded and deadline:
+                log.warning("%s: pictures from page %d on are not read: the %.0f s OCR budget is spent", name, index + 1, IMAGE_OCR_BUDGET_S)
+                deadline = 0.0
             with _pdfium_lock:
                 page = _read_page(pdf, index, can_ocr, embedded, seen_images, name)
             garbled += page.garbled
@@ -77,8 +80,6 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
                     seen += "".join(_SPACE.sub("", ln) for ln in lines)
                     # A garbled page's OCR text is the page's text, not a picture on it.
                     elements.append(Element(text="\n".join(lines), page=index + 1, category="Text" if page.garbled else "Image"))
-        if can_ocr and time.monotonic() >= deadline:
-            log.warning("%s: stopped reading pictures with OCR after %.0f s", name, IMAGE_OCR_BUDGET_S)
     finally:
         with _pdfium_lock:
             pdf.close()
