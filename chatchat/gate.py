@@ -35,9 +35,10 @@ def threshold(gates: Mapping[str, RelevanceGate], level: Level, language: str) -
 
 def covers(hits: Sequence[Hit], minimum: Callable[[Hit], float | None]) -> bool:
     """Whether the hits show that the knowledge base covers the question: some hit reaches the threshold
-    of its knowledge base (`minimum(hit)`; None: no gate). No hits: not covered."""
-    for hit in hits:
-        needed = minimum(hit)
-        if needed is None or hit.score >= needed:
-            return True
-    return False
+    of its knowledge base and language (`minimum(hit)`). Hits without a threshold (None: an uncalibrated
+    model or language) are not judged; when no hit can be judged there is no gate. No hits: not covered."""
+    needed = [(hit, minimum(hit)) for hit in hits]
+    judged = [(hit, m) for hit, m in needed if m is not None]
+    if not judged:
+        return bool(hits)
+    return any(hit.score >= m for hit, m in judged)

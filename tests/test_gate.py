@@ -20,6 +20,7 @@ def test_the_gate_decides_from_the_best_hit_against_its_knowledge_bases_threshol
     assert not gate.covers([hit(0.79, "a")], lambda h: thresholds[h.kb])
     assert gate.covers([hit(0.79, "a"), hit(0.81, "a")], lambda h: thresholds[h.kb])
     assert gate.covers([hit(0.1, "b")], lambda h: thresholds[h.kb])  # an uncalibrated model: no gate
+    assert not gate.covers([hit(0.1, "b"), hit(0.5, "a")], lambda h: thresholds[h.kb])  # judged by "a" alone
     assert not gate.covers([], lambda h: 0.0)
 
 

@@ -27,7 +27,7 @@ DOCS = [UNSTRUCTURED_DOCS / "fake-memo.pdf", UNSTRUCTURED_DOCS / "multi-column-2
 def world(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(tmp_path_factory.mktemp("rag-home"), llm_threads=1)
     services = Services.open(settings)
-    services.create_kb("docs", embedding="minilm-l6-v2-int8")  # the thresholds below are MiniLM cosines
+    services.create_kb("docs")
     results = services.add_files("docs", DOCS)
     assert [r.status for r in results] == ["added"] * len(DOCS), results
     llms = LLMManager(settings, services.catalog)
@@ -63,14 +63,14 @@ def test_chinese_question_cites_the_chinese_document(world):
 
 def test_nothing_relevant_says_so_instead_of_inventing(world):
     *_, answerer = world
-    text, sources, kinds, _ = run(answerer.answer("How do I bake sourdough bread?", kb="docs", score_threshold=0.3, max_tokens=8))
+    # multilingual-e5 (the default model) scores unrelated text 0.7–0.85, hence the high thresholds
+    text, sources, kinds, _ = run(answerer.answer("How do I bake sourdough bread?", kb="docs", score_threshold=0.9, max_tokens=8))
     assert kinds == ["delta", "sources", "done"] and sources == []
     assert "found nothing in the knowledge base “docs”" in text
-    # (the English MiniLM embedder finds any Chinese text similar, hence the high threshold)
     text, _, _, _ = run(answerer.answer("怎么烤酸面包？", kb="docs", score_threshold=0.95, max_tokens=8))
     assert "知识库「docs」中没有找到" in text
     text, sources, kinds, _ = run(
-        answerer.answer("How do I bake bread?", kb="docs", score_threshold=0.3, refuse_when_empty=False, temperature=0, max_tokens=8)
+        answerer.answer("How do I bake bread?", kb="docs", score_threshold=0.9, refuse_when_empty=False, temperature=0, max_tokens=8)
     )
     assert kinds[-1] == "done" and "found nothing" not in text and text.strip() and sources == []
 
@@ -237,7 +237,9 @@ def test_hits_of_one_document_merge_and_duplicates_collapse():
 def small_chunks(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(tmp_path_factory.mktemp("ctx-home"), llm_threads=1)
     services = Services.open(settings)
-    services.create_kb("small", chunk_size=160, chunk_overlap=40)
+    # MiniLM: Chinese questions rank by full text alone, whose best hit here has a chunk on each side (with
+    # the multilingual default the best hit is the section heading, chunk 0)
+    services.create_kb("small", embedding="minilm-l6-v2-int8", chunk_size=160, chunk_overlap=40)
     [result] = services.add_files("small", [SAMPLES / "大模型推理优化策略.md"])
     assert result.status == "added" and result.chunks > 10
     return services
