@@ -203,8 +203,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.stage.search": ("Searching…", "正在检索……"),
     # follow-up questions, several knowledge bases (H6b)
     "chat.searched_as": ("*Searched the knowledge base for:* {query}", "*检索时的问题：* {query}"),
-    # follow-up questions, several knowledge bases (H6b)
-    "chat.searched_as": ("*Searched the knowledge base for:* {query}", "*检索时的问题：* {query}"),
     "chat.stage.load": ("Loading model…", "正在加载模型……"),
     "chat.stage.think": ("Thinking…", "正在思考……"),
     "chat.reading": ("Reading files…", "正在读取文件……"),
