@@ -233,7 +233,8 @@ class Answerer:
             return
         turns = self.settings.history_turns
         recent = list(history)[-2 * turns :] if turns else []
-        prompt = build_prompt(model, question, passages, recent, max_tokens or self.settings.max_tokens, bool(passages))
+        limit = max_tokens or self.llms.catalog.default_max_tokens(ref.id, self.settings.max_tokens)
+        prompt = build_prompt(model, question, passages, recent, limit, bool(passages))
         if stages:
             yield AnswerEvent("stage", text="think")
         parts: list[str] = []

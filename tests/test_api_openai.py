@@ -178,3 +178,12 @@ def test_seed_chat_routes(app):
     missing = http.post("/chat/knowledge_base_chat", json={"query": "x", "knowledge_base_name": "nope"})
     assert missing.status_code == 404 and missing.json()["code"] == 404 and missing.json()["error"]["message"]
     assert http.post("/chat/chat", json={"query": "x", "model_name": "chatglm3-6b"}).status_code == 404
+
+
+def test_chat_without_max_tokens_stops_at_the_models_default(app):
+    client, _, services = app
+    limit = services.catalog.default_max_tokens(LLM, services.settings.max_tokens)
+    assert limit < services.settings.max_tokens  # the demo model has its own, shorter default
+    messages = [{"role": "user", "content": "Write a very long story about a dragon, with twenty chapters."}]
+    full = client.chat.completions.create(model=LLM, messages=messages, temperature=0)
+    assert 0 < full.usage.completion_tokens <= limit

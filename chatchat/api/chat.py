@@ -108,7 +108,7 @@ def _plain(job: ChatJob, services: Services, cancel: threading.Event) -> Iterato
         for delta in model.chat(
             job.messages,
             temperature=settings.temperature if job.temperature is None else job.temperature,
-            max_tokens=job.max_tokens or settings.max_tokens,
+            max_tokens=job.max_tokens or services.catalog.default_max_tokens(job.model, settings.max_tokens),
             stop=job.stop or None,
             cancel=cancel,
         ):
