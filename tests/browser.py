@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -89,9 +91,17 @@ def text_field(page, elem_id: str):
 
 
 def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in a gr.Dropdown."""
-    page.locator(f"#{elem_id} input").first.click()
-    page.locator("ul[role=listbox] li[role=option]", has_text=option).first.click()
+    """Pick `option` in a gr.Dropdown. A refresh that lands while the list is open re-renders it (on a busy
+    machine a tab's refresh can come seconds after the tab opened), so a pick that lost its list is tried again."""
+    for attempt in range(3):
+        page.locator(f"#{elem_id} input").first.click()
+        try:
+            page.locator("ul[role=listbox] li[role=option]", has_text=option).first.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:  # the option was detached or hidden by a re-render
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def radio(page, elem_id: str, label: str) -> None:
