@@ -163,7 +163,28 @@ def test_collect_files_walks_folders_and_skips_hidden(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "b.md").write_text("b")
     (tmp_path / "c.txt").write_text("c")
-    assert [p.name for p in collect_files([tmp_path])] == ["c.txt", "a.md"]
+    (tmp_path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (tmp_path / "sub" / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.md").write_text("another a")
+    assert [name for _, name in collect_files([tmp_path])] == ["c.txt", "other/a.md", "sub/a.md"]
+    assert [name for _, name in collect_files([tmp_path / "sub" / "a.md"])] == ["a.md"]
+
+
+def test_cli_folder_add_keeps_sub_paths_and_skips_hidden_files(services, settings, tmp_path):
+    """Two README.md in different sub-folders are two documents, named as in the folder."""
+    folder = tmp_path / "wiki"
+    for sub in ("en", "zh"):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / "README.md").write_text(f"# {sub}\n\nThe {sub} readme.\n", encoding="utf-8")
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    services.create_kb("kb")
+    out = subprocess.run(
+        [sys.executable, "-m", "chatchat", "--home", str(settings.home), "kb", "add", "kb", str(folder), "--json"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert sorted(d.file for d in services.documents("kb")) == ["en/README.md", "zh/README.md"]
 
 
 def test_short_text_without_sentence_punctuation_indexes(services, tmp_path):
@@ -199,10 +220,11 @@ def test_links_out_of_an_added_folder_or_the_kb_folder_are_not_followed(services
     (folder / "secret.txt").symlink_to(outside / "secret.txt")
     (folder / "linked-dir").symlink_to(outside, target_is_directory=True)
     (folder / "alias.txt").symlink_to(folder / "note.txt")  # a link within the folder is fine
-    assert [p.name for p in collect_files([folder])] == ["alias.txt", "note.txt"]
+    found = collect_files([folder])
+    assert [name for _, name in found] == ["alias.txt", "note.txt"]
 
     services.create_kb("kb")
-    services.add_files("kb", collect_files([folder]))
+    services.add_files("kb", [path for path, _ in found], [name for _, name in found])
     files_dir = services.store.get("kb").files_dir
     (files_dir / "passwd.txt").symlink_to("/etc/passwd")
     results = {r.file: r for r in services.rebuild_kb("kb")}

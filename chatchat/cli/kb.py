@@ -149,7 +149,7 @@ def _add(args: argparse.Namespace) -> int:
     files = collect_files(args.paths)
     bar = _Bar(quiet=args.json)
     try:
-        results = services.add_files(args.name, files, progress=bar)
+        results = services.add_files(args.name, [path for path, _ in files], [name for _, name in files], progress=bar)
     finally:
         bar.close()
     return _report(results, args.json)

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from chatchat.docnames import original_path, safe_file_name
 from chatchat.embeddings import Embedder
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
+from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.ingest.split import Chunk, enhance, split_elements
 from chatchat.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
 
@@ -202,24 +203,27 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def collect_files(paths: list[Path]) -> list[Path]:
-    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped).
+def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Files named, and files inside folders named (recursively, sorted), each with its document name: a
+    named file by its own name, a file in a folder by its path relative to that folder (`sub/README.md`),
+    as the UI's folder upload names them. Hidden and system files in folders are skipped
+    (sniff.is_hidden_or_system).
 
     Inside a folder, a link that leads out of it is skipped: adding a folder adds what is in it,
     not /etc/passwd through a link someone left there.
     """
-    found: list[Path] = []
+    found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
             root = path.resolve()
             found.extend(
                 sorted(
-                    p for p in path.rglob("*")
+                    (p, p.relative_to(path).as_posix()) for p in path.rglob("*")
                     if p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    and not is_hidden_or_system(p.relative_to(path).as_posix())
                     and _within(p.resolve(), root)
                 )
             )
         else:
-            found.append(path)
+            found.append((path, path.name))
     return found
