@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -76,6 +78,23 @@ def running_app(home: Path, *args: str, env: dict[str, str] | None = None) -> It
 
 def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# fixtures for the browser test modules (each imports them: one app and one chromium per module)
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The real app on its own data dir: (base URL, home)."""
+    home = tmp_path_factory.mktemp("ui") / "home"
+    with running_app(home) as url:
+        yield url, home
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
 
 
 def screenshot(page, name: str) -> Path:

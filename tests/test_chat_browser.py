@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser import CHROMIUM, launch_browser, open_tab, radio, running_app, text_field  # noqa: E402
+from browser import CHROMIUM, app, browser, open_tab, radio, text_field  # noqa: E402, F401 (app, browser: fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,21 +26,6 @@ SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
 MEMO = SHARED_DOCS / "unstructured" / "fake-text.txt"
 WAIT = 90_000  # ms; the first model load and ingest are slow on a busy 2-core machine
 LONG_QUESTION = "Summarise this text in one line. " + "The quick brown fox jumps over the lazy dog. " * 500
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    home = tmp_path_factory.mktemp("chat-ui") / "home"
-    with running_app(home) as url:
-        yield url, home
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser, url: str, locale: str = "en-US") -> Page:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser import (  # noqa: E402
-    CHROMIUM, choose, launch_browser, open_tab, radio, running_app, screenshot, text_field,
+from browser import (  # noqa: E402, F401 (app, browser: fixtures)
+    CHROMIUM, app, browser, choose, open_tab, radio, screenshot, text_field,
 )
 
 pytestmark = [
@@ -29,21 +29,6 @@ ENGLISH_DOC = SHARED_DOCS / "unstructured" / "eng_spa_mult.md"
 BROKEN_PDF = SHARED_DOCS / "unstructured" / "password.pdf"
 KB = "docs-测试"
 WAIT = 60_000  # ms; ingest and the first model load are slow on a busy 2-core machine
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ui") / "home"
-    with running_app(home) as url:
-        yield url, home
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

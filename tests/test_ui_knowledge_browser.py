@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser import CHROMIUM, choose, launch_browser, open_tab, running_app, screenshot, text_field  # noqa: E402
+from browser import CHROMIUM, app, browser, choose, open_tab, screenshot, text_field  # noqa: E402, F401 (app, browser: fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,21 +25,6 @@ SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
 SAMPLES = SHARED_DOCS / "chatchat-samples"
 KB = "walkthrough"
 WAIT = 60_000  # ms; a busy 2-core machine is slow
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    home = tmp_path_factory.mktemp("kbui") / "home"
-    with running_app(home) as url:
-        yield url, home
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 def kb_tab(app, browser, locale: str) -> Page:
