@@ -1,11 +1,11 @@
 """What the model is given, and follow-up questions, on the ../shared/eval sets.
 
 1. Context: for each question, the app's retrieval (top_k from Settings, hybrid) builds the prompt through
-   chatchat.rag.build_prompt with the demo model's real tokenizer, once with each hit alone and once with its
-   neighbouring chunks (chatchat.context.expand). Counted: questions whose gold answer (from the gold passage,
+   chatchat.answer.answerer.build_prompt with the demo model's real tokenizer, once with each hit alone and once with its
+   neighbouring chunks (chatchat.retrieval.context.expand). Counted: questions whose gold answer (from the gold passage,
    bench/eval_retrieval.py's Judge) is inside the passages that fitted, and the passages' size in tokens.
 2. Follow-ups (bench/followup_pairs.jsonl, built by bench/make_followups.py): the follow-up question searched
-   as it is, as the demo chat model (SmolLM2 135M) rewrites it (chatchat.followup.standalone_query), and as
+   as it is, as the demo chat model (SmolLM2 135M) rewrites it (chatchat.answer.followup.standalone_query), and as
    the reference rewrite (the upper bound). Recall@1/@5 of the second question's gold answer.
 
     nice -n 10 python bench/bench_context.py --limit 150          # a few minutes on 2 cores
@@ -33,8 +33,8 @@ def contains(judge: Judge, passages, question: dict) -> bool:
 
 
 def context_rows(services, model, name: str, questions: list[dict], kb: str, judge: Judge) -> list[str]:
-    from chatchat.context import Passage, expand
-    from chatchat.rag import build_prompt
+    from chatchat.retrieval.context import Passage, expand
+    from chatchat.answer.answerer import build_prompt
 
     counts = {"hit alone": [0, 0], "with neighbours": [0, 0]}
     for q in questions:
@@ -49,7 +49,7 @@ def context_rows(services, model, name: str, questions: list[dict], kb: str, jud
 
 
 def followup_rows(services, model, kbs: dict[str, str], judges: dict[str, Judge]) -> tuple[list[str], list[str]]:
-    from chatchat.followup import clean, standalone_query
+    from chatchat.answer.followup import clean, standalone_query
 
     pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
     ranks: dict[tuple[str, str], list[int | None]] = {}

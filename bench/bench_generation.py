@@ -30,7 +30,7 @@ import common  # noqa: E402
 
 from chatchat.llm import LLMManager  # noqa: E402
 from chatchat.llm.llama_cpp_engine import REPEAT_PENALTY  # noqa: E402
-from chatchat.rag import Answerer, build_prompt  # noqa: E402
+from chatchat.answer.answerer import Answerer, build_prompt  # noqa: E402
 
 DOCS = [
     common.SHARED / "docs" / "unstructured" / "fake-memo.pdf",

@@ -25,7 +25,7 @@ import common  # noqa: E402
 
 from lancedb.index import IvfHnswSq  # noqa: E402
 
-from chatchat.store import ChunkRow, DocumentRecord, Store, now_iso  # noqa: E402
+from chatchat.retrieval.store import ChunkRow, DocumentRecord, Store, now_iso  # noqa: E402
 
 DIM = 384
 CENTRES = 2000

@@ -8,7 +8,7 @@ plus up to 8 characters on one side, spaces ignored, occurs in that passage). Re
 
 For every question the store's candidates (KnowledgeBase.candidates: 40 by vector, 40 by full text, the
 cosine of each) are read once per FTS tokenizer, and every ranking is computed from them with
-chatchat.fusion.fuse — the same function KnowledgeBase.search ranks with; the row "hybrid (default)" is
+chatchat.retrieval.fusion.fuse — the same function KnowledgeBase.search ranks with; the row "hybrid (default)" is
 the app's configuration. "BM25 over passages" ranks whole gold passages by Okapi BM25 over character
 bigrams (Chinese) and words (English), computed here (retrieval_tools.py).
 
@@ -177,14 +177,14 @@ def ask(services, kb: str, judge: Judge, questions: list[dict], mode: str) -> li
 def rebuild_fts(kb, config: dict) -> None:
     from lancedb.index import FTS
 
-    from chatchat.store import FTS_OPTIONS
+    from chatchat.retrieval.store import FTS_OPTIONS
 
     kb.chunks_table.create_index("content", config=FTS(**{**FTS_OPTIONS, **config}), replace=True)
 
 
 def sweep(kb, judge: Judge, questions: list[dict], vectors: np.ndarray, tokenizer: str) -> dict[str, list]:
     """Ranks of every fusion variant (and full text alone) from one read of each question's candidates."""
-    from chatchat.fusion import fuse
+    from chatchat.retrieval.fusion import fuse
 
     found = [kb.candidates(v, q["question"], CANDIDATES, "hybrid") for q, v in zip(questions, vectors)]
 
@@ -210,10 +210,10 @@ def run_seed(paths: list[Path], judge: Judge, questions: list[dict]) -> tuple[li
 
 
 def answer_path(services, kb: str, questions: list[dict], held: set[str], count: int) -> dict:
-    """Ask through chatchat.rag.Answerer with the app's defaults; count sources and refusals."""
-    from chatchat import prompts
+    """Ask through chatchat.answer.answerer.Answerer with the app's defaults; count sources and refusals."""
+    from chatchat.answer import prompts
     from chatchat.llm.manager import LLMManager
-    from chatchat.rag import Answerer
+    from chatchat.answer.answerer import Answerer
 
     answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
     inside = pick([q for q in questions if q["context_id"] not in held], count)
@@ -280,8 +280,8 @@ def hold_out(services, es: EvalSet, kb: str) -> set[str]:
 
 
 def gate_signals(services, kb: str, questions: list[dict], held: set[str]) -> tuple[list[float], list[float]]:
-    """The gate's signal (chatchat.gate.signal) for answerable questions and for those whose article is gone."""
-    from chatchat import gate
+    """The gate's signal (chatchat.retrieval.gate.signal) for answerable questions and for those whose article is gone."""
+    from chatchat.retrieval import gate
 
     inside, outside = [], []
     for q in questions:
@@ -301,7 +301,7 @@ def gate_rates(inside: list[float], outside: list[float], threshold: float) -> d
 
 def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: list[str], tokenizers: list[str],
              seed: bool, answers: int) -> dict:
-    from chatchat.store import FTS_OPTIONS
+    from chatchat.retrieval.store import FTS_OPTIONS
 
     judge = Judge(es)
     paths = write_articles(es, docs / es.name)

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatchat.errors import SettingsError
+from chatchat.fs import atomic_write
 
 SETTINGS_FILE = "settings.yaml"
 KEYS_FILE = "keys.yaml"
@@ -221,10 +222,7 @@ def save_settings(settings: Settings, changes: Mapping[str, Any]) -> None:
             saved.pop(name, None)
         else:
             saved[name] = values[name]
-    settings.home.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(saved, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, yaml.safe_dump(saved, allow_unicode=True, sort_keys=True))
 
 
 class KeyStore:
@@ -252,13 +250,7 @@ class KeyStore:
             data[provider_id] = key.strip()
         else:
             data.pop(provider_id, None)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(data, handle)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, yaml.safe_dump(data), mode=0o600)
 
     def saved_providers(self) -> list[str]:
         return sorted(name for name in self._read() if not name.startswith(SECRET_PREFIX))

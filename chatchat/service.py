@@ -10,24 +10,26 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from chatchat import gate, policy
-from chatchat.catalog import Catalog, EmbeddingEntry, load_catalog
+from chatchat.retrieval import gate
+
+from chatchat import policy
+from chatchat.models.catalog import Catalog, EmbeddingEntry, load_catalog
 from chatchat.config import Settings, load_settings
-from chatchat.context import fuse_by_rank
-from chatchat.rerank import POOL as RERANK_POOL
-from chatchat.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
-from chatchat.docnames import kept_files, original_path
-from chatchat.embeddings import EmbedderPool
+from chatchat.retrieval.context import fuse_by_rank
+from chatchat.retrieval.rerank import POOL as RERANK_POOL
+from chatchat.retrieval.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
+from chatchat.ingest.docnames import kept_files, original_path
+from chatchat.retrieval.embeddings import EmbedderPool
 from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
-from chatchat.prompts import detect_language
-from chatchat.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
+from chatchat.answer.prompts import detect_language
+from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
 
 if TYPE_CHECKING:
-    from chatchat.conversations import ConversationStore
-    from chatchat.hub import ModelManager
+    from chatchat.answer.conversations import ConversationStore
+    from chatchat.models.hub import ModelManager
     from chatchat.llm.manager import LLMManager
-    from chatchat.rag import Answerer
+    from chatchat.answer.answerer import Answerer
 
 SEARCH_MODES = ("hybrid", "vector", "fulltext")
 # the vector share in hybrid search where it differs from the store's 0.5 (xquad-en-a with multilingual-e5:
@@ -252,7 +254,7 @@ class Services:
         return rerank_hits(reranker, query, fused, top_k) if reranker else fused[:top_k]
 
     def reranker(self) -> Reranker | None:
-        """The reranker in use (chatchat.rerank.active), loaded once; None when none is installed."""
+        """The reranker in use (chatchat.retrieval.rerank.active), loaded once; None when none is installed."""
         entry = active_reranker(self.settings, self.catalog)
         if entry is None:
             return None
@@ -287,7 +289,7 @@ class Services:
 
     def embedding_for(self, language: str) -> EmbeddingEntry | None:
         """The first installed local embedding model of the catalog that understands `language`."""
-        from chatchat.hub import installed_path
+        from chatchat.models.hub import installed_path
 
         return next((entry for entry in self.catalog.embeddings.values()
                      if language in entry.languages and entry.is_local and installed_path(self.settings, entry)), None)
@@ -304,18 +306,18 @@ class Services:
 
     @cached_property
     def answerer(self) -> Answerer:
-        from chatchat.rag import Answerer
+        from chatchat.answer.answerer import Answerer
 
         return Answerer(self.settings, self.llms, self)
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        from chatchat.conversations import ConversationStore
+        from chatchat.answer.conversations import ConversationStore
 
         return ConversationStore(self.settings.conversations_dir, self)
 
     @cached_property
     def models(self) -> ModelManager:
-        from chatchat.hub import ModelManager
+        from chatchat.models.hub import ModelManager
 
         return ModelManager(self.settings)

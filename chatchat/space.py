@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Callable
 
 from chatchat import policy
-from chatchat.catalog import LLMEntry, load_catalog
+from chatchat.models.catalog import LLMEntry, load_catalog
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
-from chatchat.hub import ASSETS_DIR, installed_path
+from chatchat.models.hub import ASSETS_DIR, installed_path
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import Services
-from chatchat.store import KBInfo
+from chatchat.retrieval.store import KBInfo
 
 SPACE_ENV = "SPACE_ID"
 DEMO_KB = "demo"
@@ -85,7 +85,7 @@ def ensure_demo_kb(
 def better_model(services: Services) -> LLMEntry | None:
     """The model manager's pick for this machine, when it is not the model in use: what a first run
     points the user to after the demo answer."""
-    from chatchat.hub import ModelManager
+    from chatchat.models.hub import ModelManager
 
     manager = ModelManager(services.settings)
     try:

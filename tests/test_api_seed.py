@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from api_server import api_settings, running
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.service import Services
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from chatchat.config import load_settings
-from chatchat.conversations import ConversationStore
+from chatchat.answer.conversations import ConversationStore
 from chatchat.llm import LLMManager
-from chatchat.rag import Answerer
+from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from conftest import UNSTRUCTURED_DOCS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chatchat.catalog import load_catalog, parse_catalog
+from chatchat.models.catalog import load_catalog, parse_catalog
 from chatchat.cli import build_parser, main as cli_main
 from chatchat.config import KeyStore, Settings, load_settings, mask_key, save_settings
 from chatchat.errors import CatalogError, SettingsError
@@ -164,7 +164,7 @@ def test_values_from_env_vars_are_not_written_by_models_default(tmp_path, monkey
 
 def test_values_from_command_line_options_are_not_written_by_make_default(tmp_path, monkeypatch):
     # `chatchat serve --auth user:pw --port 9999`, then the Models tab's "Make default" (ModelManager.set_default)
-    from chatchat import hub
+    from chatchat.models import hub
     from chatchat.cli.serve import settings_from
 
     home = tmp_path / "home"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatchat.conversations import TEMP_KB_PREFIX, ChatMessage, ConversationStore
+from chatchat.answer.conversations import TEMP_KB_PREFIX, ChatMessage, ConversationStore
 from chatchat.errors import ChatchatError, NotFound
 
 from conftest import UNSTRUCTURED_DOCS

@@ -1,11 +1,11 @@
-"""The one rule for document names (chatchat.docnames): sub-paths kept, nothing escapes the folder,
+"""The one rule for document names (chatchat.ingest.docnames): sub-paths kept, nothing escapes the folder,
 the same name whichever way a file arrived, and no original reached through a link."""
 
 from __future__ import annotations
 
 import pytest
 
-from chatchat.docnames import kept_files, original_path, safe_file_name
+from chatchat.ingest.docnames import kept_files, original_path, safe_file_name
 from chatchat.errors import InvalidName
 
 

@@ -14,15 +14,15 @@ import sys
 
 from conftest import REPO, SAMPLES
 
-from chatchat.embeddings import token_batches
+from chatchat.retrieval.embeddings import token_batches
 
 CHILD = r"""
 import json, resource, sys
 import psutil
 from chatchat.config import load_settings
-from chatchat.embeddings import FastEmbedEmbedder
+from chatchat.retrieval.embeddings import FastEmbedEmbedder
 from chatchat.errors import ModelError
-from chatchat.hub import require_installed
+from chatchat.models.hub import require_installed
 from chatchat.service import Services
 
 services = Services.open(load_settings(home=sys.argv[1]))

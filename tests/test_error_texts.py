@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatchat import hub
+from chatchat.models import hub
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.ui.i18n import STRINGS, error_text
 

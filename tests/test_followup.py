@@ -1,4 +1,4 @@
-"""Follow-up questions rewritten into a standalone search query (chatchat.followup) by the real demo chat model
+"""Follow-up questions rewritten into a standalone search query (chatchat.answer.followup) by the real demo chat model
 (SmolLM2 135M through llama.cpp), in a real knowledge base with the packaged MiniLM embedder. SmolLM2 is too small
 to rewrite well (it mostly echoes), which is exactly the case the fallback is for; bench/bench_context.py reports
 retrieval with and without rewriting."""
@@ -10,8 +10,8 @@ import time
 import pytest
 
 from chatchat.config import load_settings
-from chatchat.followup import clean, standalone_query
-from chatchat.rag import Answerer
+from chatchat.answer.followup import clean, standalone_query
+from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from conftest import UNSTRUCTURED_DOCS
 

@@ -1,8 +1,8 @@
-"""chatchat.fusion.fuse on its own: a pure function over two rankings."""
+"""chatchat.retrieval.fusion.fuse on its own: a pure function over two rankings."""
 
 import pytest
 
-from chatchat.fusion import fuse
+from chatchat.retrieval.fusion import fuse
 
 # the vector ranking is sure of "a" (far ahead of the rest); the full text barely prefers "b" and "c"
 VECTOR = [("a", 0.92), ("b", 0.61), ("c", 0.60), ("d", 0.40)]

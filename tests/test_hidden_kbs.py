@@ -16,9 +16,9 @@ import pytest
 
 from api_server import running
 from chatchat import policy
-from chatchat.conversations import ConversationStore
+from chatchat.answer.conversations import ConversationStore
 from chatchat.errors import NotFound
-from chatchat.rag import Answerer
+from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from chatchat.ui import knowledge
 from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from chatchat import hub
-from chatchat.catalog import load_catalog
+from chatchat.models import hub
+from chatchat.models.catalog import load_catalog
 from chatchat.cli import main as cli_main
 from chatchat.config import load_settings
-from chatchat.downloads import ChecksumMismatch, DiskFull, DownloadError
+from chatchat.models.downloads import ChecksumMismatch, DiskFull, DownloadError
 from chatchat.errors import AlreadyExists, ModelError, NotFound
 
 from hub_server import HubServer, html_page
@@ -106,7 +106,7 @@ def test_stand_in_speaks_the_protocol_the_hf_client_downloads_from_it(server, tm
 
 
 def test_embedding_model_from_the_hub_loads_in_fastembed_and_becomes_default(server, manager, settings):
-    from chatchat.embeddings import FastEmbedEmbedder
+    from chatchat.retrieval.embeddings import FastEmbedEmbedder
 
     entry = manager.add(hf=MINILM_REPO, files=["onnx/model.onnx", *TOKENIZER_FILES], model_id="minilm-hub",
                         kind="embedding", dim=384)

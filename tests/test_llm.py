@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.errors import ModelError, NotFound
-from chatchat.hub import COMPLETE_MARKER, require_installed
+from chatchat.models.hub import COMPLETE_MARKER, require_installed
 from chatchat.llm import LLMManager
 from chatchat.llm.gguf import read_metadata, render_chat
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.errors import ModelError
-from chatchat.hub import ASSETS_DIR, COMPLETE_MARKER
+from chatchat.models.hub import ASSETS_DIR, COMPLETE_MARKER
 from chatchat.llm import LLMManager
 
 from conftest import UNSTRUCTURED_DOCS

@@ -20,7 +20,7 @@ import openai
 import pytest
 import yaml
 
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import KeyStore, load_settings
 from chatchat.errors import ProviderError
 from chatchat.llm import LLMManager
@@ -198,10 +198,10 @@ def test_lite_mode_answers_with_a_cloud_model_and_never_imports_a_local_engine(h
     script = """
 import json, sys
 from pathlib import Path
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.llm import LLMManager
-from chatchat.rag import Answerer
+from chatchat.answer.answerer import Answerer
 settings = load_settings()
 llms = LLMManager(settings, load_catalog(user_path=settings.home / "models.yaml"))
 events = list(Answerer(settings, llms).answer("What is the capital of France?", model="local/smol", max_tokens=8))

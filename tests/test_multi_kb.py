@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from api_server import api_settings, running
-from chatchat.context import fuse_by_rank
+from chatchat.retrieval.context import fuse_by_rank
 from chatchat.service import Services
-from chatchat.store import Hit
+from chatchat.retrieval.store import Hit
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 
 QUESTION_EN = "What are the two weaknesses of ICT pretraining?"
@@ -84,7 +84,7 @@ def test_chat_answers_from_several_knowledge_bases_and_cites_each(app):
 
 
 def test_a_conversation_keeps_several_knowledge_bases_in_its_kb_field(app):
-    from chatchat.context import kb_names
+    from chatchat.retrieval.context import kb_names
 
     assert kb_names("papers,笔记") == ["papers", "笔记"] == kb_names(["papers", "笔记", "papers"])
     assert kb_names(None) == [] == kb_names("")

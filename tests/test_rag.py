@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from chatchat.catalog import load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
-from chatchat.conversations import ConversationStore
+from chatchat.answer.conversations import ConversationStore
 from chatchat.errors import ModelError
 from chatchat.llm import LLMManager
 from chatchat.llm.openai_engine import OpenAIChatModel
-from chatchat.rag import Answerer, build_prompt
+from chatchat.answer.answerer import Answerer, build_prompt
 from chatchat.service import Services
-from chatchat.store import Hit
+from chatchat.retrieval.store import Hit
 
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 
@@ -209,7 +209,7 @@ def test_cli_ask_streams_cites_and_exits_with_codes_scripts_can_trust(world, cap
         assert message in capsys.readouterr().err
 
 
-# --- context: neighbouring chunks (chatchat.context) ---------------------------------------------------
+# --- context: neighbouring chunks (chatchat.retrieval.context) ---------------------------------------------------
 
 
 def chunk(index: int, text: str = "", doc: str = "d", kb: str = "kb", page: int | None = 1) -> Hit:
@@ -218,7 +218,7 @@ def chunk(index: int, text: str = "", doc: str = "d", kb: str = "kb", page: int 
 
 
 def test_hits_of_one_document_merge_and_duplicates_collapse():
-    from chatchat.context import _spans, merge_texts
+    from chatchat.retrieval.context import _spans, merge_texts
 
     # 5 is the best hit; 6 is inside its window (a duplicate); 7 touches it and merges; 20 stands alone;
     # chunk 5 of another knowledge base is another passage
@@ -246,7 +246,7 @@ def small_chunks(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_model_reads_each_hit_with_its_neighbours_and_the_citation_names_the_hit(small_chunks, world, monkeypatch):
-    from chatchat.context import _overlap, expand, merge_texts
+    from chatchat.retrieval.context import _overlap, expand, merge_texts
 
     services = small_chunks
     chunks = services.chunks("small", "大模型推理优化策略.md")

@@ -25,7 +25,7 @@ from packaging.requirements import Requirement
 from chatchat import space
 from chatchat.errors import InvalidName, NotFound
 from chatchat.llm.manager import LLMManager
-from chatchat.rag import Answerer
+from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 
 from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS

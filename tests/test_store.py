@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
-from chatchat.store import ChunkRow, DocumentRecord, Store, check_kb_name, now_iso
+from chatchat.retrieval.store import ChunkRow, DocumentRecord, Store, check_kb_name, now_iso
 
 
 def unit(*values: float) -> np.ndarray:

@@ -12,10 +12,10 @@ import gradio as gr
 import pytest
 import yaml
 
-from chatchat.conversations import ChatMessage
-from chatchat.downloads import JobStatus
+from chatchat.answer.conversations import ChatMessage
+from chatchat.models.downloads import JobStatus
 from chatchat.errors import InvalidName, SettingsError
-from chatchat.hardware import Fit
+from chatchat.models.hardware import Fit
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import SEARCH_MODES
 from chatchat.ui import build_ui, chat, knowledge

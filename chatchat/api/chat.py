@@ -1,5 +1,5 @@
 """What the chat routes share: which model or knowledge base a request names, the answer events for
-it (a plain model answers the client's messages as they are; `kb:<name>` answers through chatchat.rag),
+it (a plain model answers the client's messages as they are; `kb:<name>` answers through chatchat.answer.answerer),
 stop sequences, and a check of names before anything loads."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from chatchat.api.deps import known_kb
 from chatchat.api.errors import ApiError
 from chatchat.config import KeyStore
 from chatchat.errors import ChatchatError, NotFound
-from chatchat.hub import installed_path
+from chatchat.models.hub import installed_path
 from chatchat.llm.base import Message
 from chatchat.llm.openai_engine import needs_key
-from chatchat.rag import AnswerEvent, Answerer, Source
+from chatchat.answer.answerer import AnswerEvent, Answerer, Source
 from chatchat.service import Services
 
 KB_PREFIX = "kb:"
@@ -39,7 +39,7 @@ class ChatJob:
     score_threshold: float | None = None
     llm: str | None = None  # the model that answers for a knowledge base (None: settings.default_llm)
     kb: list[str] | None = None  # set from model by check()
-    rag: bool = False  # answer through chatchat.rag (server-side prompt) even without a knowledge base
+    rag: bool = False  # answer through chatchat.answer.answerer (server-side prompt) even without a knowledge base
 
 
 def unusable_reason(services: Services, model_id: str) -> str | None:

@@ -10,10 +10,10 @@ from fastapi.security import HTTPBearer
 
 from chatchat import space
 from chatchat.api.errors import ApiError
-from chatchat.docnames import safe_file_name
+from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import InvalidName, NotFound
 from chatchat.service import Services
-from chatchat.store import KBInfo
+from chatchat.retrieval.store import KBInfo
 
 # Declares the bearer scheme in the OpenAPI spec (when a key is set at start); require_api_key enforces it.
 bearer_scheme = HTTPBearer(auto_error=False, description="settings.api_key")

@@ -31,7 +31,7 @@ from chatchat.api.schemas import (
 from chatchat.api.uploads import receive_form
 from chatchat.ingest.job import FileResult
 from chatchat.service import Services
-from chatchat.store import KBInfo
+from chatchat.retrieval.store import KBInfo
 
 router = APIRouter(prefix="/api/knowledge_bases", tags=["Knowledge bases"])
 KB = Annotated[str, PathParam(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]

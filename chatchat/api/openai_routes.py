@@ -23,9 +23,9 @@ from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, EmbeddingList, EmbeddingRequest, ModelList, ModelOut
 from chatchat.api.streams import ThreadedStream, sse, sse_response
 from chatchat.errors import NotFound
-from chatchat.hub import installed_path
+from chatchat.models.hub import installed_path
 from chatchat.llm.base import estimate_tokens
-from chatchat.rag import AnswerEvent, Source
+from chatchat.answer.answerer import AnswerEvent, Source
 from chatchat.service import Services
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])

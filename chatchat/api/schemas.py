@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-# \w is Unicode-aware (letters and digits of any script): what chatchat.store.check_kb_name accepts
+# \w is Unicode-aware (letters and digits of any script): what chatchat.retrieval.store.check_kb_name accepts
 KB_NAME_PATTERN = r"^[\w-][\w .-]{0,63}$"
 KB_NAME_HELP = "knowledge-base name: 1–64 letters of any script, digits, space, _ - . (not starting with . or space)"
 KBName = Annotated[str, Field(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]

@@ -18,9 +18,9 @@ from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine
 from chatchat.api.seed_schemas import BaseResponse, SeedChat, SeedFeedback, SeedFileChat, SeedKBChat
 from chatchat.api.streams import ThreadedStream, sse, sse_response
-from chatchat.conversations import ChatMessage, Conversation
+from chatchat.answer.conversations import ChatMessage, Conversation
 from chatchat.errors import NotFound
-from chatchat.rag import AnswerEvent, Source
+from chatchat.answer.answerer import AnswerEvent, Source
 from chatchat.service import Services
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])

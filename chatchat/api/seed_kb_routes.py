@@ -33,11 +33,11 @@ from chatchat.api.seed_schemas import (
 )
 from chatchat.api.streams import ThreadedStream, sse, sse_response
 from chatchat.api.uploads import ReceivedForm, receive_form
-from chatchat.docnames import safe_file_name
+from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
 from chatchat.ingest.job import Progress
 from chatchat.service import Services
-from chatchat.store import Hit
+from chatchat.retrieval.store import Hit
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from chatchat import prompts
+from chatchat.answer import prompts
 from chatchat.api.chat import unusable_reason
 from chatchat.api.deps import get_services
 from chatchat.api.errors import ApiError
@@ -22,7 +22,7 @@ from chatchat.api.seed_schemas import (
     SeedPromptTemplate,
 )
 from chatchat.errors import NotFound
-from chatchat.hub import installed_path
+from chatchat.models.hub import installed_path
 from chatchat.service import Services
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])

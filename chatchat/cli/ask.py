@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatchat import policy
-from chatchat.catalog import load_catalog, safe_id
+from chatchat.models.catalog import load_catalog, safe_id
 from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from chatchat.config import Settings, load_settings
 from chatchat.errors import AlreadyExists, ChatchatError, ModelError, NotFound
 
-if TYPE_CHECKING:  # chatchat.rag brings the store (LanceDB): imported when a question is asked
-    from chatchat.rag import AnswerEvent
+if TYPE_CHECKING:  # chatchat.answer.answerer brings the store (LanceDB): imported when a question is asked
+    from chatchat.answer.answerer import AnswerEvent
 
 TEMP_KB_PREFIX = "_ask-"
 
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ask(args: argparse.Namespace) -> int:
     from chatchat.llm.manager import LLMManager
-    from chatchat.rag import Answerer
+    from chatchat.answer.answerer import Answerer
 
     if args.question is None and args.files and len(args.files) > 1:
         args.question = str(args.files.pop())  # `--files a.pdf b.pdf "question"`: argparse took it for a file
@@ -109,7 +109,7 @@ def _is_path(model: str) -> bool:
 def _local_model(settings: Settings, path: Path) -> str:
     """The catalog id of a GGUF file on this computer, added to the user's models (and imported by hard
     link or copy) the first time, as `chatchat models add --local FILE --pull` does."""
-    from chatchat import hub
+    from chatchat.models import hub
 
     path = path.expanduser().resolve()
     if not path.is_file():

@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable, Literal
 
-from chatchat import hardware
+from chatchat.models import hardware
 from chatchat.cli import EXIT_FAILED, EXIT_OK
 from chatchat.config import Settings, load_settings
-from chatchat.downloads import human
-from chatchat.sources import HF_DEFAULT_ENDPOINT, hf_endpoint
+from chatchat.models.downloads import human
+from chatchat.models.sources import HF_DEFAULT_ENDPOINT, hf_endpoint
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -146,8 +146,8 @@ def _hub(settings: Settings) -> Check:
 
 def _embeddings(settings: Settings) -> Check:
     """Which embedding model new knowledge bases get, and why when it is the English fallback."""
-    from chatchat.catalog import load_catalog
-    from chatchat.embeddings import EmbedderPool
+    from chatchat.models.catalog import load_catalog
+    from chatchat.retrieval.embeddings import EmbedderPool
 
     model, why = EmbedderPool(settings, load_catalog(user_path=settings.home / "models.yaml")).default_for_new_kb()
     return Check("embeddings", "ok", f"new knowledge bases use {model}", why or "")

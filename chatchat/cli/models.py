@@ -8,11 +8,11 @@ import sys
 
 from tqdm import tqdm
 
-from chatchat import hardware, hub
+from chatchat.models import hardware, hub
 from chatchat.cli import EXIT_OK
 from chatchat.config import load_settings
-from chatchat.downloads import Progress, human
-from chatchat.sources import SOURCES
+from chatchat.models.downloads import Progress, human
+from chatchat.models.sources import SOURCES
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,8 +4,6 @@ each file all-or-nothing. One bad file never stops the batch; a failed replaceme
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import threading
 import uuid
@@ -13,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatchat.docnames import original_path, safe_file_name
-from chatchat.embeddings import Embedder
+from chatchat.ingest.docnames import original_path, safe_file_name
+from chatchat.retrieval.embeddings import Embedder
+from chatchat.fs import atomic_copy, sha256_of
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
 from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.ingest.split import Chunk, enhance, split_elements
-from chatchat.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
+from chatchat.retrieval.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
 
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
 
@@ -43,14 +42,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Ingestor:
@@ -160,11 +151,7 @@ class Ingestor:
                     self._report(name, index, count, "store", stored, len(chunks))
                     stored += self.kb.add_chunks(doc_id, name, rows)
                 self._check_cancel()
-                original = original_path(self.kb.files_dir, name)
-                original.parent.mkdir(parents=True, exist_ok=True)
-                tmp = original.with_name(original.name + ".incoming")
-                shutil.copyfile(staged, tmp)
-                os.replace(tmp, original)
+                atomic_copy(staged, original_path(self.kb.files_dir, name))
                 self.kb.commit(doc_id, pages, stored)
             except BaseException:
                 self.kb.discard(doc_id)

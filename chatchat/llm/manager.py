@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatchat.catalog import Catalog, LLMEntry, ProviderEntry
+from chatchat.models.catalog import Catalog, LLMEntry, ProviderEntry
 from chatchat.config import KeyStore, Settings
 from chatchat.errors import ModelError, NotFound
 from chatchat.llm.base import ChatModel, cpu_threads
@@ -98,7 +98,7 @@ class LLMManager:
             self._loaded.pop(model_id).close()
 
     def _locate(self, ref: ModelRef) -> Path:
-        from chatchat.hub import require_installed
+        from chatchat.models.hub import require_installed
 
         assert ref.entry is not None
         path = require_installed(self.settings, ref.entry)

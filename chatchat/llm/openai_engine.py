@@ -10,7 +10,7 @@ import threading
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlparse
 
-from chatchat.catalog import ProviderEntry
+from chatchat.models.catalog import ProviderEntry
 from chatchat.errors import ChatchatError, ProviderError
 from chatchat.llm.base import Message, estimate_tokens, guarded_stream
 

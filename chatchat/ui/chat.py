@@ -16,10 +16,10 @@ from pathlib import Path
 import gradio as gr
 
 from chatchat import space
-from chatchat.context import kb_names
-from chatchat.conversations import Conversation
+from chatchat.retrieval.context import kb_names
+from chatchat.answer.conversations import Conversation
 from chatchat.errors import ChatchatError, InvalidName, NotFound
-from chatchat.rag import AnswerEvent
+from chatchat.answer.answerer import AnswerEvent
 from chatchat.service import Services
 from chatchat.ui import knowledge
 from chatchat.ui.chat_views import demo_model, export_file, model_choices, render, sources_message

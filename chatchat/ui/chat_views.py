@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from chatchat.config import KeyStore
-from chatchat.conversations import Conversation
-from chatchat.docnames import safe_file_name
+from chatchat.answer.conversations import Conversation
+from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
 from chatchat.ui.common import esc
 from chatchat.ui.i18n import t

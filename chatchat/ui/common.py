@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from chatchat.conversations import readable_time
+from chatchat.answer.conversations import readable_time
 from chatchat.errors import ChatchatError
 from chatchat.ui.i18n import LANGUAGES, error_text, t
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatchat.catalog import EmbeddingEntry
+from chatchat.models.catalog import EmbeddingEntry
 from chatchat.ingest.job import FileResult
-from chatchat.prompts import detect_language
+from chatchat.answer.prompts import detect_language
 from chatchat.service import Services
 from chatchat.ui.i18n import t
 

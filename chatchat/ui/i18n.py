@@ -332,7 +332,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Keys are kept in `keys.yaml` in the data directory, readable by your user only, and never shown in full.",
         "密钥保存在数据目录的 `keys.yaml` 中，仅当前用户可读，界面上不会完整显示。",
     ),
-    # settings: the relevance gate (chatchat.gate), its levels in plain terms
+    # settings: the relevance gate (chatchat.retrieval.gate), its levels in plain terms
     "settings.gate": ("When the knowledge base may not have the answer", "知识库里可能没有答案时"),
     "settings.gate_info": (
         "How closely the best passage must match before the model answers from it. Below that, the app says "

@@ -8,9 +8,9 @@ import gradio as gr
 import pandas as pd
 
 from chatchat import space
-from chatchat.downloads import human
+from chatchat.models.downloads import human
 from chatchat.errors import InvalidName, ModelError
-from chatchat.hub import ModelStatus
+from chatchat.models.hub import ModelStatus
 from chatchat.service import Services
 from chatchat.ui.common import Context, Refresh, esc, guarded, info
 from chatchat.ui.i18n import error_text, t, tr

@@ -9,7 +9,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from chatchat import gate, space
+from chatchat.retrieval import gate
+
+from chatchat import space
 from chatchat.config import KeyStore, Settings, mask_key, save_settings
 from chatchat.errors import SettingsError
 from chatchat.service import SEARCH_MODES, Services

@@ -18,6 +18,7 @@ import unicodedata
 from pathlib import Path
 
 from chatchat.errors import InvalidName
+from chatchat.fs import is_incoming
 
 MAX_PART_BYTES = 200  # one folder or file name; common file systems allow 255
 MAX_NAME_CHARS = 255  # the whole name: it travels in URL paths and query strings
@@ -87,7 +88,7 @@ def kept_files(files_dir: Path) -> list[str]:
         for file in files:
             path = here / file
             name = path.relative_to(files_dir).as_posix()
-            if (path.is_symlink() or path.is_file()) and not file.endswith(".incoming") and _is_safe(name):
+            if (path.is_symlink() or path.is_file()) and not is_incoming(path) and _is_safe(name):
                 names.append(name)
     return sorted(names)
 

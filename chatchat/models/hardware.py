@@ -22,7 +22,7 @@ from typing import Literal
 
 import psutil
 
-from chatchat.catalog import Catalog, EmbeddingEntry, LLMEntry
+from chatchat.models.catalog import Catalog, EmbeddingEntry, LLMEntry
 
 MB = 1 << 20
 INT4_BYTES_PER_PARAM = 0.6  # Q4_K_M / GPTQ-int4 incl. scales and the unquantised embeddings

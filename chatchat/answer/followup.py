@@ -9,7 +9,7 @@ import re
 import threading
 from typing import Sequence
 
-from chatchat import prompts
+from chatchat.answer import prompts
 from chatchat.llm.base import ChatModel, Message
 
 TURNS = 2  # question/answer pairs of history the rewriting sees

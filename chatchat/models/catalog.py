@@ -64,7 +64,7 @@ class LLMEntry(_Sourced):
     max_gpu_memory: str | None = Field(None, description="per-GPU cap, e.g. '20GiB'")
     provider: str | None = Field(None, description="provider id, for engine openai")
     model: str | None = Field(None, description="the provider's model name, for engine openai")
-    # architecture, for the KV-cache part of the memory estimate (chatchat.hardware)
+    # architecture, for the KV-cache part of the memory estimate (chatchat.models.hardware)
     n_layers: int | None = Field(None, ge=1)
     n_kv_heads: int | None = Field(None, ge=1)
     head_dim: int | None = Field(None, ge=1)
@@ -87,7 +87,7 @@ class LLMEntry(_Sourced):
 
 
 class RelevanceGate(BaseModel):
-    """Minimum cosine (chatchat.gate) of the best hit for a question to count as covered by the knowledge
+    """Minimum cosine (chatchat.retrieval.gate) of the best hit for a question to count as covered by the knowledge
     base, per strictness, calibrated on the dev sets (bench/eval_retrieval.py --calibrate)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -138,7 +138,7 @@ class ProviderEntry(BaseModel):
 
 
 class RerankerEntry(_Sourced):
-    """A cross-encoder that orders search hits (chatchat.rerank): a local ONNX folder, or a provider's /rerank."""
+    """A cross-encoder that orders search hits (chatchat.retrieval.rerank): a local ONNX folder, or a provider's /rerank."""
 
     model_file: str = Field("onnx/model.onnx", description="the ONNX file inside the model dir")
     provider: str | None = Field(None, description="provider id, for a /rerank API")

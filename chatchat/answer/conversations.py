@@ -9,7 +9,6 @@ listed) holding the files dropped into it; deleting the conversation deletes tha
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 import uuid
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chatchat import policy
 from chatchat.errors import ChatchatError, NotFound
+from chatchat.fs import atomic_write
 
 if TYPE_CHECKING:
     from chatchat.ingest.job import FileResult, Progress
@@ -113,14 +113,7 @@ class ConversationStore:
             raise ChatchatError(f"Conversation file {path} is damaged ({exc.error_count()} problems); it was left as it is.") from exc
 
     def save(self, conversation: Conversation) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(conversation.id)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(conversation.model_dump_json(indent=1))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(self._path(conversation.id), conversation.model_dump_json(indent=1), sync=True)
 
     def list(self) -> list[Conversation]:
         """Every readable conversation, most recently updated first (damaged files are skipped, not touched)."""

@@ -13,18 +13,18 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
-from chatchat import prompts
+from chatchat.answer import prompts
 from chatchat.config import Settings
-from chatchat.context import Passage, expand, kb_names
-from chatchat.conversations import ChatMessage, Conversation, ConversationStore
+from chatchat.retrieval.context import Passage, expand, kb_names
+from chatchat.answer.conversations import ChatMessage, Conversation, ConversationStore
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.followup import standalone_query
+from chatchat.answer.followup import standalone_query
 from chatchat.llm.base import ChatModel, Message
 from chatchat.llm.manager import LLMManager
 
 if TYPE_CHECKING:
     from chatchat.service import Services
-    from chatchat.store import Hit
+    from chatchat.retrieval.store import Hit
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 SNIPPET_CHARS = 240
@@ -170,7 +170,7 @@ class Answerer:
         only in `files`); when nothing relevant is found, say so instead of asking the model (unless
         refuse_when_empty=False). `rewrite`: a follow-up question (there is history) is searched as the
         standalone question the model rewrites it into. `neighbours`: the model reads each hit with its
-        neighbouring chunks (chatchat.context).
+        neighbouring chunks (chatchat.retrieval.context).
         `cancel` is checked between stages too, so a stop before the first word ends the answer at once.
         attached: `kb` is an internal one holding these files (named so in messages, never by `kb`)."""
         try:

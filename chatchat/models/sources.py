@@ -1,6 +1,6 @@
 """Where a catalog model's files come from: Hugging Face (or a mirror of it), ModelScope, or a plain URL.
 
-`resolve` asks the source for each file's URL, size and sha256; `chatchat.downloads` moves the bytes.
+`resolve` asks the source for each file's URL, size and sha256; `chatchat.models.downloads` moves the bytes.
 The hub mirror and the preferred source are settings (`hf_endpoint`, `download_source`), read at each
 download, so a change in the Settings tab applies to the next download without a restart.
 """
@@ -16,9 +16,9 @@ from urllib.request import url2pathname
 
 import httpx
 
-from chatchat.catalog import EmbeddingEntry, LLMEntry
+from chatchat.models.catalog import EmbeddingEntry, LLMEntry
 from chatchat.config import Settings
-from chatchat.downloads import ChecksumMismatch, DownloadError, RemoteFile, status_error
+from chatchat.models.downloads import ChecksumMismatch, DownloadError, RemoteFile, status_error
 from chatchat.errors import CatalogError, ModelError, NotFound
 
 Entry = LLMEntry | EmbeddingEntry

@@ -1,0 +1,1 @@
+"""Answering: the answerer, its prompts, follow-up rewriting and the conversation store."""

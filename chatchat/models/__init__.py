@@ -1,0 +1,1 @@
+"""The model catalog, downloads and installs, and the machine's hardware."""

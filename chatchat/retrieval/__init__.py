@@ -1,0 +1,1 @@
+"""Finding passages: the LanceDB store, embeddings, fusion, reranking, context and the relevance gate."""
