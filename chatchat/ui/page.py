@@ -1,0 +1,55 @@
+"""A tab of the UI as a page: it builds its components, then registers their events, and talks to the
+other tabs only through named events (`Events`), never by importing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from chatchat.ui.common import Context, Refresh
+
+
+@dataclass
+class Events:
+    """Named events between pages. Each is a hidden counter: the page that changes something returns
+    `bump(value)` for it as one more output, and the pages that show that thing listen with `.change`.
+    kbs: knowledge bases or their documents changed; models: installed models or the default changed;
+    conversations: the conversation list changed."""
+
+    kbs: Any = field(default=None)
+    models: Any = field(default=None)
+    conversations: Any = field(default=None)
+
+    @classmethod
+    def create(cls) -> "Events":
+        return cls(kbs=gr.State(0), models=gr.State(0), conversations=gr.State(0))
+
+
+def bump(value: int | None) -> int:
+    """The next value of an event counter: returning it as an output fires the event's `.change`."""
+    return (value or 0) + 1
+
+
+class Page:
+    """One tab. `build` creates the components (inside the tab's `with gr.Tab(...)`), `register_events`
+    wires handlers once every page is built, and `refreshes` are the handlers that re-render server-side
+    text when a session loads or its language changes."""
+
+    def __init__(self, ctx: Context, events: Events):
+        self.ctx = ctx
+        self.events = events
+        self.services = ctx.services
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def register_events(self) -> None:
+        raise NotImplementedError
+
+    def refreshes(self) -> list[Refresh]:
+        return []
+
+    def end_session(self, session: str) -> None:
+        """Called when a browser session ends (its tab closed)."""
