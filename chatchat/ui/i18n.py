@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from chatchat.ui.strings import chat, common, knowledge, models, settings
+from chatchat.ui.strings import chat, common, evaluation, knowledge, models, settings, sources, web
 
 LANGUAGES = ("zh", "en")
 # what the frontend's locale is set to: Gradio's own strings (upload hints, buttons) exist as zh-CN
@@ -17,6 +17,7 @@ FRONTEND_LOCALE = {"zh": "zh-CN", "en": "en"}
 # key: (English, 中文), gathered from one module a tab
 STRINGS: dict[str, tuple[str, str]] = {
     **common.STRINGS, **chat.STRINGS, **knowledge.STRINGS, **models.STRINGS, **settings.STRINGS,
+    **evaluation.STRINGS, **web.STRINGS, **sources.STRINGS,
 }
 
 
