@@ -88,6 +88,7 @@ class Hit:
     chunk_index: int
     kb: str
     relevance: float = 0.0
+    url: str = ""  # the link a citation opens; empty until a face fills it
 
 
 @dataclass
