@@ -16,7 +16,8 @@ PROMPTS: dict[Language, dict[str, str]] = {
         "kb_system": (
             "You answer questions using only the numbered passages from the user's documents. "
             "If the passages do not contain the answer, say that the documents do not cover it; "
-            "never make anything up. Cite the passages you use as [1], [2]. Answer in English."
+            "never make anything up. End each sentence with the number of the passage it comes from in "
+            "square brackets, like this: The leave lasts ten days [2]. Answer in English."
         ),
         "kb_user": "Passages:\n\n{passages}\n\nQuestion: {question}",
         "passage": "[{index}] ({where})\n{text}",
@@ -50,7 +51,7 @@ PROMPTS: dict[Language, dict[str, str]] = {
         "chat_system": "你是 Chatchat，一个乐于助人的助手。请用中文清晰、简洁地回答。",
         "kb_system": (
             "请只根据用户文档中带编号的已知信息回答问题。如果已知信息中没有答案，请说明文档中没有相关内容，"
-            "不允许编造。引用所用信息时标注编号，如 [1]、[2]。请使用中文回答。"
+            "不允许编造。每句话末尾用方括号标出它所依据的信息编号，例如：年假为十天[2]。请使用中文回答。"
         ),
         "kb_user": "已知信息：\n\n{passages}\n\n问题：{question}",
         "passage": "[{index}]（{where}）\n{text}",
