@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
-from chatchat.api.errors import ApiError
 from chatchat.api.schemas import (
     KB_NAME_HELP,
     KB_NAME_PATTERN,
@@ -28,7 +27,7 @@ from chatchat.api.schemas import (
     KnowledgeBaseOut,
     SearchRequest,
 )
-from chatchat.api.uploads import receive_form
+from chatchat.api.uploads import upload_body, uploaded_files
 from chatchat.ingest.job import FileResult
 from chatchat.service import Services
 from chatchat.retrieval.store import KBInfo
@@ -36,25 +35,6 @@ from chatchat.retrieval.store import KBInfo
 router = APIRouter(prefix="/api/knowledge_bases", tags=["Knowledge bases"])
 KB = Annotated[str, PathParam(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]
 Doc = Annotated[str, PathParam(min_length=1, max_length=255, description="a document's name, as listed (it may hold a sub-path: wiki/Home.md)")]
-
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1,
-                                  "description": "one or more documents; each up to settings.max_upload_mb"},
-                    },
-                }
-            }
-        },
-    }
-}
-
 
 def kb_out(info: KBInfo) -> KnowledgeBaseOut:
     return KnowledgeBaseOut(**{k: v for k, v in asdict(info).items() if k in KnowledgeBaseOut.model_fields})
@@ -106,20 +86,15 @@ def list_documents(name: KB, services: Services = Depends(get_services)) -> Docu
     "/{name}/documents",
     response_model=IngestResults,
     summary="Upload documents (multipart, many at once); one result per file",
-    openapi_extra=UPLOAD_BODY,
+    openapi_extra=upload_body(),
 )
 async def upload_documents(name: KB, request: Request) -> IngestResults:
     services = get_services(request)
     name = await run_in_threadpool(known_kb, services, name, True)  # an unknown name fails before the upload is read
-    form = await receive_form(request, services.settings.home, services.settings.max_upload_mb * 2**20)
-    try:
-        if not form.files:
-            raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
+    async with uploaded_files(request, services.settings) as form:
         results = await run_in_threadpool(
             services.add_files, name, [f.path for f in form.files], [f.name for f in form.files]
         )
-    finally:
-        form.discard()
     return results_out(name, results)
 
 

@@ -4,7 +4,6 @@ tests check a message, it is the seed's text. docs/API.md lists what each maps t
 
 from __future__ import annotations
 
-import queue
 import re
 import threading
 from pathlib import PurePosixPath
@@ -32,23 +31,18 @@ from chatchat.api.seed_schemas import (
     SeedUpdateInfo,
 )
 from chatchat.api.streams import ThreadedStream, sse, sse_response
-from chatchat.api.uploads import ReceivedForm, receive_form
+from chatchat.api.uploads import upload_body, uploaded_files
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
-from chatchat.ingest.job import Progress
+from chatchat.ingest.job import FileResult, Progress
+from chatchat.jobs import Job
 from chatchat.service import Services
 from chatchat.retrieval.store import Hit
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])
 
 
-def _upload_body(fields: dict[str, dict], required: list[str]) -> dict:
-    properties = {"files": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}, **fields}
-    schema = {"type": "object", "required": ["files", *required], "properties": properties}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
-
-
-UPLOAD_BODY = _upload_body({
+UPLOAD_BODY = upload_body({
     "knowledge_base_name": {"type": "string", "pattern": KB_NAME_PATTERN, "description": KB_NAME_HELP},
     "override": {"type": "boolean", "default": False,
                  "description": "replace documents of the same name (else they are reported as existing)"},
@@ -56,10 +50,10 @@ UPLOAD_BODY = _upload_body({
                         "description": "only true: uploaded files are always ingested"},
 }, ["knowledge_base_name"])
 MAX_ID_CHARS = 64
-TEMP_UPLOAD_BODY = _upload_body({
+TEMP_UPLOAD_BODY = upload_body({
     "prev_id": {"type": "string", "maxLength": MAX_ID_CHARS, "description": "add to this earlier upload's files (its id)"},
     "knowledge_id": {"type": "string", "maxLength": MAX_ID_CHARS, "description": "the same as prev_id (what ApiRequest sends)"},
-}, [])
+})
 
 
 # --- knowledge bases ----------------------------------------------------------------------------
@@ -151,8 +145,7 @@ def update_docs_by_id(body: SeedUpdateById, services: Services = Depends(get_ser
              summary="上传文件到知识库并向量化 (upload; per-file failures in data.failed_files)")
 async def upload_docs(request: Request) -> BaseResponse:
     services = get_services(request)
-    form = await _receive(request, services)
-    try:
+    async with uploaded_files(request, services.settings) as form:
         name = form.fields.get("knowledge_base_name", "").strip()
         if not name:
             raise ApiError("Form field 'knowledge_base_name' is required.", param="knowledge_base_name", code="missing_field")
@@ -172,17 +165,7 @@ async def upload_docs(request: Request) -> BaseResponse:
                     uploads.append(upload)
         results = await run_in_threadpool(services.add_files, kb, [u.path for u in uploads], [u.name for u in uploads])
         failed.update(failed_files(results))
-    finally:
-        form.discard()
     return BaseResponse(msg="文件上传与向量化完成", data={"failed_files": failed})
-
-
-async def _receive(request: Request, services: Services) -> ReceivedForm:
-    form = await receive_form(request, services.settings.home, services.settings.max_upload_mb * 2**20)
-    if not form.files:
-        form.discard()
-        raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
-    return form
 
 
 def _stored_name(name: str) -> str | None:
@@ -197,14 +180,11 @@ def _stored_name(name: str) -> str | None:
 async def upload_temp_docs(request: Request) -> BaseResponse:
     """The files become a file chat: a conversation with its own internal knowledge base, as in the UI."""
     services = get_services(request)
-    form = await _receive(request, services)
-    try:
+    async with uploaded_files(request, services.settings) as form:
         previous = _id_field(form.fields, "prev_id") or _id_field(form.fields, "knowledge_id")
         conversation = await run_in_threadpool(_temp_conversation, services, previous)
         results = await run_in_threadpool(services.conversations.attach_files, conversation,
                                           [u.path for u in form.files], [u.name for u in form.files])
-    finally:
-        form.discard()
     return BaseResponse(msg="文件上传完成", data={"id": conversation, "failed_files": [{f: e} for f, e in failed_files(results).items()]})
 
 
@@ -274,29 +254,21 @@ async def recreate_vector_store(body: SeedRecreate, request: Request):
 
 
 def _rebuild_events(services: Services, kb: str, cancel: threading.Event) -> Iterator[dict]:
-    """The rebuild runs in its own thread; its progress comes back through a queue as seed-shaped dicts."""
-    updates: queue.Queue = queue.Queue()
-
-    def work() -> None:
-        try:
-            updates.put(services.rebuild_kb(kb, progress=updates.put, cancel=cancel))
-        except ChatchatError as exc:
-            updates.put(exc)
-
-    threading.Thread(target=work, name=f"rebuild-{kb}", daemon=True).start()
+    """The rebuild runs in its own thread (chatchat.jobs); its progress comes back as seed-shaped dicts."""
+    job: Job[Progress, list[FileResult]] = Job(
+        lambda progress, stop: services.rebuild_kb(kb, progress=progress, cancel=stop), name=f"rebuild-{kb}", cancel=cancel
+    )
     try:
-        while True:
-            item = updates.get()
-            if isinstance(item, Progress):
-                if item.stage == "done":
-                    yield {"code": 200, "msg": f"({item.file_index + 1} / {item.file_count}): {item.file}",
-                           "total": item.file_count, "finished": item.file_index + 1, "doc": item.file}
-            elif isinstance(item, ChatchatError):
-                yield {"code": item.status, "msg": item.message, **error_payload(item.status, item.message, item.code)}
-                return
-            else:
-                for file, error in failed_files(item).items():
-                    yield {"code": 500, "msg": f"添加文件‘{file}’到知识库‘{kb}’时出错：{error}。已跳过。"}
-                return
+        for item in job.events():
+            if item.stage == "done":
+                yield {"code": 200, "msg": f"({item.file_index + 1} / {item.file_count}): {item.file}",
+                       "total": item.file_count, "finished": item.file_index + 1, "doc": item.file}
+        try:
+            results = job.result()
+        except ChatchatError as exc:
+            yield {"code": exc.status, "msg": exc.message, **error_payload(exc.status, exc.message, exc.code)}
+            return
+        for file, error in failed_files(results).items():
+            yield {"code": 500, "msg": f"添加文件‘{file}’到知识库‘{kb}’时出错：{error}。已跳过。"}
     finally:
         cancel.set()  # a client that went away stops the rebuild at the next file boundary or batch

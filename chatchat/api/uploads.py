@@ -10,14 +10,17 @@ import re
 import shutil
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import AsyncIterator
 from urllib.parse import unquote
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chatchat.api.errors import ApiError
+from chatchat.config import Settings
 from chatchat.errors import FileTooLarge
 
 MAX_FILES = 256  # file parts in one request
@@ -43,6 +46,28 @@ class ReceivedForm:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def upload_body(fields: dict[str, dict] | None = None, required: list[str] | None = None) -> dict:
+    """The OpenAPI request body (for `openapi_extra`) of an upload: the `files` parts, and `fields` beside
+    them (JSON schemas by name), of which `required` must be sent."""
+    files = {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1,
+             "description": "one or more documents; each up to settings.max_upload_mb"}
+    schema = {"type": "object", "required": ["files", *(required or [])], "properties": {"files": files, **(fields or {})}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+@asynccontextmanager
+async def uploaded_files(request: Request, settings: Settings) -> AsyncIterator[ReceivedForm]:
+    """`async with uploaded_files(request, settings) as form:` the upload's files (at least one) on disk
+    and its other fields, for the block; removed after it, however it ends."""
+    form = await receive_form(request, settings.home, settings.max_upload_mb * 2**20)
+    try:
+        if not form.files:
+            raise ApiError("No files in the upload: send them as multipart parts named 'files'.", param="files", code="missing_field")
+        yield form
+    finally:
+        form.discard()
 
 
 def uploads_dir(home: Path) -> Path:
@@ -183,18 +208,14 @@ async def receive_form(request: Request, home: Path, max_bytes: int, file_field:
         parser.finalize()
         if not receiver.ended:
             raise ApiError("The multipart body is cut short (no closing boundary).", code="invalid_multipart")
-    except FileTooLarge:
-        await _drain(stream, max_bytes)
+    except Exception as exc:
         receiver.close()
         form.discard()
-        raise
-    except ApiError:
-        receiver.close()
-        form.discard()
-        raise
-    except Exception as exc:  # python-multipart raises its own errors on malformed bodies
-        receiver.close()
-        form.discard()
+        if isinstance(exc, FileTooLarge):
+            await _drain(stream, max_bytes)
+        if isinstance(exc, (ApiError, FileTooLarge)):
+            raise
+        # python-multipart raises its own errors on malformed bodies
         raise ApiError(f"The multipart body is malformed: {exc}", code="invalid_multipart") from exc
     return form
 
