@@ -12,7 +12,7 @@ import numpy as np
 
 from chatchat.retrieval import gate
 
-from chatchat import policy
+from chatchat.policy import CONVERSATION, Policy, current as current_policy, owned_conversation, visible
 from chatchat.models.catalog import Catalog, EmbeddingEntry, load_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.retrieval.context import fuse_by_rank
@@ -38,23 +38,25 @@ VECTOR_WEIGHT_BY_LANGUAGE = {"en": 0.7}
 
 
 class Services:
-    def __init__(self, settings: Settings, catalog: Catalog, store: Store):
+    def __init__(self, settings: Settings, catalog: Catalog, store: Store, policy: Policy | None = None):
+        """policy: who may see and change what (default: chatchat.policy.current(), by where this runs)."""
         self.settings = settings
         self.catalog = catalog
         self.store = store
+        self.policy = policy or current_policy()
         self.embedders = EmbedderPool(settings, catalog)
         self.interrupted: dict[str, list[str]] = {}
         self._rerankers: dict[str, Reranker] = {}
 
     @classmethod
-    def open(cls, settings: Settings | None = None, recover: bool = True) -> "Services":
+    def open(cls, settings: Settings | None = None, recover: bool = True, policy: Policy | None = None) -> "Services":
         """Load everything cheap, and finish whatever a crash left half done (`recover=False`: not now, for a
         caller that only lists knowledge bases). Models load on first use."""
         settings = settings or load_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
         catalog = load_catalog(user_path=settings.home / "models.yaml")
         store = Store(settings.kb_dir, settings.db_dir, settings.vector_index_threshold)
-        services = cls(settings, catalog, store)
+        services = cls(settings, catalog, store, policy)
         if recover:
             services.recover()
         return services
@@ -71,8 +73,8 @@ class Services:
         """Remove the knowledge bases of file chats whose conversation is gone (a crash between deleting
         the two). Returns their names."""
         dropped = []
-        for info in self.internal_kbs(policy.CONVERSATION):
-            conversation = policy.owned_conversation(info.owner)
+        for info in self.internal_kbs(CONVERSATION):
+            conversation = owned_conversation(info.owner)
             if conversation is not None and not self.conversations.exists(conversation):
                 self.store.delete(info.name)
                 dropped.append(info.name)
@@ -82,7 +84,7 @@ class Services:
     def list_kbs(self, viewer: str = "") -> list[KBInfo]:
         """The knowledge bases `viewer` may be shown: never the app's internal ones but the viewer's own
         (see chatchat.policy). Every list in the UI, the API and the CLI comes from here."""
-        return [info for info in self.store.list() if policy.visible(info.owner, viewer)]
+        return [info for info in self.store.list() if visible(info.owner, viewer)]
 
     def internal_kbs(self, kind: str) -> list[KBInfo]:
         """The app's internal knowledge bases of one kind (an owner prefix: policy.CONVERSATION, …)."""
@@ -315,6 +317,10 @@ class Services:
         from chatchat.answer.conversations import ConversationStore
 
         return ConversationStore(self.settings.conversations_dir, self)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Remove a conversation and its file chat's knowledge base."""
+        self.conversations.delete(conversation_id)
 
     @cached_property
     def models(self) -> ModelManager:

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from api_server import api_settings, free_port, running
-from chatchat import space
+from chatchat import policy, space
 from chatchat.errors import SettingsError
 from chatchat.server import check_bind_security, make_server, open_share_link, url_of
 from chatchat.service import Services
@@ -76,7 +76,7 @@ def test_a_busy_port_moves_to_the_next_free_one(tmp_path, capfd):
 
 
 def test_on_a_space_the_api_shows_only_the_demo_and_changes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setenv(space.SPACE_ENV, "someone/chatchat")
+    monkeypatch.setenv(policy.SPACE_ENV, "someone/chatchat")
     settings = api_settings(tmp_path / "home")
     services = Services.open(settings)
     for name in (space.DEMO_KB, "private"):

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from packaging.requirements import Requirement
 
-from chatchat import space
+from chatchat import policy, space
 from chatchat.errors import InvalidName, NotFound
 from chatchat.llm.manager import LLMManager
 from chatchat.answer.answerer import Answerer
@@ -66,7 +66,8 @@ def test_demo_kb_builds_offline_answers_searches_in_both_languages_and_with_the_
 
 
 def test_space_settings(on_space, settings) -> None:
-    assert space.is_space()
+    assert policy.is_space() and isinstance(policy.current(), policy.SpacePolicy)
+    assert isinstance(Services.open(settings).policy, policy.SpacePolicy)  # the service asks the Space's rules
     spaced = space.space_settings(settings)
     assert spaced.host == "0.0.0.0" and spaced.allow_insecure_public and not spaced.share
     assert spaced.max_upload_mb == space.SPACE_MAX_UPLOAD_MB
@@ -86,45 +87,75 @@ def test_better_model_is_the_model_managers_pick_unless_already_in_use(services:
 
 def test_off_a_space_nothing_is_protected(monkeypatch, services: Services) -> None:
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert not space.is_space() and space.protected_kbs() == frozenset()
-    space.check_writable(space.DEMO_KB)
+    open_policy = policy.current()
+    assert not policy.is_space() and isinstance(open_policy, policy.OpenPolicy)
+    anyone = policy.Caller("sess-alice-7f3a")
+    open_policy.check_writable(space.DEMO_KB, anyone)
+    assert open_policy.may_write(space.DEMO_KB, anyone) and open_policy.may_create(policy.Caller())
+    assert open_policy.may_change_settings() and open_policy.may_manage_models()
+    assert open_policy.upload_target(services, anyone, "notes") == "notes"
+    assert open_policy.sees_conversation(anyone, "0123456789abcdef")
 
 
 def test_visitors_share_the_demo_but_not_their_uploads(on_space, services: Services, no_network) -> None:
+    visitors = policy.SpacePolicy()
     services.create_kb(space.DEMO_KB)  # its contents are the test above's
-    alice, bob = "sess-alice-7f3a", "sess-bob-91c2"
-    alice_kb = space.ensure_session_kb(services, alice)
-    bob_kb = space.ensure_session_kb(services, bob)
-    assert alice_kb != bob_kb and alice not in alice_kb and space.ensure_session_kb(services, alice) == alice_kb
+    alice, bob = policy.Caller("sess-alice-7f3a"), policy.Caller("sess-bob-91c2")
+    alice_kb = visitors.upload_target(services, alice, space.DEMO_KB)
+    bob_kb = visitors.upload_target(services, bob, "anything")
+    assert alice_kb != bob_kb and alice.session not in alice_kb
+    assert visitors.upload_target(services, alice, space.DEMO_KB) == alice_kb == visitors.own_kb(alice)
     services.add_files(alice_kb, [SAMPLES / "大模型技术栈-实战与应用.md"])
     services.add_files(bob_kb, [UNSTRUCTURED_DOCS / "fake-text.txt"])
 
-    assert [kb.name for kb in space.visible_kbs(services, alice)] == sorted([space.DEMO_KB, alice_kb])
-    space.check_visible(space.DEMO_KB, alice)
-    space.check_visible(alice_kb, alice)
+    assert [kb.name for kb in visitors.visible_kbs(services, alice)] == sorted([space.DEMO_KB, alice_kb])
+    visitors.check_visible(space.DEMO_KB, alice)
+    visitors.check_visible(alice_kb, alice)
     with pytest.raises(NotFound):
-        space.check_visible(bob_kb, alice)
-    assert [kb.name for kb in space.visible_kbs(services, None)] == [space.DEMO_KB]  # REST: no session
+        visitors.check_visible(bob_kb, alice)
+    api = policy.Caller()  # REST: no session
+    assert [kb.name for kb in visitors.visible_kbs(services, api)] == [space.DEMO_KB]
     with pytest.raises(NotFound):
-        space.check_visible(alice_kb, None)
+        visitors.check_visible(alice_kb, api)
     assert {h.file for h in services.search(alice_kb, "推理框架 vllm", top_k=5)} == {"大模型技术栈-实战与应用.md"}
     assert {h.file for h in services.search(bob_kb, "推理框架 vllm", top_k=5)} <= {"fake-text.txt"}
     assert {h.file for h in services.search(alice_kb, "Hamburgers are delicious", top_k=5)} <= {"大模型技术栈-实战与应用.md"}
 
-    with pytest.raises(space.ProtectedKB):
-        space.check_writable(space.DEMO_KB)
-    space.check_writable(alice_kb)
+    with pytest.raises(policy.ProtectedKB):
+        visitors.check_writable(space.DEMO_KB, alice)
+    visitors.check_writable(alice_kb, alice)
+    assert not visitors.may_write(space.DEMO_KB, alice) and not visitors.may_write(bob_kb, alice)
+    assert visitors.may_write(alice_kb, alice)
+    with pytest.raises(policy.ProtectedKB):
+        visitors.check_create(alice)
+    assert not visitors.may_create(alice) and not visitors.may_change_settings() and not visitors.may_manage_models()
     with pytest.raises(InvalidName):
-        space.drop_session_kb(services, space.DEMO_KB)
+        policy.drop_session_kb(services, space.DEMO_KB)
     with pytest.raises(InvalidName):
-        space.session_kb_name("")
+        policy.session_kb_name("")
 
-    space.drop_session_kb(services, alice_kb)
-    space.drop_session_kb(services, alice_kb)  # the session ends twice (tab closed, then timeout): no error
+    visitors.end_session(services, alice)
+    visitors.end_session(services, alice)  # the session ends twice (tab closed, then timeout): no error
     assert not services.store.exists(alice_kb) and services.store.exists(bob_kb)
     assert not (services.settings.kb_dir / alice_kb).exists()
-    assert space.drop_session_kbs(services) == [bob_kb]
+    assert visitors.end_all_sessions(services) == [bob_kb]
     assert [kb.name for kb in services.list_kbs()] == [space.DEMO_KB]
+
+
+def test_visitors_see_only_the_conversations_they_started(on_space, services: Services) -> None:
+    visitors = policy.SpacePolicy()
+    alice, bob = policy.Caller("sess-alice-7f3a"), policy.Caller("sess-bob-91c2")
+    hers, his = services.conversations.create(), services.conversations.create()
+    visitors.started_conversation(alice, hers.id)
+    visitors.started_conversation(bob, his.id)
+    assert visitors.sees_conversation(alice, hers.id) and not visitors.sees_conversation(alice, his.id)
+    assert [c.id for c in visitors.visible_conversations(alice, services.conversations.list())] == [hers.id]
+    assert visitors.visible_conversations(policy.Caller(), services.conversations.list()) == []
+    with pytest.raises(NotFound):
+        visitors.check_conversation(alice, his.id)
+    visitors.end_session(services, alice)  # her conversations go with her session
+    assert not services.conversations.exists(hers.id) and services.conversations.exists(his.id)
+    assert not visitors.sees_conversation(alice, hers.id)
 
 
 def test_build_space_assembles_a_space_folder(tmp_path: Path) -> None:

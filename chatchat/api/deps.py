@@ -8,10 +8,10 @@ import unicodedata
 from fastapi import Request
 from fastapi.security import HTTPBearer
 
-from chatchat import space
 from chatchat.api.errors import ApiError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import InvalidName, NotFound
+from chatchat.policy import Caller
 from chatchat.service import Services
 from chatchat.retrieval.store import KBInfo
 
@@ -36,27 +36,27 @@ def require_api_key(request: Request) -> None:
         )
 
 
-# On a Hugging Face Space a REST call has no browser session: it sees only the shared demo, read-only.
+# A REST call has no browser session (on a Hugging Face Space: it sees only the shared demo, read-only).
+API_CALLER = Caller()
+
+
 def listed_kbs(services: Services) -> list[KBInfo]:
-    return space.visible_kbs(services, None) if space.is_space() else services.list_kbs()
+    return services.policy.visible_kbs(services, API_CALLER)
 
 
 def known_kb(services: Services, name: str, write: bool = False) -> str:
     """The name of an existing knowledge base this caller may see (and with `write`, change)."""
-    if space.is_space():
-        space.check_visible(name, None)
-        if write:
-            space.check_writable(name)
+    services.policy.check_visible(name, API_CALLER)
+    if write:
+        services.policy.check_writable(name, API_CALLER)
     info = services.kb_info(name)
     if info.owner:  # the app's own (a file chat's, a visitor's): not the caller's to reach
         raise NotFound(f"No knowledge base named '{name}'.")
     return info.name
 
 
-def may_create_kb() -> None:
-    if space.is_space():
-        raise space.ProtectedKB("This shared Space does not create knowledge bases over the API; "
-                                "upload files in the web page, which gives each visitor one of their own.")
+def may_create_kb(services: Services) -> None:
+    services.policy.check_create(API_CALLER)
 
 
 def kb_document(services: Services, kb: str, file: str, param: str = "file", write: bool = False) -> tuple[str, str]:

@@ -30,16 +30,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chatchat import space
+    from chatchat import policy
     from chatchat.server import serve
 
     settings = settings_from(args)
     services = None
-    if space.is_space():
+    active = policy.current()
+    if active.public:
+        from chatchat import space
         from chatchat.service import Services
 
         settings = space.space_settings(settings)
-        services = Services.open(settings)
+        services = Services.open(settings, policy=active)
         space.start_space(services)
     serve(settings, services)
     return EXIT_OK
