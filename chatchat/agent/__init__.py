@@ -1,0 +1,1 @@
+"""Agent chat: the model decides which tools to call (built-in tools and MCP servers' tools), step by step."""
