@@ -16,7 +16,7 @@ from typing import Any, Literal, Mapping
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chatchat.errors import SettingsError
 from chatchat.fs import atomic_write
@@ -39,6 +39,24 @@ def default_home() -> Path:
 # (xquad-en-a) and keeps Chinese full-text recall@1 (0.92 → 0.93, xquad-zh-a).
 DEFAULT_CHUNK_SIZE = 400
 DEFAULT_CHUNK_OVERLAP = 80
+
+
+class McpServer(BaseModel):
+    """One MCP server as Settings keep it (settings.yaml, `mcp_servers`)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    command: str = ""  # stdio: the command line that starts it, e.g. "uvx mcp-server-time"
+    url: str = ""  # streamable HTTP: e.g. http://127.0.0.1:8000/mcp
+    enabled: bool = True
+    ask_before_run: bool = True  # ask the person before a tool that is not marked read-only runs
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> "McpServer":
+        if bool(self.command.strip()) == bool(self.url.strip()):
+            raise ValueError(f"MCP server '{self.name}' needs either a command (stdio) or a URL (HTTP), not both")
+        if self.url and not re.match(r"^https?://", self.url):
+            raise ValueError(f"MCP server '{self.name}': the URL must start with http:// or https://")
+        return self
 
 
 class Settings(BaseModel):
@@ -87,8 +105,17 @@ class Settings(BaseModel):
     vector_index_threshold: int = Field(
         50_000, ge=1000, description="chunks in a knowledge base before an ANN index is built"
     )
+    mcp_servers: list[McpServer] = Field(default_factory=list, description="MCP tool servers for agent chat")
+    agent_max_steps: int = Field(6, ge=1, le=30, description="tool calls an agent answer may make")
 
-    @field_validator("hf_endpoint")
+    # search-engine chat (chatchat.web): nothing is sent to a search engine until a provider is picked here
+    web_provider: str = Field("", description="search engine for search-engine chat (empty: none picked)")
+    web_searxng_url: str = Field("", description="address of your SearXNG instance, e.g. http://localhost:8888")
+    web_results: int = Field(5, ge=1, le=20, description="search results whose pages are read for an answer")
+    web_timeout_s: float = Field(10.0, ge=1.0, le=120.0, description="seconds a search or a page may take")
+    web_enabled_on_space: bool = Field(False, description="on a Hugging Face Space, let visitors search the web")
+
+    @field_validator("hf_endpoint", "web_searxng_url")
     @classmethod
     def _endpoint_is_a_url(cls, value: str) -> str:
         if value and not re.fullmatch(r"https?://[^\s/]+\S*", value):

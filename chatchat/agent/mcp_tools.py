@@ -15,30 +15,11 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
-
 from chatchat.agent.tools import Tool, ToolError
+from chatchat.config import McpServer
 
 CONNECT_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 60.0
-
-
-class McpServer(BaseModel):
-    """One MCP server as Settings keep it (settings.yaml, `mcp_servers`)."""
-
-    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    command: str = ""  # stdio: the command line that starts it, e.g. "uvx mcp-server-time"
-    url: str = ""  # streamable HTTP: e.g. http://127.0.0.1:8000/mcp
-    enabled: bool = True
-    ask_before_run: bool = True  # ask the person before a tool that is not marked read-only runs
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> "McpServer":
-        if bool(self.command.strip()) == bool(self.url.strip()):
-            raise ValueError(f"MCP server '{self.name}' needs either a command (stdio) or a URL (HTTP), not both")
-        if self.url and not re.match(r"^https?://", self.url):
-            raise ValueError(f"MCP server '{self.name}': the URL must start with http:// or https://")
-        return self
 
 
 @dataclass
