@@ -30,16 +30,29 @@ sys.exit(None if chatchat.__file__.startswith(sys.prefix) else 'chatchat is impo
 "$chatchat" --help >/dev/null
 "$chatchat" kb list
 "$chatchat" models list >/dev/null
-port="$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$chatchat" serve --port "$port" &
-server=$!
-for _ in $(seq 1 180); do
-  if curl -fs -o /dev/null "http://127.0.0.1:$port/"; then
-    echo "check_install: chatchat serve answers HTTP 200 on port $port"
-    exit 0
-  fi
-  kill -0 "$server" 2>/dev/null || { echo "check_install: chatchat serve exited" >&2; exit 1; }
-  sleep 1
-done
-echo "check_install: chatchat serve did not answer within 180 s" >&2
-exit 1
+free_port() { "$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# serve until HTTP 200 on the port, with the environment given (the arguments), then stop the server
+serve_until_200() {
+  local port="$1"; shift
+  env "$@" "$chatchat" serve --port "$port" &
+  server=$!
+  for _ in $(seq 1 180); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/"; then
+      kill "$server"; wait "$server" 2>/dev/null || true; server=""
+      return 0
+    fi
+    kill -0 "$server" 2>/dev/null || { echo "check_install: chatchat serve exited" >&2; exit 1; }
+    sleep 1
+  done
+  echo "check_install: chatchat serve did not answer within 180 s" >&2
+  exit 1
+}
+port="$(free_port)"
+serve_until_200 "$port" CHATCHAT_LANGUAGE=auto
+echo "check_install: chatchat serve answers HTTP 200 on port $port"
+# as the container image runs it (installer/docker/Dockerfile): on every interface, with a key and a login,
+# its data dir a fresh folder as the volume would be
+port="$(free_port)"
+serve_until_200 "$port" CHATCHAT_HOST=0.0.0.0 CHATCHAT_API_KEY=check-key CHATCHAT_AUTH=admin:check-pass \
+  CHATCHAT_HOME="$work/volume"
+echo "check_install: served as the image does (CHATCHAT_HOST=0.0.0.0 with key and login) on port $port"
