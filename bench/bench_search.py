@@ -25,7 +25,10 @@ import common  # noqa: E402
 
 from lancedb.index import IvfHnswSq  # noqa: E402
 
-from chatchat.retrieval.store import ChunkRow, DocumentRecord, Store, now_iso  # noqa: E402
+from chatchat.retrieval.chunks import ChunkRow  # noqa: E402
+from chatchat.retrieval.kb_info import now_iso  # noqa: E402
+from chatchat.retrieval.registry import DocumentRecord  # noqa: E402
+from chatchat.retrieval.store import Store  # noqa: E402
 
 DIM = 384
 CENTRES = 2000

@@ -177,7 +177,7 @@ def ask(services, kb: str, judge: Judge, questions: list[dict], mode: str) -> li
 def rebuild_fts(kb, config: dict) -> None:
     from lancedb.index import FTS
 
-    from chatchat.retrieval.store import FTS_OPTIONS
+    from chatchat.retrieval.chunks import FTS_OPTIONS
 
     kb.chunks_table.create_index("content", config=FTS(**{**FTS_OPTIONS, **config}), replace=True)
 
@@ -301,7 +301,7 @@ def gate_rates(inside: list[float], outside: list[float], threshold: float) -> d
 
 def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: list[str], tokenizers: list[str],
              seed: bool, answers: int) -> dict:
-    from chatchat.retrieval.store import FTS_OPTIONS
+    from chatchat.retrieval.chunks import FTS_OPTIONS
 
     judge = Judge(es)
     paths = write_articles(es, docs / es.name)

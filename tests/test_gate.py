@@ -4,7 +4,7 @@ with the real multilingual model, real documents and the thresholds calibrated i
 import pytest
 
 from chatchat.retrieval import gate
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 from conftest import SAMPLES
 
 E5 = "multilingual-e5-small-q4"

@@ -10,7 +10,7 @@ import pytest
 from api_server import api_settings, running
 from chatchat.retrieval.context import fuse_by_rank
 from chatchat.service import Services
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 
 QUESTION_EN = "What are the two weaknesses of ICT pretraining?"

@@ -16,7 +16,7 @@ from chatchat.llm import LLMManager
 from chatchat.llm.openai_engine import OpenAIChatModel
 from chatchat.answer.answerer import Answerer, build_prompt
 from chatchat.service import Services
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 

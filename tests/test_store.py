@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
-from chatchat.retrieval.store import ChunkRow, DocumentRecord, Store, check_kb_name, now_iso
+from chatchat.retrieval.chunks import ChunkRow
+from chatchat.retrieval.kb_info import check_kb_name
+from chatchat.retrieval.registry import DocumentRecord
+from chatchat.retrieval.store import Store
 
 
 def unit(*values: float) -> np.ndarray:
@@ -19,14 +22,18 @@ def store(tmp_path):
 
 
 def add_document(kb, file, texts, vectors, status="ready"):
-    doc_id = f"doc-{file}"
-    kb.register(DocumentRecord(doc_id, file, "0" * 64, 10, 1, 0, "ingesting", None, now_iso()))
+    """Write a document through the store's writer; status 'ingesting' leaves what a crash in the middle
+    of the writer's block leaves: the registry row and chunks, written by the writer's own parts."""
+    record = DocumentRecord.new(file, "0" * 64, 10, 1, doc_id=f"doc-{file}")
     rows = [ChunkRow(text=t, content=t, page=1, section=None, index=i, vector=v) for i, (t, v) in enumerate(zip(texts, vectors))]
-    kb.add_chunks(doc_id, file, rows)
     if status == "ready":
-        kb.commit(doc_id, 1, len(rows))
+        with kb.document_writer(record) as writer:
+            writer.add_chunks(rows)
+    else:
+        kb._registry.add(record)
+        kb._chunks.add(record.doc_id, file, rows)
     kb.optimize()
-    return doc_id
+    return record.doc_id
 
 
 def test_names_any_script_but_no_paths_or_control_characters(store):
@@ -78,11 +85,39 @@ def test_replacing_a_file_retires_the_old_version(store):
     store.create("kb", embedding="e", dim=8)
     kb = store.get("kb")
     add_document(kb, "f.txt", ["old text"], [unit(1)])
-    kb.register(DocumentRecord("new", "f.txt", "1" * 64, 10, 1, 0, "ingesting", None, now_iso()))
-    kb.add_chunks("new", "f.txt", [ChunkRow("new text", "new text", 1, None, 0, unit(1))])
-    kb.commit("new", 1, 1)
+    with kb.document_writer(DocumentRecord.new("f.txt", "1" * 64, 10, 1, doc_id="new")) as writer:
+        writer.add_chunks([ChunkRow("new text", "new text", 1, None, 0, unit(1))])
     assert [d.doc_id for d in kb.documents()] == ["new"]
     assert [h.text for h in kb.search(unit(1), "text", top_k=5)] == ["new text"]
+
+
+def test_the_writer_hides_the_document_until_a_clean_exit_makes_it_ready(store):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    add_document(kb, "f.txt", ["old text"], [unit(1)])
+    kb.optimize()
+    with kb.document_writer(DocumentRecord.new("f.txt", "1" * 64, 10, 2)) as writer:
+        assert writer.add_chunks([ChunkRow("new text", "new text", 1, None, 0, unit(1)),
+                                  ChunkRow("more text", "more text", 2, None, 1, unit(1, 0.1))]) == 2
+        assert [h.text for h in kb.search(unit(1), "text", top_k=5)] == ["old text"]  # not yet
+        assert {d.status for d in kb.documents()} == {"ready", "ingesting"}
+    [record] = kb.documents()
+    assert (record.file, record.status, record.chunks, record.pages) == ("f.txt", "ready", 2, 2)
+    assert {h.text for h in kb.search(unit(1), "text", top_k=5)} == {"new text", "more text"}
+
+
+@pytest.mark.parametrize("error", [RuntimeError("parser bug"), KeyboardInterrupt()])
+def test_any_exception_in_the_writer_forgets_the_new_version_and_keeps_the_old(store, error):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    old = add_document(kb, "f.txt", ["old text"], [unit(1)])
+    with pytest.raises(type(error)):
+        with kb.document_writer(DocumentRecord.new("f.txt", "1" * 64, 10, 1)) as writer:
+            writer.add_chunks([ChunkRow("new text", "new text", 1, None, 0, unit(1))])
+            raise error
+    assert [(d.doc_id, d.status) for d in kb.documents()] == [(old, "ready")]
+    assert kb.count_chunks() == 1
+    assert [h.text for h in kb.search(unit(1), "text", top_k=5)] == ["old text"]
 
 
 def test_cleanup_rolls_back_interrupted_ingests_and_orphans(store):
@@ -90,7 +125,7 @@ def test_cleanup_rolls_back_interrupted_ingests_and_orphans(store):
     kb = store.get("kb")
     add_document(kb, "done.txt", ["kept"], [unit(1)])
     add_document(kb, "half.txt", ["half written"], [unit(0, 1)], status="ingesting")
-    kb.add_chunks("orphan", "gone.txt", [ChunkRow("orphan", "orphan", 1, None, 0, unit(0, 0, 1))])
+    kb._chunks.add("orphan", "gone.txt", [ChunkRow("orphan", "orphan", 1, None, 0, unit(0, 0, 1))])
     assert kb.cleanup() == ["half.txt"]
     texts = {h.text for h in kb.search(unit(1, 1, 1), "kept half orphan", top_k=10)}
     assert texts == {"kept"}
@@ -105,7 +140,7 @@ def test_vector_index_is_built_past_the_threshold_and_search_still_finds(store, 
     vectors = rng.normal(size=(1200, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     add_document(kb, "big.txt", [f"row {i}" for i in range(1200)], list(vectors))
-    assert kb._has_vector_index()
+    assert kb._chunks.has_vector_index()
     hits = kb.search(vectors[42], "", top_k=1, mode="vector")
     assert hits[0].text == "row 42"
 

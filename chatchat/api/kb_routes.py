@@ -30,7 +30,7 @@ from chatchat.api.schemas import (
 from chatchat.api.uploads import upload_body, uploaded_files
 from chatchat.ingest.job import FileResult
 from chatchat.service import Services
-from chatchat.retrieval.store import KBInfo
+from chatchat.retrieval.kb_info import KBInfo
 
 router = APIRouter(prefix="/api/knowledge_bases", tags=["Knowledge bases"])
 KB = Annotated[str, PathParam(pattern=KB_NAME_PATTERN, description=KB_NAME_HELP, examples=["samples"])]

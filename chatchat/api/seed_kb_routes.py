@@ -37,7 +37,7 @@ from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.jobs import Job
 from chatchat.service import Services
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])
 

@@ -17,7 +17,7 @@ from chatchat.api.schemas import (
     RequestModel,
     TopK,
 )
-from chatchat.retrieval.store import MAX_NAME
+from chatchat.retrieval.kb_info import MAX_NAME
 
 SEED_EMBED_INPUTS = 64
 SEED_EMBED_CHARS = 2000

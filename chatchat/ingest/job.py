@@ -17,7 +17,9 @@ from chatchat.fs import atomic_copy, sha256_of
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
 from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.ingest.split import Chunk, enhance, split_elements
-from chatchat.retrieval.store import ChunkRow, DocumentRecord, KnowledgeBase, now_iso
+from chatchat.retrieval.chunks import ChunkRow
+from chatchat.retrieval.knowledge_base import KnowledgeBase
+from chatchat.retrieval.registry import DocumentRecord
 
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
 
@@ -141,23 +143,17 @@ class Ingestor:
         pages = max((e.page for e in elements if e.page), default=None)
         if not chunks:
             raise ParseError(f"'{name}' contains no text to index (empty, only whitespace, or images without text).")
-        doc_id = uuid.uuid4().hex
-        with self.kb.writing(), self.kb.pending(doc_id):
-            self.kb.register(DocumentRecord(doc_id, name, digest, staged.stat().st_size, pages, 0, "ingesting", None, now_iso()))
-            try:
-                stored = 0
-                for batch in _batches(chunks, STORE_BATCH):
-                    rows = self._embed(batch, info.title_enhance, name, index, count, stored, len(chunks))
-                    self._report(name, index, count, "store", stored, len(chunks))
-                    stored += self.kb.add_chunks(doc_id, name, rows)
-                self._check_cancel()
-                atomic_copy(staged, original_path(self.kb.files_dir, name))
-                self.kb.commit(doc_id, pages, stored)
-            except BaseException:
-                self.kb.discard(doc_id)
-                raise
+        record = DocumentRecord.new(name, digest, staged.stat().st_size, pages)
+        with self.kb.document_writer(record) as writer:
+            for batch in _batches(chunks, STORE_BATCH):
+                rows = self._embed(batch, info.title_enhance, name, index, count, writer.stored, len(chunks))
+                self._report(name, index, count, "store", writer.stored, len(chunks))
+                writer.add_chunks(rows)
+            self._check_cancel()
+            atomic_copy(staged, original_path(self.kb.files_dir, name))
         self._report(name, index, count, "done", len(chunks), len(chunks))
-        return FileResult(file=name, status="replaced" if existing and existing.status == "ready" else "added", chunks=stored, pages=pages)
+        replaced = existing is not None and existing.status == "ready"
+        return FileResult(file=name, status="replaced" if replaced else "added", chunks=writer.stored, pages=pages)
 
     def _embed(self, chunks: list[Chunk], title_enhance: bool, name: str, index: int, count: int, offset: int, total: int) -> list[ChunkRow]:
         rows: list[ChunkRow] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 
 WINDOW = 1  # neighbouring chunks on each side of a hit
 MAX_SPAN = 5  # chunks in one passage at most: what merging hits of one document may grow to

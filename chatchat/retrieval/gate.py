@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Mapping, Sequence
 
 if TYPE_CHECKING:
     from chatchat.models.catalog import RelevanceGate
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
 
 Level = Literal["off", "loose", "balanced", "strict"]
 LEVELS: tuple[str, ...] = ("off", "loose", "balanced", "strict")

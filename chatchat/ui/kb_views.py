@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from chatchat.service import Services
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 from chatchat.ui.common import esc, local_time
 from chatchat.ui.i18n import t
 

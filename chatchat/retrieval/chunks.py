@@ -1,0 +1,270 @@
+"""A knowledge base's chunk table, `<table_id>_chunks`: chunk rows with vectors, their full-text and vector
+indexes, and search over them (vector, full text, or both fused by chatchat.retrieval.fusion)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from chatchat.retrieval.fusion import Method, fuse
+from chatchat.retrieval.registry import quote
+
+if TYPE_CHECKING:
+    import lancedb
+
+FUSION_METHOD: Method = "minmax"  # chatchat.retrieval.fusion; chosen on the dev sets (bench/RESULTS.md)
+VECTOR_WEIGHT = 0.5  # the vector ranking's share of the fused score; the full text has the rest
+RRF_K = 60
+# ICU finds words in Chinese and English alike (the default tokenizer finds no Chinese); chosen against n-grams
+# on the dev sets (bench/RESULTS.md)
+FTS_OPTIONS = dict(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True)
+CANDIDATES_PER_HIT = 4  # each retriever proposes this many candidates per requested hit before fusion
+KEEP_VERSIONS = timedelta(seconds=30)  # optimize() drops table versions older than this
+HIT_COLUMNS = ["id", "doc_id", "file", "chunk_index", "page", "section", "text"]
+
+
+@dataclass
+class Hit:
+    """One search result. `relevance` is the figure the results are ordered by (show this one): the fused
+    score in hybrid search (0–1, 1 = best of this search's candidates on both rankings), the cosine in
+    vector search, the BM25 score over the best one's in full-text search. `score` is the cosine similarity
+    of the query and the chunk (the BM25 score in full-text search without a query vector)."""
+
+    text: str
+    file: str
+    page: int | None
+    section: str | None
+    score: float
+    doc_id: str
+    chunk_index: int
+    kb: str
+    relevance: float = 0.0
+    url: str = ""  # the link a citation opens; empty until a face fills it
+
+
+@dataclass
+class Candidates:
+    """One search's candidates before fusion (KnowledgeBase.candidates)."""
+
+    rows: dict[str, dict]  # chunk id -> its stored columns
+    cosine: list[tuple[str, float]]  # every candidate's cosine with the query vector, best first
+    bm25: list[tuple[str, float]]  # the full-text candidates' BM25 scores, best first
+
+
+@dataclass
+class ChunkRow:
+    """One chunk ready to store: its text, what was indexed, and its vector."""
+
+    text: str
+    content: str
+    page: int | None
+    section: str | None
+    index: int
+    vector: np.ndarray
+
+
+def chunk_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("doc_id", pa.string()),
+            ("file", pa.string()),
+            ("chunk_index", pa.int32()),
+            ("page", pa.int32()),
+            ("section", pa.string()),
+            ("text", pa.string()),
+            ("content", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+class ChunkTable:
+    """The chunks of one knowledge base. Search leaves out the documents being written (`writing_document`)."""
+
+    def __init__(self, table: lancedb.table.Table, kb_name: str):
+        self.table = table
+        self.kb_name = kb_name
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
+
+    @contextmanager
+    def writing_document(self, doc_id: str) -> Iterator[None]:
+        """While a document is being written in parts, search leaves it out."""
+        with self._pending_lock:
+            self._pending.add(doc_id)
+        try:
+            yield
+        finally:
+            with self._pending_lock:
+                self._pending.discard(doc_id)
+
+    def add(self, doc_id: str, file: str, rows: Iterable[ChunkRow]) -> int:
+        """Append chunks of a document. One call is one atomic commit."""
+        batch = [
+            {
+                "id": f"{doc_id}:{row.index}",
+                "doc_id": doc_id,
+                "file": file,
+                "chunk_index": row.index,
+                "page": row.page,
+                "section": row.section,
+                "text": row.text,
+                "content": row.content,
+                "vector": np.asarray(row.vector, dtype=np.float32),
+            }
+            for row in rows
+        ]
+        if batch:
+            self.table.add(pa.Table.from_pylist(batch, schema=self.table.schema))
+        return len(batch)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.table.delete(f"doc_id = {quote(doc_id)}")
+
+    def doc_ids(self) -> set[str]:
+        return set(self.table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").unique().to_pylist())
+
+    def of_document(self, doc_id: str) -> list[Hit]:
+        rows = self.table.search().where(f"doc_id = {quote(doc_id)}").select(HIT_COLUMNS).limit(None).to_list()
+        return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: r["chunk_index"])]
+
+    def spans(self, spans: list[tuple[str, int, int]]) -> list[Hit]:
+        """Chunks `first..last` (inclusive) of each `(doc_id, first, last)`, in one read, in document order:
+        the neighbours of search hits."""
+        if not spans:
+            return []
+        where = " OR ".join(
+            f"(doc_id = {quote(doc)} AND chunk_index >= {int(first)} AND chunk_index <= {int(last)})"
+            for doc, first, last in spans
+        )
+        rows = self.table.search().where(where).select(HIT_COLUMNS).limit(None).to_list()
+        return [self._hit(row, 0.0) for row in sorted(rows, key=lambda r: (r["doc_id"], r["chunk_index"]))]
+
+    def existing(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        where = f"id IN ({', '.join(quote(i) for i in ids)})"
+        return {row["id"] for row in self.table.search().where(where).select(["id"]).limit(None).to_list()}
+
+    def update(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
+        """Replace one chunk's text (searched as it is) and vector."""
+        values = {"text": text, "content": text, "vector": np.asarray(vector, dtype=np.float32).tolist()}
+        self.table.update(where=f"id = {quote(chunk_id)}", values=values)
+
+    def count(self) -> int:
+        return self.table.count_rows()
+
+    # --- search ---------------------------------------------------------------------------
+    def search(
+        self,
+        vector: np.ndarray | None,
+        text: str,
+        top_k: int = 3,
+        score_threshold: float = -1.0,
+        mode: str = "hybrid",
+        files: list[str] | None = None,
+        vector_weight: float | None = None,
+    ) -> list[Hit]:
+        """Vector, full-text or both fused (chatchat.retrieval.fusion), best first by `Hit.relevance`. `vector_weight`
+        (0–1, default VECTOR_WEIGHT) is the vector ranking's share against the full-text one; at 0 the full
+        text ranks alone and vector candidates only fill up behind it. Hits whose `score` is below
+        `score_threshold` are left out."""
+        found = self.candidates(vector, text, max(top_k * CANDIDATES_PER_HIT, 20), mode, files)
+        if mode == "vector":
+            ranked = found.cosine
+        elif mode == "fulltext" or vector is None:
+            best = found.bm25[0][1] if found.bm25 and found.bm25[0][1] > 0 else 1.0
+            ranked = [(cid, value / best) for cid, value in found.bm25]
+        else:
+            weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
+            ranked = fuse(found.cosine, found.bm25, FUSION_METHOD, weight, RRF_K)
+        scores = dict(found.bm25) if vector is None else dict(found.cosine)
+        hits = [self._hit(found.rows[cid], scores[cid], relevance) for cid, relevance in ranked]
+        return [hit for hit in hits if hit.score >= score_threshold][:top_k]
+
+    def candidates(
+        self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
+    ) -> Candidates:
+        """What each retriever proposes before fusion: `limit` nearest chunks by vector and `limit` by full text,
+        with the cosine of every candidate (when there is a query vector) and the BM25 score of the full-text ones."""
+        clauses = []
+        if files:
+            clauses.append(f"file IN ({', '.join(quote(f) for f in files)})")
+        with self._pending_lock:
+            pending = list(self._pending)
+        if pending:
+            clauses.append(f"doc_id NOT IN ({', '.join(quote(d) for d in pending)})")
+        where = " AND ".join(clauses) or None
+        # more candidates than hits: fusion needs them, and with an index they are what refine re-ranks exactly
+        # (at 1M chunks recall@10 is 0.98 with 40 candidates, 0.65 with 10: bench_search.py)
+        indexes = self.index_types()  # one look per search: each look reads the table's manifest
+        rows: dict[str, dict] = {}
+        bm25: list[tuple[str, float]] = []
+        if mode in ("hybrid", "vector") and vector is not None:
+            query = self.table.search(vector, vector_column_name="vector").distance_type("cosine")
+            if indexes - {"FTS"}:
+                query = query.nprobes(20).refine_factor(10)
+            if where:
+                query = query.where(where, prefilter=True)
+            # `_distance` named: lance warns on every search that leaves it to be added implicitly
+            selected = query.select([*HIT_COLUMNS, "vector", "_distance"]).limit(limit).to_list()
+            rows.update((row["id"], row) for row in selected)
+        if mode in ("hybrid", "fulltext") and text.strip() and "FTS" in indexes:
+            for row in self._fulltext(text, where, limit):
+                rows.setdefault(row["id"], row)
+                bm25.append((row["id"], float(row["_score"])))
+        cosine: list[tuple[str, float]] = []
+        if vector is not None:
+            # one way for vector and full-text candidates alike (stored vectors are unit length)
+            cosine = sorted(
+                ((cid, float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))) for cid, row in rows.items()),
+                key=lambda item: -item[1],
+            )
+        return Candidates(rows, cosine, bm25)
+
+    def _fulltext(self, text: str, where: str | None, limit: int) -> list[dict]:
+        query = self.table.search(text, query_type="fts", fts_columns="content")
+        if where:
+            query = query.where(where, prefilter=True)
+        return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_list()
+
+    def _hit(self, row: dict, score: float, relevance: float = 0.0) -> Hit:
+        return Hit(
+            text=row["text"],
+            file=row["file"],
+            page=row["page"],
+            section=row["section"],
+            score=round(float(score), 4),
+            doc_id=row["doc_id"],
+            chunk_index=row["chunk_index"],
+            kb=self.kb_name,
+            relevance=round(float(relevance), 4),
+        )
+
+    # --- indexes --------------------------------------------------------------------------
+    def index_types(self) -> set[str]:
+        return {str(index.index_type) for index in self.table.list_indices()}
+
+    def has_vector_index(self) -> bool:
+        return bool(self.index_types() - {"FTS"})
+
+    def optimize(self, index_threshold: int) -> None:
+        """Index new rows, build the ANN index once the table holds `index_threshold` rows, compact and
+        drop old versions."""
+        from lancedb.index import FTS, IvfPq
+
+        rows = self.table.count_rows()
+        if rows and "FTS" not in self.index_types():
+            self.table.create_index("content", config=FTS(**FTS_OPTIONS))
+        if rows >= index_threshold and not self.has_vector_index():
+            # IVF_PQ: at 100k chunks it builds in half the time of IVF_HNSW_SQ and, refined, searches as fast
+            # with the same recall (bench/RESULTS.md, bench_search.py)
+            self.table.create_index("vector", config=IvfPq(distance_type="cosine"))
+        self.table.optimize(cleanup_older_than=KEEP_VERSIONS)

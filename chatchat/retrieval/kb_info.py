@@ -1,0 +1,61 @@
+"""A knowledge base's folder and its description, kb.json: name, embedding model, chunking, owner, tables."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from chatchat.errors import InvalidName
+from chatchat.fs import atomic_write
+from chatchat.policy import legacy_owner
+
+MAX_NAME = 64
+
+
+@dataclass
+class KBInfo:
+    name: str
+    description: str
+    embedding: str
+    dim: int
+    chunk_size: int
+    chunk_overlap: int
+    title_enhance: bool
+    created: str
+    table_id: str
+    owner: str = ""  # '' for a person's own; else what internal use it serves (chatchat.policy)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_kb_name(name: str) -> str:
+    """Knowledge-base names are shown to users and used as folder names: letters of any script,
+    digits, `_ - .` and spaces inside, 1–64 characters, not starting with a dot."""
+    if not isinstance(name, str):
+        raise InvalidName("A knowledge-base name must be text.")
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    bad = [ch for ch in cleaned if not (ch.isalnum() or ch in "_-. ")]
+    if not cleaned or len(cleaned) > MAX_NAME or cleaned.startswith(".") or bad:
+        detail = f" (it contains {''.join(sorted(set(bad)))!r})" if bad else ""
+        raise InvalidName(
+            f"'{name}' is not a valid knowledge-base name{detail}: use 1–{MAX_NAME} letters (any language), "
+            "digits, spaces, '_', '-' or '.', not starting with '.'."
+        )
+    return cleaned
+
+
+def read_info(folder: Path) -> KBInfo:
+    data = json.loads((folder / "kb.json").read_text(encoding="utf-8"))
+    info = KBInfo(**{"owner": legacy_owner(folder.name), **data})
+    if "owner" not in data:  # made before owners were recorded: recognised once, then stored
+        write_info(folder, info)
+    return info
+
+
+def write_info(folder: Path, info: KBInfo) -> None:
+    atomic_write(folder / "kb.json", json.dumps(asdict(info), ensure_ascii=False, indent=2))

@@ -1,0 +1,203 @@
+"""One knowledge base: its folder, its registry and chunk table, and the write protocol over them.
+
+A document's chunks are written before its registry row says "ready" (`document_writer`); rows left
+"ingesting" or "deleting" by a crash are cleaned up at the next start (`cleanup`), so search never returns
+part of a document. Writes are serialised by a lock that also holds across processes (the CLI beside the app).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+import numpy as np
+from filelock import FileLock
+
+from chatchat.errors import InvalidName, NotFound
+from chatchat.ingest.docnames import original_path
+from chatchat.retrieval.chunks import KEEP_VERSIONS, Candidates, ChunkRow, ChunkTable, Hit
+from chatchat.retrieval.kb_info import KBInfo, write_info
+from chatchat.retrieval.registry import DocumentRecord, Registry
+
+if TYPE_CHECKING:
+    import lancedb
+
+
+class DocumentWriter:
+    """What `KnowledgeBase.document_writer` hands out: appends the chunks of the one document it writes."""
+
+    def __init__(self, chunks: ChunkTable, record: DocumentRecord):
+        self._chunks = chunks
+        self.record = record
+        self.stored = 0  # chunks written so far
+
+    def add_chunks(self, rows: Iterable[ChunkRow]) -> int:
+        """Append chunks (one call is one atomic commit to the table); returns how many."""
+        added = self._chunks.add(self.record.doc_id, self.record.file, rows)
+        self.stored += added
+        return added
+
+
+class KnowledgeBase:
+    def __init__(self, db: lancedb.DBConnection, folder: Path, info: KBInfo, index_threshold: int):
+        self.folder = folder
+        self.info = info
+        self.files_dir = folder / "files"
+        self.index_threshold = index_threshold  # chunks from which optimize() builds the vector index
+        self._lock = threading.RLock()
+        self._file_lock = FileLock(str(folder / ".write.lock"))
+        self._chunks = ChunkTable(db.open_table(f"{info.table_id}_chunks"), info.name)
+        self._registry = Registry(db.open_table(f"{info.table_id}_docs"), info.name)
+        self.chunks_table = self._chunks.table
+        self.docs_table = self._registry.table
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def writing(self) -> "_WriteLock":
+        """Hold while changing this knowledge base; excludes other threads and processes."""
+        return _WriteLock(self._lock, self._file_lock)
+
+    # --- writing documents ----------------------------------------------------------------
+    @contextmanager
+    def document_writer(self, record: DocumentRecord) -> Iterator[DocumentWriter]:
+        """`with kb.document_writer(record) as w: w.add_chunks(rows)`: write one version of a document.
+        The block holds writing(), and search leaves the document out meanwhile. A clean exit makes it
+        'ready' with the chunks written and retires any older version of its file; any exception
+        (a cancel, KeyboardInterrupt) forgets it. A crash in the block leaves it 'ingesting', which
+        cleanup() rolls back at the next start."""
+        record = replace(record, status="ingesting", chunks=0, error=None)
+        writer = DocumentWriter(self._chunks, record)
+        with self.writing(), self._chunks.writing_document(record.doc_id):
+            self._registry.add(record)
+            try:
+                yield writer
+                self._commit(record, writer.stored)
+            except BaseException:
+                self._remove(record.doc_id)
+                raise
+
+    def _commit(self, record: DocumentRecord, chunks: int) -> None:
+        for old in self._registry.versions(record.file, besides=record.doc_id):
+            self._remove(old)
+        self._registry.set_status(record.doc_id, "ready", pages=record.pages, chunks=chunks, error=None)
+
+    def _remove(self, doc_id: str) -> None:
+        # marked first: a crash between the two deletes leaves a row that cleanup() finishes
+        self._registry.set_status(doc_id, "deleting")
+        self._chunks.delete_document(doc_id)
+        self._registry.delete(doc_id)
+
+    def remove_file(self, file: str) -> None:
+        """Forget every version of a document and delete its kept original; hold writing()."""
+        versions = self._registry.versions(file)
+        if not versions:
+            raise NotFound(f"No document '{file}' in knowledge base '{self.name}'.")
+        for doc_id in versions:
+            self._remove(doc_id)
+        try:
+            original = original_path(self.files_dir, file)
+        except InvalidName:
+            return  # a link on the way: nothing outside the folder is ever deleted through it
+        if original.is_file():
+            original.unlink()
+        for folder in original.parents:  # the sub-folders a folder upload made, once empty
+            if folder == self.files_dir or not folder.is_relative_to(self.files_dir) or any(folder.iterdir()):
+                break
+            folder.rmdir()
+
+    def update_chunk(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
+        """Replace one chunk's text (searched as it is) and vector; hold writing() and optimize() after."""
+        self._chunks.update(chunk_id, text, vector)
+
+    def set_description(self, description: str) -> KBInfo:
+        with self.writing():
+            self.info = replace(self.info, description=description)
+            write_info(self.folder, self.info)
+        return self.info
+
+    # --- reading --------------------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        return self._registry.all()
+
+    def document(self, file: str) -> DocumentRecord | None:
+        return self._registry.current(file)
+
+    def chunks_of(self, file: str) -> list[Hit]:
+        record = self.document(file)
+        if record is None or record.status != "ready":
+            raise NotFound(f"No ready document '{file}' in knowledge base '{self.name}'.")
+        return self._chunks.of_document(record.doc_id)
+
+    def chunk_spans(self, spans: list[tuple[str, int, int]]) -> list[Hit]:
+        """Chunks `first..last` (inclusive) of each `(doc_id, first, last)`: the neighbours of search hits."""
+        return self._chunks.spans(spans)
+
+    def existing_chunks(self, ids: list[str]) -> set[str]:
+        return self._chunks.existing(ids)
+
+    def count_chunks(self) -> int:
+        return self._chunks.count()
+
+    def search(
+        self,
+        vector: np.ndarray | None,
+        text: str,
+        top_k: int = 3,
+        score_threshold: float = -1.0,
+        mode: str = "hybrid",
+        files: list[str] | None = None,
+        vector_weight: float | None = None,
+    ) -> list[Hit]:
+        """chatchat.retrieval.chunks.ChunkTable.search: best first by `Hit.relevance`."""
+        return self._chunks.search(vector, text, top_k, score_threshold, mode, files, vector_weight)
+
+    def candidates(
+        self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
+    ) -> Candidates:
+        """What each retriever proposes before fusion (ChunkTable.candidates)."""
+        return self._chunks.candidates(vector, text, limit, mode, files)
+
+    # --- maintenance ----------------------------------------------------------------------
+    def optimize(self) -> None:
+        """Index new chunks (the ANN index once the table is big enough), compact, drop old versions."""
+        self._chunks.optimize(self.index_threshold)
+        self._registry.table.optimize(cleanup_older_than=KEEP_VERSIONS)
+
+    def cleanup(self) -> list[str]:
+        """Finish what a crash interrupted. Returns the files whose ingest was rolled back."""
+        rolled_back = []
+        with self.writing():
+            for record in self._registry.unfinished():
+                self._chunks.delete_document(record.doc_id)  # first: a 'failed' row has no chunks
+                if self._registry.settle(record):
+                    rolled_back.append(record.file)
+            for orphan in self._chunks.doc_ids() - self._registry.doc_ids():
+                self._chunks.delete_document(orphan)
+            staging = self.folder / "staging"
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return rolled_back
+
+
+class _WriteLock:
+    def __init__(self, lock: threading.RLock, file_lock: FileLock):
+        self._lock = lock
+        self._file_lock = file_lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self._file_lock.release()
+        self._lock.release()
