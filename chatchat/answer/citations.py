@@ -129,7 +129,7 @@ def best_passage(sentence: str, passage_grams: Sequence[set[str]], threshold: fl
 
 def _model_markers(answer: str, count: int) -> tuple[str, list[Marker]]:
     """The answer with each marker the model wrote in the form [n] (several as [1][2]) and those
-    outside 1..count dropped, with a space left before them dropped too."""
+    outside 1..count dropped, with the space before a dropped one unless a word follows it."""
     parts: list[str] = []
     markers: list[Marker] = []
     length = position = 0
@@ -138,7 +138,8 @@ def _model_markers(answer: str, count: int) -> tuple[str, list[Marker]]:
         numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
         valid = list(dict.fromkeys(n for n in numbers if 1 <= n <= count))
         if not valid:
-            before = before.rstrip(" ") if answer[match.end():match.end() + 1] in ("", " ", "\n") else before
+            after = answer[match.end():match.end() + 1]
+            before = before if after.isalnum() else before.rstrip(" ")
         parts.append(before)
         length += len(before)
         for number in valid:
