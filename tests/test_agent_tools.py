@@ -18,7 +18,7 @@ from api_server import free_port
 from conftest import SAMPLES
 from chatchat.agent.builtin import basic_tools, calculate, convert, kb_search_tool, now
 from chatchat.agent.mcp_tools import McpServer, McpToolbox, tool_name
-from chatchat.agent.tools import MAX_RESULT_CHARS, Tool, ToolError, call_tool, parse_arguments
+from chatchat.agent.tools import MAX_RESULT_CHARS, Tool, ToolError, call_tool
 
 SERVER = Path(__file__).with_name("mcp_test_server.py")
 
@@ -69,15 +69,6 @@ def test_a_tool_call_is_capped_timed_and_never_raises():
     calculator = next(t for t in basic_tools() if t.name == "calculator")
     assert call_tool(calculator, {"expression": "6*7"}).text == "42"
     assert not call_tool(calculator, {"expression": "import os"}).ok
-
-
-def test_tool_arguments_are_parsed_or_refused_clearly():
-    assert parse_arguments('{"a": 1}') == {"a": 1}
-    assert parse_arguments("") == {}
-    with pytest.raises(ToolError, match="not valid JSON"):
-        parse_arguments("{a: 1")
-    with pytest.raises(ToolError, match="JSON object"):
-        parse_arguments("[1, 2]")
 
 
 def test_knowledge_base_search_tool_reads_a_real_knowledge_base(services):

@@ -73,18 +73,3 @@ def call_tool(tool: Tool, arguments: dict[str, Any], cancel: threading.Event | N
     text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
     cut = len(text) > MAX_RESULT_CHARS
     return ToolResult(text[:MAX_RESULT_CHARS] + (" …[cut]" if cut else ""), True, time.monotonic() - start, cut)
-
-
-def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
-    """A tool call's arguments as a dict: models send a JSON object, sometimes as text, sometimes broken."""
-    if isinstance(raw, dict):
-        return raw
-    if not raw or not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ToolError(f"The tool arguments are not valid JSON ({exc.msg}): {raw[:200]}") from None
-    if not isinstance(value, dict):
-        raise ToolError(f"The tool arguments must be a JSON object, not {type(value).__name__}.")
-    return value
