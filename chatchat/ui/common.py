@@ -13,6 +13,7 @@ import gradio as gr
 
 from chatchat.answer.conversations import readable_time
 from chatchat.errors import ChatchatError
+from chatchat.policy import Caller
 from chatchat.ui.i18n import LANGUAGES, error_text, t
 
 log = logging.getLogger("chatchat.ui")
@@ -104,6 +105,19 @@ def session_of(request: gr.Request | None) -> str:
     return (request.session_hash if request else None) or ""
 
 
+def caller_of(request: gr.Request | None) -> Caller:
+    """Who a handler runs for, as the policy (`services.policy`) knows callers."""
+    return Caller(session_of(request))
+
+
+def kb_choices(services: Any, caller: Caller, lang: str) -> list[tuple[str, str]]:
+    """The knowledge bases a picker offers `caller`, as (label, name): those the policy lets them see;
+    their own uploads' knowledge base (a Space visitor's) labelled as theirs."""
+    own = services.policy.own_kb(caller)
+    return [(t("kb.mine", lang) if kb.name == own else kb.name, kb.name)
+            for kb in services.policy.visible_kbs(services, caller)]
+
+
 def file_names(files: list | None) -> list[str]:
     """Paths of the files a gr.File component holds (a list of paths, or None)."""
     return [str(getattr(f, "name", f)) for f in files or []]
@@ -111,8 +125,10 @@ def file_names(files: list | None) -> list[str]:
 
 @dataclass
 class Context:
-    """What each tab's builder gets: the services, and the header's language switch (its value, 'zh' or
-    'en', is an input of every handler that writes text on the server)."""
+    """What each page gets: the services, the header's language switch (its value, 'zh' or 'en', is an
+    input of every handler that writes text on the server) and the gr.Tabs holding the pages (a handler
+    that returns `gr.Tabs(selected=<tab id>)` for it opens that tab: chat, kb, models, settings)."""
 
     services: Any
     lang: Any
+    tabs: Any = None
