@@ -238,3 +238,44 @@ def test_no_results_and_nothing_readable_are_errors(pool, web):
     assert_explained(nothing)
     unreadable = caught(lambda: retriever(pool, web, timeout=1.0)("slow-page", "en"))
     assert unreadable.key == "web_nothing_readable" and "took longer than 1 s" in unreadable.message
+
+
+def test_a_web_answer_cites_pages_and_says_which_could_not_be_read(pool, web):
+    """The answerer's retrieve contract with the real demo model (SmolLM2 through llama.cpp)."""
+    from chatchat.answer.answerer import Answerer, Scope
+    from chatchat.llm.manager import LLMManager
+    from chatchat.web.notes import with_unread_note
+
+    settings = pool.settings.model_copy(update={"web_timeout_s": 2.0, "llm_threads": 1})
+    llms = LLMManager(settings, pool.catalog)
+    web_retriever = retriever(pool, web)
+    try:
+        events = list(with_unread_note(
+            Answerer(settings, llms).answer("元宵节为什么要吃汤圆？", web_retriever, Scope("SearXNG"),
+                                            temperature=0, max_tokens=16), web_retriever))
+    finally:
+        llms.unload_all()
+    kinds = [e.kind for e in events]
+    assert kinds[-2:] == ["sources", "done"] and "error" not in kinds
+    sources = events[-2].sources
+    assert sources[0].file == "元宵节的由来与习俗" and sources[0].kb == "web"
+    done = events[-1].text
+    assert done == "".join(e.text for e in events if e.kind == "delta")
+    note = done[done.index("有 3 个来源无法读取："):]
+    assert f"[元宵节花灯图片]({web.url}/pages/lantern.png): 不是网页（image/png）；已改用搜索引擎给出的摘要" in note
+    assert f"[元宵节全集]({web.url}/huge): 超过 2 MB" in note
+    assert f"[元宵节专题]({web.url}/loop/a): 陷入重定向循环" in note
+
+
+def test_the_unread_note_in_english(pool, web):
+    from chatchat.web.notes import unread_note
+
+    found = retriever(pool, web)("Who made tea fashionable in England?", "en")
+    note = unread_note(found.unread, "en")
+    assert note.splitlines() == [
+        "Could not read 2 of the sources:",
+        f"- [Tea photo gallery]({web.url}/mislabeled): not a web page (binary data); the search engine's snippet "
+        "was used instead",
+        f"- [Tea prices (archived)]({web.url}/missing): it answered HTTP 404",
+    ]
+    assert unread_note((), "en") == ""

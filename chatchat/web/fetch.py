@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
-from urllib.parse import urlsplit
 
 from chatchat.errors import ParseError
 from chatchat.ingest.encoding import decode_text
@@ -144,7 +143,3 @@ def _too_large(url: str, max_bytes: int) -> PageUnreadable:
 def _slow(url: str, timeout: float) -> PageUnreadable:
     return PageUnreadable(f"{url} took longer than {timeout:g} s to load.", key="page_timeout", url=url,
                           seconds=f"{timeout:g}")
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc or url
