@@ -32,7 +32,11 @@ from common import REPO, header, load, scratch_dir, timer, write_section  # noqa
 
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-from chatchat.models import hardware, hub  # noqa: E402
+from chatchat.models import hardware  # noqa: E402
+from chatchat.models.install import pull  # noqa: E402
+from chatchat.models.layout import installed_path, partial_bytes  # noqa: E402
+from chatchat.models.manager import ModelManager  # noqa: E402
+from chatchat.models.user_catalog import add_model  # noqa: E402
 from chatchat.models.catalog import load_catalog  # noqa: E402
 from chatchat.config import load_settings  # noqa: E402
 from chatchat.models.downloads import Meter, RemoteFile, fetch  # noqa: E402
@@ -76,9 +80,9 @@ def throughput(work: Path, gguf: Path, rounds: int) -> dict:
         os.environ["HF_ENDPOINT"] = base
         for i in range(rounds):
             settings = load_settings(home=work / f"home-{i}")
-            entry = hub.add_model(settings, hf=REPO_ID, files=[gguf.name], model_id="gemma-bench")
+            entry = add_model(settings, hf=REPO_ID, files=[gguf.name], model_id="gemma-bench")
             with timer() as t:
-                hub.pull(settings, entry)
+                pull(settings, entry)
             pull_s.append(t["s"])
             shutil.rmtree(settings.home)
     finally:
@@ -100,28 +104,28 @@ def resume(work: Path) -> dict:
     size = SMOL.stat().st_size
     try:
         settings = load_settings(home=work / "resume-drop")
-        entry = hub.add_model(settings, hf="bench/smol", files=[SMOL.name], model_id="smol")
+        entry = add_model(settings, hf="bench/smol", files=[SMOL.name], model_id="smol")
         served.drop_after, served.drops = size // 2, 1
         with timer() as t:
-            hub.pull(settings, entry)
+            pull(settings, entry)
         gets = [r for r in server.requests if r[0] == "GET"]
         drop = {"seconds": t["s"], "gets": len(gets), "resumed_from": gets[-1][2]}
 
         settings = load_settings(home=work / "resume-restart")
-        entry = hub.add_model(settings, hf="bench/smol", files=[SMOL.name], model_id="smol")
+        entry = add_model(settings, hf="bench/smol", files=[SMOL.name], model_id="smol")
         served.bytes_per_s = 40 * MB
-        first = hub.ModelManager(settings)
+        first = ModelManager(settings)
         first.pull("smol")
         while (job := first.downloads.job("smol")).progress is None or job.progress.done < size // 2:
             time.sleep(0.02)
         first.cancel("smol")
         first.wait("smol")
         first.close()
-        kept = hub.partial_bytes(settings, entry)
+        kept = partial_bytes(settings, entry)
         served.bytes_per_s = None
         reports = []
         with timer() as t:
-            hub.pull(settings, entry, progress=reports.append)
+            pull(settings, entry, progress=reports.append)
         sent_again = reports[-1].done - reports[0].done if reports else size
         restart = {"kept_mb": kept / MB, "sent_after_restart_mb": sent_again / MB, "seconds": t["s"],
                    "whole_mb": size / MB}
@@ -144,7 +148,7 @@ def fit_vs_rss(gguf: Path, work: Path) -> list[tuple[str, int, int, int]]:
             est = hardware.estimate(catalog.llm(model_id), context, model_path=path)
             rows.append((model_id, context, est.total_mb, probe("gguf", str(path), str(context))))
     minilm = catalog.embedding("minilm-l6-v2-int8")
-    folder = hub.installed_path(load_settings(home=work / "fit"), minilm)
+    folder = installed_path(load_settings(home=work / "fit"), minilm)
     rows.append((minilm.id, minilm.max_length, hardware.embedding_need_mb(minilm), probe("onnx", str(folder))))
     return rows
 

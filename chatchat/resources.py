@@ -19,3 +19,6 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 def shipped(name: str) -> Path:
     """The path of a shipped file or folder: `shipped("models.yaml")`, `shipped("assets") / "logo.svg"`."""
     return (_PACKAGED if _PACKAGED.is_dir() else _CHECKOUT) / name
+
+
+ASSETS_DIR = shipped("assets")

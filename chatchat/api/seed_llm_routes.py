@@ -22,7 +22,7 @@ from chatchat.api.seed_schemas import (
     SeedPromptTemplate,
 )
 from chatchat.errors import NotFound
-from chatchat.models.hub import installed_path
+from chatchat.models.layout import installed_path
 from chatchat.service import Services
 
 router = APIRouter(tags=["Langchain-Chatchat 0.2.x compatible"])

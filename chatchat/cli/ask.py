@@ -109,7 +109,8 @@ def _is_path(model: str) -> bool:
 def _local_model(settings: Settings, path: Path) -> str:
     """The catalog id of a GGUF file on this computer, added to the user's models (and imported by hard
     link or copy) the first time, as `chatchat models add --local FILE --pull` does."""
-    from chatchat.models import hub
+    from chatchat.models.install import pull
+    from chatchat.models.user_catalog import add_model, open_catalog
 
     path = path.expanduser().resolve()
     if not path.is_file():
@@ -118,11 +119,11 @@ def _local_model(settings: Settings, path: Path) -> str:
     if path.suffix.lower() != ".gguf":
         raise ModelError(f"{path.name} is not a GGUF file: only GGUF models run from a path. Add other models with: "
                          "chatchat models add")
-    catalog = hub.open_catalog(settings)
+    catalog = open_catalog(settings)
     entry = next((e for e in catalog.llms.values() if e.url == path.as_uri()), None)
     if entry is None:
         try:
-            entry = hub.add_model(settings, local=path)
+            entry = add_model(settings, local=path)
         except AlreadyExists:
             raise AlreadyExists(
                 f"Another model has the id {safe_id(path.stem)!r}. Add this file under an id of your choice: "
@@ -130,7 +131,7 @@ def _local_model(settings: Settings, path: Path) -> str:
             ) from None
         print(f"added {path.name} to your models as '{entry.id}' (remove it with: chatchat models rm {entry.id} "
               "--forget)", file=sys.stderr)
-    hub.pull(settings, entry)
+    pull(settings, entry)
     return entry.id
 
 

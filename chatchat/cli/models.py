@@ -8,11 +8,15 @@ import sys
 
 from tqdm import tqdm
 
-from chatchat.models import hardware, hub
+from chatchat.models import hardware
 from chatchat.cli import EXIT_OK
 from chatchat.config import load_settings
 from chatchat.models.downloads import Progress, human
+from chatchat.models.install import pull
+from chatchat.models.layout import partial_bytes
+from chatchat.models.manager import ModelManager, ModelStatus, set_default
 from chatchat.models.sources import SOURCES
+from chatchat.models.user_catalog import open_catalog, user_catalog_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,8 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_default)
 
 
-def _manager(args: argparse.Namespace) -> hub.ModelManager:
-    return hub.ModelManager(load_settings(home=args.home))
+def _manager(args: argparse.Namespace) -> ModelManager:
+    settings = load_settings(home=args.home)
+    return ModelManager(settings, open_catalog(settings))
 
 
 def _fit_text(report: hardware.FitReport | None) -> str:
@@ -101,7 +106,7 @@ def _list(args: argparse.Namespace) -> int:
         manager.close()
 
 
-def _as_json(m: hub.ModelStatus) -> dict:
+def _as_json(m: ModelStatus) -> dict:
     return {
         "id": m.id, "kind": m.kind, "name": m.name, "installed": m.installed,
         "path": str(m.path) if m.path else None, "disk_bytes": m.disk_bytes,
@@ -132,12 +137,12 @@ class _Bar:
 
 def _pull(args: argparse.Namespace) -> int:
     settings = load_settings(home=args.home)
-    entry = hub.find_entry(hub.open_catalog(settings), args.id)
+    entry = open_catalog(settings).entry(args.id)
     bar = _Bar()
     try:
-        path = hub.pull(settings, entry, bar, source=args.source)
+        path = pull(settings, entry, bar, source=args.source)
     except KeyboardInterrupt:
-        kept = hub.partial_bytes(settings, entry)
+        kept = partial_bytes(settings, entry)
         print(f"interrupted: {human(kept)} kept; run the same command to resume.", file=sys.stderr)
         return 130
     finally:
@@ -209,7 +214,7 @@ def _add(args: argparse.Namespace) -> int:
         )
     finally:
         manager.close()
-    print(f"added '{entry.id}' to {hub.user_catalog_path(manager.settings)}")
+    print(f"added '{entry.id}' to {user_catalog_path(manager.settings)}")
     if not (args.pull or args.local):
         print(f"download it with: chatchat models pull {entry.id}")
         return EXIT_OK
@@ -219,7 +224,7 @@ def _add(args: argparse.Namespace) -> int:
 
 def _default(args: argparse.Namespace) -> int:
     settings = load_settings(home=args.home)
-    hub.set_default(settings, hub.open_catalog(settings), args.id)
+    set_default(settings, open_catalog(settings), args.id)
     print(f"default model set: {args.id} (saved in {settings.settings_path})")
     return EXIT_OK
 

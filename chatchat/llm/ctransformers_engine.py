@@ -2,22 +2,25 @@
 
 It cannot load current GGUF files (it fails with "Failed to create LLM"); that becomes a
 ModelError pointing at the llama.cpp engine. It has no chat templates of its own, so chat
-renders the template stored in the GGUF.
+renders the template stored in the GGUF. It cannot call tools.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
+from chatchat.llm.base import ChatModel, ModelRef, Request, check_fits_memory, cpu_threads, local_file_size
 from chatchat.llm.gguf import check_gguf, read_metadata, render_chat
 
+if TYPE_CHECKING:
+    from chatchat.config import Settings
 
-class CTransformersModel:
-    local = True
+
+class CTransformersModel(ChatModel):
+    reads_gguf = True
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class CTransformersModel:
         self.model_id = model_id
         self.context = context
         self._template = metadata.get("tokenizer.chat_template")
+        self.has_chat_template = bool(self._template)
         tokens = metadata.get("tokenizer.ggml.tokens", [])
 
         def token(key: str) -> str:
@@ -62,47 +66,32 @@ class CTransformersModel:
         self._bos, self._eos = token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id")
         self._lock = threading.Lock()
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        if not self._template:
-            raise base_model_error(self.model_id, "GGUF")
-        prompt = render_chat(self._template, messages, self._bos, self._eos)
-        stops = [*(stop or []), *([self._eos] if self._eos else [])]
-        return self.complete(prompt, temperature=temperature, max_tokens=max_tokens, stop=stops, cancel=cancel)
+    @classmethod
+    def load(cls, ref: ModelRef, path: Path | None, settings: Settings, *, timeout: float) -> "CTransformersModel":
+        entry = ref.entry
+        return cls(entry.id, path, context=entry.context, threads=cpu_threads(settings.llm_threads),
+                   gpu_layers=entry.n_gpu_layers if entry.n_gpu_layers >= 0 else 999,  # -1: every layer
+                   expected_size=local_file_size(entry))
 
-    def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        def start() -> Iterator[str]:
-            used = len(self._llm.tokenize(prompt))
-            if used >= self.context:
-                raise ModelError(
-                    f"The prompt ({used} tokens) is too long for model '{self.model_id}' "
-                    f"(context {self.context}). Ask a shorter question or keep less history."
-                )
-            return self._llm(
-                prompt,
-                stream=True,
-                temperature=temperature,
-                max_new_tokens=min(max_tokens, self.context - used),
-                stop=list(stop or []),
-                reset=True,
+    def _generate(self, request: Request) -> Iterator[str]:
+        prompt, stop = request.prompt, list(request.stop)
+        if request.messages is not None:
+            prompt = render_chat(self._template, request.messages, self._bos, self._eos)
+            stop += [self._eos] if self._eos else []
+        used = len(self._llm.tokenize(prompt))
+        if used >= self.context:
+            raise ModelError(
+                f"The prompt ({used} tokens) is too long for model '{self.model_id}' "
+                f"(context {self.context}). Ask a shorter question or keep less history."
             )
-
-        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+        return self._llm(
+            prompt,
+            stream=True,
+            temperature=request.temperature,
+            max_new_tokens=min(request.max_tokens, self.context - used),
+            stop=stop,
+            reset=True,
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text))

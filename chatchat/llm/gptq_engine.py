@@ -6,7 +6,7 @@ The design card names auto-gptq. auto-gptq 0.7.1 cannot be imported with transfo
 support runs on. Install it with the `gptq` extra (CUDA torch for a GPU).
 
 Placement: with CUDA, `device_map="auto"` over the GPUs listed in the entry's `gpus` (else the
-first `num_gpus`), each capped at `max_gpu_memory`; without CUDA, the CPU.
+first `num_gpus`), each capped at `max_gpu_memory`; without CUDA, the CPU. It cannot call tools.
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ import gc
 import json
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
+from chatchat.llm.base import ChatModel, ModelRef, Request, check_fits_memory, cpu_threads
+from chatchat.models.catalog import LLMEntry
+
+if TYPE_CHECKING:
+    from chatchat.config import Settings
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 def gptq_folder(model_id: str, path: Path) -> Path:
-    """The model folder (hub.require_installed gives its first file), checked to hold a GPTQ model."""
+    """The model folder (layout.require_installed gives its first file), checked to hold a GPTQ model."""
     folder = path.parent if path.is_file() else path
     config = folder / "config.json"
     if not config.is_file():
@@ -59,8 +63,8 @@ def placement(torch: Any, model_id: str, gpus: str | None, num_gpus: int, max_gp
     return {"device_map": "auto", "max_memory": caps, "dtype": torch.float16}
 
 
-class GPTQChatModel:
-    local = True
+class GPTQChatModel(ChatModel):
+    template_source = "tokenizer"
 
     def __init__(
         self,
@@ -105,30 +109,15 @@ class GPTQChatModel:
         self.has_chat_template = bool(self.tokenizer.chat_template)
         self._lock = threading.Lock()
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        if not self.has_chat_template:
-            raise base_model_error(self.model_id, "tokenizer")
-        prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        return self._stream(prompt, temperature, max_tokens, stop, cancel)
+    @classmethod
+    def load(cls, ref: ModelRef, path: Path | None, settings: Settings, *, timeout: float) -> "GPTQChatModel":
+        entry = ref.entry
+        return cls(entry.id, path, context=entry.context, threads=cpu_threads(settings.llm_threads),
+                   gpus=entry.gpus, num_gpus=entry.num_gpus, max_gpu_memory=entry.max_gpu_memory)
 
-    def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        return self._stream(prompt, temperature, max_tokens, stop, cancel)
+    @classmethod
+    def locate(cls, model_id: str, path: Path, entry: LLMEntry) -> Path:
+        return gptq_folder(model_id, path)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -140,58 +129,60 @@ class GPTQChatModel:
             if self._torch.cuda.is_available():
                 self._torch.cuda.empty_cache()
 
-    def _stream(self, prompt: str, temperature: float, max_tokens: int, stop, cancel) -> Iterator[str]:
-        def start() -> Iterator[str]:
-            from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+    def _generate(self, request: Request) -> Iterator[str]:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-            torch = self._torch
-            inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-            used = inputs["input_ids"].shape[1]
-            if used >= self.context:
-                raise ModelError(
-                    f"The prompt ({used} tokens) is too long for model '{self.model_id}' (context {self.context}). "
-                    "Ask a shorter question, keep fewer turns of history, or retrieve fewer passages."
-                )
-            halt = threading.Event()  # set when the consumer stops reading or cancels
+        torch, cancel = self._torch, request.cancel
+        prompt = request.prompt
+        if request.messages is not None:
+            prompt = self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True,
+                                                        tokenize=False)
+        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        used = inputs["input_ids"].shape[1]
+        if used >= self.context:
+            raise ModelError(
+                f"The prompt ({used} tokens) is too long for model '{self.model_id}' (context {self.context}). "
+                "Ask a shorter question, keep fewer turns of history, or retrieve fewer passages."
+            )
+        halt = threading.Event()  # set when the consumer stops reading or cancels
 
-            class Halt(StoppingCriteria):
-                def __call__(self, input_ids, scores, **kwargs):
-                    stopped = halt.is_set() or (cancel is not None and cancel.is_set())
-                    return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+        class Halt(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                stopped = halt.is_set() or (cancel is not None and cancel.is_set())
+                return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
-            streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-            sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-            failure: list[BaseException] = []
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = {"do_sample": True, "temperature": request.temperature} if request.temperature > 0 else {"do_sample": False}
+        stop = list(request.stop)
+        failure: list[BaseException] = []
 
-            def run() -> None:
-                try:
-                    with torch.inference_mode():
-                        self.model.generate(
-                            input_ids=inputs["input_ids"].to(self.model.device),
-                            attention_mask=inputs["attention_mask"].to(self.model.device),
-                            max_new_tokens=min(max_tokens, self.context - used),
-                            stopping_criteria=StoppingCriteriaList([Halt()]),
-                            streamer=streamer,
-                            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                            **({"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}),
-                            **sampling,
-                        )
-                except BaseException as exc:  # re-raised in the consumer's thread
-                    failure.append(exc)
-                    streamer.end()
-
-            worker = threading.Thread(target=run, name=f"gptq-{self.model_id}", daemon=True)
-            worker.start()
+        def run() -> None:
             try:
-                for text in streamer:
-                    yield text
-                if failure:
-                    raise failure[0]
-            finally:
-                halt.set()
-                worker.join()  # the model is free again once generate() has returned
+                with torch.inference_mode():
+                    self.model.generate(
+                        input_ids=inputs["input_ids"].to(self.model.device),
+                        attention_mask=inputs["attention_mask"].to(self.model.device),
+                        max_new_tokens=min(request.max_tokens, self.context - used),
+                        stopping_criteria=StoppingCriteriaList([Halt()]),
+                        streamer=streamer,
+                        pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                        **({"stop_strings": stop, "tokenizer": self.tokenizer} if stop else {}),
+                        **sampling,
+                    )
+            except BaseException as exc:  # re-raised in the consumer's thread
+                failure.append(exc)
+                streamer.end()
 
-        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+        worker = threading.Thread(target=run, name=f"gptq-{self.model_id}", daemon=True)
+        worker.start()
+        try:
+            for text in streamer:
+                yield text
+            if failure:
+                raise failure[0]
+        finally:
+            halt.set()
+            worker.join()  # the model is free again once generate() has returned
 
     def _error(self, exc: Exception) -> ChatchatError:
         return ModelError(f"Model '{self.model_id}' (GPTQ) failed while generating: {exc}")

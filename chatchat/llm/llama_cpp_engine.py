@@ -3,25 +3,43 @@
 The chat template comes from the GGUF itself; a GGUF without one (a base model) only completes.
 A stop reaches llama.cpp inside a decode too (its abort callback), so the prefill of a long prompt,
 which runs before the first token, ends within one layer of the Stop.
+
+Tools: a model whose template is ChatML (Qwen, SmolLM2) calls them through llama-cpp-python's
+`chatml-function-calling` handler, which constrains the reply by grammar to a message or to calls of the
+offered functions with JSON arguments that fit their schema.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from chatchat.errors import ChatchatError, ModelError
-from chatchat.llm.base import Message, base_model_error, check_fits_memory, guarded_stream
+from chatchat.llm.base import (
+    ChatModel,
+    Event,
+    Message,
+    ModelRef,
+    Request,
+    check_fits_memory,
+    cpu_threads,
+    local_file_size,
+)
 from chatchat.llm.gguf import check_gguf
+from chatchat.llm.tools import ToolCalls
+
+if TYPE_CHECKING:
+    from chatchat.config import Settings
 
 # llama.cpp's own CLI default; llama-cpp-python's is 1.0, with which small models loop on one sentence for
 # the whole max_tokens (SmolLM2 135M did, answering Chinese)
 REPEAT_PENALTY = 1.1
+CHATML = "<|im_start|>"  # in the GGUF's chat template: the format chatml-function-calling writes
 
 
-class LlamaCppModel:
-    local = True
+class LlamaCppModel(ChatModel):
+    reads_gguf = True
 
     def __init__(
         self,
@@ -57,61 +75,69 @@ class LlamaCppModel:
                 "llama-cpp-python."
             ) from exc
         self.context = self.llama.n_ctx()
-        self.has_chat_template = "tokenizer.chat_template" in self.llama.metadata
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        self.has_chat_template = template is not None
+        self.can_call_tools = template is not None and CHATML in template
         self._lock = threading.Lock()
         self._cancel: threading.Event | None = None  # the running stream's, until its first token
         self._abort = _abort_callback(self)  # kept: llama.cpp holds only its address
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        if not self.has_chat_template:
-            raise base_model_error(self.model_id, "GGUF")
+    @classmethod
+    def load(cls, ref: ModelRef, path: Path | None, settings: Settings, *, timeout: float) -> "LlamaCppModel":
+        entry = ref.entry
+        return cls(entry.id, path, context=entry.context, threads=cpu_threads(settings.llm_threads),
+                   n_gpu_layers=entry.n_gpu_layers, expected_size=local_file_size(entry))
 
-        def start() -> Iterator[str]:
-            chunks = self.llama.create_chat_completion(
-                list(messages), stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
-                repeat_penalty=REPEAT_PENALTY,
-            )
-            return self._abortable((chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks), cancel)
+    def _generate(self, request: Request) -> Iterator[Event]:
+        options = dict(temperature=request.temperature, max_tokens=request.max_tokens, stop=list(request.stop),
+                       repeat_penalty=REPEAT_PENALTY)
+        if request.prompt is not None:
+            chunks = self.llama.create_completion(request.prompt, stream=True, **options)
+            return self._abortable((chunk["choices"][0]["text"] for chunk in chunks), request.cancel)
+        if request.tools and request.tool_choice != "none":
+            return self._abortable(self._with_tools(request, options), request.cancel)
+        return self._abortable(self._chat(request.messages, options), request.cancel)
 
-        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+    def _chat(self, messages: Sequence[Message], options: dict) -> Iterator[str]:
+        chunks = self.llama.create_chat_completion(list(messages), stream=True, **options)
+        return (chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
 
-    def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        def start() -> Iterator[str]:
-            chunks = self.llama.create_completion(
-                prompt, stream=True, temperature=temperature, max_tokens=max_tokens, stop=list(stop or []),
-                repeat_penalty=REPEAT_PENALTY,
-            )
-            return self._abortable((chunk["choices"][0]["text"] for chunk in chunks), cancel)
+    def _with_tools(self, request: Request, options: dict) -> Iterator[Event]:
+        """A reply that may call the offered tools. llama-cpp-python streams only a call of one named tool;
+        with "auto" its reply comes whole. When the model chooses to answer in words, that handler's
+        message is cut to nothing by its own grammar (llama-cpp-python 0.3), so the words come from the
+        model's own chat template instead, streamed."""
+        from llama_cpp.llama_chat_format import chatml_function_calling
 
-        return guarded_stream(start, cancel=cancel, lock=self._lock, to_error=self._error)
+        forced = isinstance(request.tool_choice, dict)
+        reply = chatml_function_calling(
+            llama=self.llama, messages=_for_function_calling(request.messages), tools=list(request.tools),
+            tool_choice=request.tool_choice, stream=forced, **options,
+        )
+        calls = ToolCalls(self.model_id)
+        if forced:
+            for chunk in reply:
+                for item in chunk["choices"][0]["delta"].get("tool_calls") or []:
+                    calls.add(item)
+        else:
+            for position, item in enumerate(reply["choices"][0]["message"].get("tool_calls") or []):
+                calls.add(item, position)
+        found = calls.calls()
+        if not found:
+            yield from self._chat(request.messages, options)
+        yield from found
 
-    def _abortable(self, texts: Iterator[str], cancel: threading.Event | None) -> Iterator[str]:
-        """`texts`, with llama.cpp's abort callback watching `cancel` until the first token: the prefill is
-        the one long step between tokens (guarded_stream checks `cancel` at each token after it)."""
+    def _abortable(self, events: Iterator[Event], cancel: threading.Event | None) -> Iterator[Event]:
+        """`events`, with llama.cpp's abort callback watching `cancel` until the first one: the prefill is
+        the one long step between tokens (`stream` checks `cancel` at each event after it)."""
         self._watch(cancel)
         try:
-            for text in texts:
+            for event in events:
                 self._watch(None)
-                yield text
+                yield event
         finally:
             self._watch(None)
-            texts.close()
+            events.close()
 
     def _watch(self, cancel: threading.Event | None) -> None:
         """Point llama.cpp's abort callback at `cancel`, or (None) take it off: it is a Python call for
@@ -138,7 +164,14 @@ class LlamaCppModel:
                 f"The prompt is too long for model '{self.model_id}' ({exc}). Ask a shorter question, "
                 "keep fewer turns of history, or retrieve fewer passages."
             )
-        return ModelError(f"Model '{self.model_id}' failed while generating: {exc}")
+        return super()._error(exc)
+
+
+def _for_function_calling(messages: Sequence[Message]) -> list[dict]:
+    """The conversation as chatml-function-calling's template renders it: it writes system, user and
+    assistant turns only, so a tool's result goes in as a user turn."""
+    return [{"role": "user", "content": f"The function returned:\n{m['content']}"} if m["role"] == "tool" else dict(m)
+            for m in messages]
 
 
 def _abort_callback(model: LlamaCppModel):

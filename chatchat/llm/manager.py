@@ -7,32 +7,27 @@ are imported only when a model needs them, so lite mode never imports a local en
 
 from __future__ import annotations
 
+import importlib
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-from chatchat.models.catalog import Catalog, LLMEntry, ProviderEntry
-from chatchat.config import KeyStore, Settings
+from chatchat.config import Settings
 from chatchat.errors import ModelError, NotFound
-from chatchat.llm.base import ChatModel, cpu_threads
-from chatchat.llm.gguf import check_gguf
+from chatchat.llm.base import ChatModel, ModelRef
+from chatchat.models.catalog import Catalog
 
-CLOUD_CONTEXT = 8192  # assumed context of a provider model the catalog does not describe
+# engine name (a catalog entry's `engine`) -> "module:class" of its ChatModel, imported on first use
+ENGINES = {
+    "llama.cpp": "chatchat.llm.llama_cpp_engine:LlamaCppModel",
+    "ctransformers": "chatchat.llm.ctransformers_engine:CTransformersModel",
+    "gptq": "chatchat.llm.gptq_engine:GPTQChatModel",
+    "openai": "chatchat.llm.openai_engine:OpenAIChatModel",
+}
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """What a model id names."""
-
-    id: str
-    engine: str
-    entry: LLMEntry | None = None  # catalog entry, when the id is one
-    provider: ProviderEntry | None = None  # for engine openai
-    remote_name: str | None = None  # the provider's name for the model
-
-    @property
-    def local(self) -> bool:
-        return self.engine != "openai"
+def engine_class(engine: str) -> type[ChatModel]:
+    module, name = ENGINES[engine].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class LLMManager:
@@ -98,49 +93,10 @@ class LLMManager:
             self._loaded.pop(model_id).close()
 
     def _locate(self, ref: ModelRef) -> Path:
-        from chatchat.models.hub import require_installed
+        from chatchat.models.layout import require_installed
 
         assert ref.entry is not None
-        path = require_installed(self.settings, ref.entry)
-        if ref.engine in ("llama.cpp", "ctransformers"):
-            check_gguf(ref.id, path, ref.entry.files[0].size if ref.entry.files else None)
-        elif ref.engine == "gptq":
-            from chatchat.llm.gptq_engine import gptq_folder
-
-            return gptq_folder(ref.id, path)
-        return path
+        return engine_class(ref.engine).locate(ref.id, require_installed(self.settings, ref.entry), ref.entry)
 
     def _load(self, ref: ModelRef, path: Path | None) -> ChatModel:
-        if ref.engine == "openai":
-            from chatchat.llm.openai_engine import OpenAIChatModel
-
-            assert ref.provider is not None and ref.remote_name is not None
-            key = KeyStore(self.settings.home).get(ref.provider.id, ref.provider.key_env)
-            context = ref.entry.context if ref.entry else CLOUD_CONTEXT
-            return OpenAIChatModel(ref.id, ref.provider, ref.remote_name, key, context=context, timeout=self.timeout)
-
-        entry = ref.entry
-        assert entry is not None and path is not None
-        expected_size = entry.files[0].size if entry.files else None
-        threads = cpu_threads(self.settings.llm_threads)
-        if entry.engine == "llama.cpp":
-            from chatchat.llm.llama_cpp_engine import LlamaCppModel
-
-            return LlamaCppModel(
-                entry.id, path, context=entry.context, threads=threads,
-                n_gpu_layers=entry.n_gpu_layers, expected_size=expected_size,
-            )
-        if entry.engine == "ctransformers":
-            from chatchat.llm.ctransformers_engine import CTransformersModel
-
-            return CTransformersModel(
-                entry.id, path, context=entry.context, threads=threads,
-                gpu_layers=entry.n_gpu_layers if entry.n_gpu_layers >= 0 else 999,  # -1: every layer
-                expected_size=expected_size,
-            )
-        from chatchat.llm.gptq_engine import GPTQChatModel  # the one engine left: gptq
-
-        return GPTQChatModel(
-            entry.id, path, context=entry.context, threads=threads,
-            gpus=entry.gpus, num_gpus=entry.num_gpus, max_gpu_memory=entry.max_gpu_memory,
-        )
+        return engine_class(ref.engine).load(ref, path, self.settings, timeout=self.timeout)

@@ -1,20 +1,27 @@
 """Chat models behind an OpenAI-compatible HTTP API: the cloud providers in models.yaml, or a
 user's own vLLM / Ollama / llama.cpp server.
 
-Every failure becomes a ProviderError that names the provider and what to fix.
+Every failure becomes a ProviderError that names the provider and what to fix. Tools offered to a chat
+go to the provider as they are; the calls come back in streamed pieces and leave as whole ToolCall events.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlparse
 
-from chatchat.models.catalog import ProviderEntry
+from chatchat.config import KeyStore
 from chatchat.errors import ChatchatError, ProviderError
-from chatchat.llm.base import Message, estimate_tokens, guarded_stream
+from chatchat.llm.base import ChatModel, Event, ModelRef, Request, estimate_tokens
+from chatchat.llm.tools import ToolCalls
+from chatchat.models.catalog import ProviderEntry
+
+if TYPE_CHECKING:
+    from chatchat.config import Settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+CLOUD_CONTEXT = 8192  # assumed context of a provider model the catalog does not describe
 
 
 def needs_key(provider: ProviderEntry) -> bool:
@@ -22,8 +29,9 @@ def needs_key(provider: ProviderEntry) -> bool:
     return provider.id != "custom" and urlparse(provider.base_url).hostname not in LOOPBACK
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(ChatModel):
     local = False
+    can_call_tools = True
 
     def __init__(
         self,
@@ -32,7 +40,7 @@ class OpenAIChatModel:
         model: str,
         api_key: str | None,
         *,
-        context: int = 8192,
+        context: int = CLOUD_CONTEXT,
         timeout: float = 60.0,
     ):
         import openai
@@ -54,58 +62,37 @@ class OpenAIChatModel:
             max_retries=1,
         )
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        def start() -> Iterator[str]:
-            stream = self._client.chat.completions.create(
-                model=self.model,
-                messages=list(messages),
-                stream=True,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                **({"stop": list(stop)} if stop else {}),
-            )
-            return self._deltas(stream, lambda choice: choice.delta.content)
+    @classmethod
+    def load(cls, ref: ModelRef, path: Path | None, settings: Settings, *, timeout: float) -> "OpenAIChatModel":
+        key = KeyStore(settings.home).get(ref.provider.id, ref.provider.key_env)
+        context = ref.entry.context if ref.entry else CLOUD_CONTEXT
+        return cls(ref.id, ref.provider, ref.remote_name, key, context=context, timeout=timeout)
 
-        return guarded_stream(start, cancel=cancel, lock=None, to_error=self._error)
+    def _generate(self, request: Request) -> Iterator[Event]:
+        options: dict[str, Any] = dict(model=self.model, stream=True, temperature=request.temperature,
+                                       max_tokens=request.max_tokens)
+        if request.stop:
+            options["stop"] = list(request.stop)
+        if request.prompt is not None:
+            return self._deltas(self._client.completions.create(prompt=request.prompt, **options),
+                                lambda choice: choice.text)
+        if request.tools:
+            options.update(tools=list(request.tools), tool_choice=request.tool_choice)
+        stream = self._client.chat.completions.create(messages=list(request.messages), **options)
+        return self._deltas(stream, lambda choice: choice.delta.content)
 
-    def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float = 0.7,
-        max_tokens: int = 512,
-        stop: Sequence[str] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        def start() -> Iterator[str]:
-            stream = self._client.completions.create(
-                model=self.model,
-                prompt=prompt,
-                stream=True,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                **({"stop": list(stop)} if stop else {}),
-            )
-            return self._deltas(stream, lambda choice: choice.text)
-
-        return guarded_stream(start, cancel=cancel, lock=None, to_error=self._error)
-
-    def _deltas(self, stream, pick: Callable[[Any], str | None]) -> Iterator[str]:
+    def _deltas(self, stream, pick: Callable[[Any], str | None]) -> Iterator[Event]:
         received = False
+        calls = ToolCalls(self.model_id)
         try:
             with stream:
                 for chunk in stream:
                     if chunk.choices:
                         received = True
-                        yield pick(chunk.choices[0]) or ""
+                        choice = chunk.choices[0]
+                        yield pick(choice) or ""
+                        for item in getattr(getattr(choice, "delta", None), "tool_calls", None) or []:
+                            calls.add(item)
         except Exception as exc:
             if received and getattr(exc, "status_code", None) is None:
                 raise ProviderError(
@@ -113,6 +100,7 @@ class OpenAIChatModel:
                     f"({type(exc).__name__}: {exc}). Retry."
                 ) from exc
             raise
+        yield from calls.calls()
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)

@@ -191,12 +191,26 @@ class Catalog:
                 f"Unknown provider '{provider_id}'. Known: {', '.join(sorted(self.providers))}"
             ) from None
 
+    def entry(self, model_id: str) -> LLMEntry | EmbeddingEntry | RerankerEntry:
+        """A chat, embedding or reranker model by id."""
+        found = self.llms.get(model_id) or self.embeddings.get(model_id) or self.rerankers.get(model_id)
+        if found is None:
+            raise NotFound(f"Unknown model '{model_id}'. List them with: chatchat models list")
+        return found
+
     def default_max_tokens(self, model_id: str, fallback: int) -> int:
         """max_tokens for a chat whose caller gave none: the model's own figure (models.yaml `max_tokens`,
         e.g. 512 for the tiny demo model, which otherwise rambles for minutes), else `fallback` (the
         max_tokens setting). Provider models (`provider/model`) and unknown ids get `fallback`."""
         entry = self.llms.get(model_id)
         return entry.max_tokens if entry is not None and entry.max_tokens else fallback
+
+    def update_from(self, other: "Catalog") -> None:
+        """Take `other`'s entries in place, so every holder of this object (the process's one catalog: the
+        model manager, the embedder pool, the LLM manager) sees an edit of the user's models.yaml at once.
+        Each section is swapped whole: a reader sees the old section or the new one, never half of each."""
+        self.llms, self.embeddings = other.llms, other.embeddings
+        self.providers, self.rerankers = other.providers, other.rerankers
 
     def merge(self, other: "Catalog") -> "Catalog":
         return Catalog(

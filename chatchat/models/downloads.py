@@ -1,6 +1,6 @@
 """Moving model files over HTTP: resumable fetch, checks on what arrived, and a download queue.
 
-Knows nothing of the catalog: `chatchat.models.hub` says which files to fetch from where.
+Knows nothing of the catalog: `chatchat.models.install` says which files to fetch from where.
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ class EmbedderPool:
         return wanted, None
 
     def _load(self, entry: EmbeddingEntry) -> Embedder:
-        from chatchat.models.hub import require_installed
+        from chatchat.models.layout import require_installed
 
         if entry.provider:
             provider = self.catalog.provider(entry.provider)

@@ -98,7 +98,7 @@ def rerank(reranker: Reranker, query: str, hits: Sequence[Hit], top_k: int) -> l
 
 def active(settings: Settings, catalog: Catalog) -> RerankerEntry | None:
     """The reranker in use: one the user configured at a provider, else the first installed local one."""
-    from chatchat.models.hub import installed_path
+    from chatchat.models.layout import installed_path
 
     remote = [entry for entry in catalog.rerankers.values() if entry.provider]
     local = [entry for entry in catalog.rerankers.values() if entry.is_local and installed_path(settings, entry)]
@@ -106,7 +106,7 @@ def active(settings: Settings, catalog: Catalog) -> RerankerEntry | None:
 
 
 def load(settings: Settings, catalog: Catalog, entry: RerankerEntry) -> Reranker:
-    from chatchat.models.hub import model_dir
+    from chatchat.models.layout import model_dir
 
     if entry.provider:
         provider = catalog.provider(entry.provider)

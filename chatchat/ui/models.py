@@ -7,10 +7,9 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from chatchat import space
 from chatchat.models.downloads import human
 from chatchat.errors import InvalidName, ModelError
-from chatchat.models.hub import ModelStatus
+from chatchat.models.manager import ModelStatus
 from chatchat.service import Services
 from chatchat.ui.common import Context, Refresh, esc, guarded, info
 from chatchat.ui.i18n import error_text, t, tr
@@ -115,7 +114,7 @@ def build(ctx: Context) -> list[Refresh]:
     table = gr.Dataframe(interactive=False, wrap=True, elem_id="models-table", max_height=460,
                          column_widths=["24%", "16%", "8%", "9%", "8%", "8%", "14%", "13%"])
     # on a Hugging Face Space the visitors share one machine: the models are the owner's to change
-    with gr.Row(elem_classes=["cc-doc-actions"], visible=not space.is_space()):
+    with gr.Row(elem_classes=["cc-doc-actions"], visible=services.policy.may_manage_models()):
         picked = gr.Markdown(tr("models.pick"), elem_id="models-selected")
         load_btn = gr.Button(tr("models.load"), size="sm", variant="primary", interactive=False, elem_id="models-load")
         unload_btn = gr.Button(tr("models.unload"), size="sm", interactive=False, elem_id="models-unload")
@@ -171,7 +170,7 @@ def build(ctx: Context) -> list[Refresh]:
         return {selected: model_id, picked: label, **buttons(model_id)}
 
     def need(model_id: str | None, lang_: str) -> str:
-        if space.is_space():
+        if not services.policy.may_manage_models():
             raise ModelError(t("models.space_read_only", lang_))
         if not model_id:
             raise InvalidName(t("models.pick", lang_))

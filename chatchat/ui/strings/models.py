@@ -56,4 +56,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "models.download_started": ("Downloading '{name}'…", "开始下载「{name}」……"),
     "models.deleted_msg": ("Files of '{name}' deleted.", "已删除「{name}」的文件。"),
     "fit.slow": ("{fit}, slow (~{tps} token/s)", "{fit}，但较慢（约 {tps} token/秒）"),
+    # errors of chat models asked to call tools (chatchat/llm/tools.py)
+    "error.no_tools": (
+        "Model '{model}' cannot call tools: choose a model that can (an OpenAI-compatible provider model, or a "
+        "llama.cpp chat model with a ChatML template such as Qwen).",
+        "模型「{model}」不能调用工具：请选择能调用工具的模型（兼容 OpenAI 接口的服务商模型，或采用 ChatML 模板的 llama.cpp "
+        "对话模型，如 Qwen）。",
+    ),
+    "error.tool_arguments": (
+        "Model '{model}' called the tool '{tool}' with arguments that are not a JSON object. Try again, or choose "
+        "a larger model.",
+        "模型「{model}」调用工具「{tool}」时给出的参数不是 JSON 对象。请重试，或换用更大的模型。",
+    ),
 }
