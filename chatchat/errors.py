@@ -1,5 +1,5 @@
 """Errors a user can act on. Each carries a message meant to be shown as it is (English), and may carry a
-`key` with `params` under which the UI finds the message in every language (chatchat/ui/i18n.py,
+`key` with `params` under which the UI finds the message in every language (chatchat/ui/strings/common.py,
 "error.<key>")."""
 
 from __future__ import annotations

@@ -18,10 +18,12 @@ from chatchat.errors import InvalidName, SettingsError
 from chatchat.models.hardware import Fit
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import SEARCH_MODES
-from chatchat.ui import build_ui, chat, knowledge
-from chatchat.ui.common import guarded
+from chatchat.policy import Caller, SpacePolicy
+from chatchat.ui import build_ui, chat
+from chatchat.ui.chat_views import export_file, render
+from chatchat.ui.common import guarded, kb_choices
 from chatchat.ui.i18n import STRINGS, choose_language, t
-from chatchat.ui.knowledge import IngestView, kb_choices
+from chatchat.ui.progress import IngestView
 from chatchat.ui.settings import apply
 
 UI = Path(__file__).resolve().parents[1] / "chatchat" / "ui"
@@ -154,13 +156,13 @@ def test_conversation_renders_with_folded_sources_and_exports(services):
         ChatMessage(role="user", content="What?"),
         ChatMessage(role="assistant", content="This [1].", sources=[source], cancelled=True),
     )
-    messages = chat.render(store.get(conversation.id), "en")
+    messages = render(store.get(conversation.id), "en")
     assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
     assert messages[1]["content"].endswith("*(stopped)*")
     assert messages[2]["metadata"] == {"title": "Sources (1)", "status": "done"}
     assert "a.pdf" in messages[2]["content"] and "page 3" in messages[2]["content"] and "0.812" in messages[2]["content"]
     assert "x &lt; y" in messages[2]["content"]
-    exported = Path(chat.export_file(services, store.get(conversation.id)))
+    exported = Path(export_file(services, store.get(conversation.id)))
     assert exported.name == "Q&A - 问答.md"
     assert "This [1]." in exported.read_text(encoding="utf-8")
 
@@ -168,29 +170,11 @@ def test_conversation_renders_with_folded_sources_and_exports(services):
 # --- what a session sees ----------------------------------------------------------------------------------
 def test_file_chat_knowledge_bases_are_not_listed(services):
     services.create_kb("manuals")
-    services.conversations.attach_files(services.conversations.create().id, [])
-    assert kb_choices(services, "session-1", "en") == [("manuals", "manuals")]
+    services.attach_files(services.conversations.create().id, [])
+    assert kb_choices(services, Caller("session-1"), "en") == [("manuals", "manuals")]
 
 
-def test_on_a_space_a_session_sees_the_demo_and_its_own_uploads(services, monkeypatch):
-    from chatchat import space
-
-    monkeypatch.setenv(space.SPACE_ENV, "someone/chatchat")
-    services.create_kb(space.DEMO_KB)
-    services.create_kb("private")
-    mine = space.ensure_session_kb(services, "session-1")
-    space.ensure_session_kb(services, "session-2")
-    assert sorted(kb_choices(services, "session-1", "zh")) == sorted([(space.DEMO_KB, space.DEMO_KB), ("我的上传", mine)])
-    knowledge.check_access(mine, "session-1", write=True)
-    with pytest.raises(space.ProtectedKB):
-        knowledge.check_access(space.DEMO_KB, "session-1", write=True)
-    with pytest.raises(Exception, match="No knowledge base"):
-        knowledge.check_access("private", "session-1")
-    knowledge.end_session(services, "session-1")
-    assert mine not in [kb.name for kb in services.list_kbs()]
-
-
-def test_the_ui_builds_for_a_desktop_and_for_a_space(services, monkeypatch):
+def test_the_ui_builds_for_a_desktop_and_for_a_space(services):
     assert isinstance(build_ui(services), gr.Blocks)
-    monkeypatch.setenv("SPACE_ID", "someone/chatchat")
+    services.policy = SpacePolicy()
     assert isinstance(build_ui(services), gr.Blocks)

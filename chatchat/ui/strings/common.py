@@ -114,4 +114,40 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Not saved: chunk overlap ({overlap}) must be smaller than chunk size ({size}).",
         "未保存：分块重叠（{overlap}）必须小于分块大小（{size}）。",
     ),
+    # validation: what the store, the service and the policy refuse (their messages carry these keys)
+    "error.kb_name_type": ("A knowledge-base name must be text.", "知识库名称必须是文字。"),
+    "error.kb_name_invalid": (
+        "'{name}' is not a valid knowledge-base name: use 1–{max} letters (any language), digits, spaces, "
+        "'_', '-' or '.', not starting with '.'.",
+        "“{name}”不是有效的知识库名称：请用 1–{max} 个字符（任何语言的文字、数字、空格、“_”“-”或“.”），"
+        "不能以“.”开头。",
+    ),
+    "error.kb_name_chars": (
+        "'{name}' is not a valid knowledge-base name (it contains {chars}): use 1–{max} letters (any language), "
+        "digits, spaces, '_', '-' or '.', not starting with '.'.",
+        "“{name}”不是有效的知识库名称（其中有 {chars}）：请用 1–{max} 个字符（任何语言的文字、数字、空格、"
+        "“_”“-”或“.”），不能以“.”开头。",
+    ),
+    "error.kb_exists": ("A knowledge base named '{name}' already exists.", "已有名为“{name}”的知识库。"),
+    "error.kb_not_found": ("No knowledge base named '{name}'.", "没有名为“{name}”的知识库。"),
+    "error.kb_protected": (
+        "The knowledge base '{name}' is the shared demo: you can search it but not change it. Upload your files "
+        "to your own knowledge base instead.",
+        "知识库“{name}”是共享的示例：可以检索，但不能修改。请把文件上传到你自己的知识库。",
+    ),
+    "error.chunking_invalid": (
+        "Chunk size must be 50–8000 and overlap 0–{max_overlap} (got {size}/{overlap}).",
+        "分块大小须在 50–8000 之间，重叠须在 0–{max_overlap} 之间（当前为 {size}/{overlap}）。",
+    ),
+    "error.overlap_too_large": (
+        "Chunk overlap ({overlap}) must be smaller than chunk size ({size}).",
+        "分块重叠（{overlap}）必须小于分块大小（{size}）。",
+    ),
+    "error.search_mode_unknown": (
+        "Unknown search mode '{mode}'; use one of {modes}.", "未知的检索方式“{mode}”；请使用其中之一：{modes}。",
+    ),
+    "error.query_empty": ("The search query is empty.", "检索内容为空。"),
+    "error.doc_not_found": (
+        "No document '{file}' in knowledge base '{kb}'.", "知识库“{kb}”中没有文档“{file}”。",
+    ),
 }
