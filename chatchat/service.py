@@ -6,36 +6,29 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from chatchat.retrieval import gate
-
-from chatchat.policy import CONVERSATION, Policy, current as current_policy, owned_conversation, visible
-from chatchat.models.catalog import Catalog, EmbeddingEntry
-from chatchat.models.user_catalog import open_catalog
-from chatchat.config import Settings, load_settings
-from chatchat.retrieval.context import fuse_by_rank
-from chatchat.retrieval.rerank import POOL as RERANK_POOL
-from chatchat.retrieval.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
+from chatchat.answer.answerer import AnswerEvent, Answerer, Retrieval, Retrieve, Scope, recorded
+from chatchat.answer.conversations import TEMP_KB_PREFIX, ChatMessage, Conversation, ConversationStore
+from chatchat.answer.prompts import Language
+from chatchat.config import KeyStore, Settings, load_settings
+from chatchat.errors import ChatchatError, InvalidName, NotFound
 from chatchat.ingest.docnames import kept_files, original_path
-from chatchat.retrieval.embeddings import EmbedderPool
-from chatchat.errors import InvalidName, NotFound
 from chatchat.ingest.job import FileResult, Ingestor, Progress
-from chatchat.answer.prompts import detect_language
+from chatchat.llm.manager import LLMManager, ModelRef
+from chatchat.models.catalog import Catalog, EmbeddingEntry
+from chatchat.models.layout import installed_path
+from chatchat.models.user_catalog import open_catalog
+from chatchat.policy import CONVERSATION, Policy, conversation_owner, current as current_policy, owned_conversation, visible
+from chatchat.retrieval.context import Passage, expand, kb_names
+from chatchat.retrieval.embeddings import EmbedderPool
+from chatchat.retrieval.search import SEARCH_MODES, Search  # noqa: F401 (SEARCH_MODES: the faces import it from here)
 from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
 
 if TYPE_CHECKING:
-    from chatchat.answer.conversations import ConversationStore
     from chatchat.models.manager import ModelManager
-    from chatchat.llm.manager import LLMManager
-    from chatchat.answer.answerer import Answerer
-
-SEARCH_MODES = ("hybrid", "vector", "fulltext")
-# the vector share in hybrid search where it differs from the store's 0.5 (xquad-en-a with multilingual-e5:
-# MRR@10 0.921 at 0.7 against 0.905 at 0.5; the Chinese sets are best at 0.5: bench/RESULTS.md)
-VECTOR_WEIGHT_BY_LANGUAGE = {"en": 0.7}
 
 
 class Services:
@@ -47,7 +40,11 @@ class Services:
         self.policy = policy or current_policy()
         self.embedders = EmbedderPool(settings, catalog)
         self.interrupted: dict[str, list[str]] = {}
-        self._rerankers: dict[str, Reranker] = {}
+        searching = Search(settings, catalog, store, self.embedders)  # its methods are the service's own
+        self.search, self.search_many, self.kb_covers = searching.search, searching.search_many, searching.kb_covers
+        self.gate_minimum, self.reranker, self.chunk_spans = searching.gate_minimum, searching.reranker, searching.chunk_spans
+        self._attach_lock = threading.Lock()
+        self._attaching: dict[str, list[str]] = {}  # conversation id -> names of the files being added now
 
     @classmethod
     def open(cls, settings: Settings | None = None, recover: bool = True, policy: Policy | None = None) -> "Services":
@@ -208,92 +205,8 @@ class Services:
     def chunks(self, kb: str, file: str) -> list[Hit]:
         return self.store.get(kb).chunks_of(file)
 
-    def search(
-        self,
-        kb: str,
-        query: str,
-        top_k: int | None = None,
-        score_threshold: float | None = None,
-        mode: str | None = None,
-        files: list[str] | None = None,
-    ) -> list[Hit]:
-        mode = mode or self.settings.search_mode
-        if mode not in SEARCH_MODES:
-            raise InvalidName(f"Unknown search mode '{mode}'; use one of {', '.join(SEARCH_MODES)}.")
-        if not query or not query.strip():
-            raise InvalidName("The search query is empty.")
-        base = self.store.get(kb)
-        vector = None
-        if mode != "fulltext":
-            vector = self.embedders.get(base.info.embedding).embed_query([query])[0]
-        return base.search(
-            vector,
-            query,
-            top_k=top_k or self.settings.top_k,
-            score_threshold=self.settings.score_threshold if score_threshold is None else score_threshold,
-            mode=mode,
-            files=files,
-            vector_weight=self._vector_weight(base.info.embedding, query),
-        )
-
-    def search_many(
-        self,
-        kbs: list[str],
-        query: str,
-        top_k: int | None = None,
-        score_threshold: float | None = None,
-        mode: str | None = None,
-        files: list[str] | None = None,
-        rerank: bool = True,
-    ) -> list[Hit]:
-        """Several knowledge bases searched as one: each ranks with its own embedding model, and the rankings
-        are fused by rank (their cosines are not comparable). With a reranker installed (and `rerank`), it
-        orders a larger pool of candidates."""
-        top_k = top_k or self.settings.top_k
-        reranker = self.reranker() if rerank else None
-        wanted = top_k * RERANK_POOL if reranker else top_k
-        lists = [self.search(kb, query, wanted, score_threshold, mode, files) for kb in dict.fromkeys(kbs)]
-        fused = fuse_by_rank(lists, wanted * len(lists))
-        return rerank_hits(reranker, query, fused, top_k) if reranker else fused[:top_k]
-
-    def reranker(self) -> Reranker | None:
-        """The reranker in use (chatchat.retrieval.rerank.active), loaded once; None when none is installed."""
-        entry = active_reranker(self.settings, self.catalog)
-        if entry is None:
-            return None
-        if entry.id not in self._rerankers:
-            self._rerankers[entry.id] = load_reranker(self.settings, self.catalog, entry)
-        return self._rerankers[entry.id]
-
-    def chunk_spans(self, kb: str, spans: list[tuple[str, int, int]]) -> list[Hit]:
-        return self.store.get(kb).chunk_spans(spans)
-
-    def gate_minimum(self, kb: str, language: str = "en", level: gate.Level | None = None) -> float | None:
-        """The relevance gate's threshold for this knowledge base's embedding model and passages in `language`
-        at `level` (default: the Settings level); None: no gate (off, or the model is not calibrated)."""
-        entry = self.catalog.embeddings.get(self.store.get(kb).info.embedding)
-        return gate.threshold(entry.gate if entry else {}, level or self.settings.relevance_gate, language)
-
-    def kb_covers(self, hits: list[Hit], level: gate.Level | None = None) -> bool:
-        """The relevance gate over search hits (vector or hybrid search): False when no hit is relevant
-        enough for its knowledge base's model, i.e. the answer is not in the knowledge base."""
-        return gate.covers(hits, lambda hit: self.gate_minimum(hit.kb, detect_language(hit.text), level))
-
-    def _vector_weight(self, embedding: str, query: str) -> float | None:
-        """An embedding model that does not know the question's language gives vectors that only add noise
-        to the fusion (English MiniLM on Chinese: hybrid recall@1 0.21 against 0.82 for full text alone,
-        bench/eval_retrieval.py), so full text ranks alone there and vectors only fill up what it misses.
-        English full text (ICU words) is weaker than Chinese, so English questions lean on the vectors more."""
-        entry = self.catalog.embeddings.get(embedding)
-        language = detect_language(query)
-        if entry and entry.languages and language not in entry.languages:
-            return 0.0
-        return VECTOR_WEIGHT_BY_LANGUAGE.get(language)  # else the store's default
-
     def embedding_for(self, language: str) -> EmbeddingEntry | None:
         """The first installed local embedding model of the catalog that understands `language`."""
-        from chatchat.models.layout import installed_path
-
         return next((entry for entry in self.catalog.embeddings.values()
                      if language in entry.languages and entry.is_local and installed_path(self.settings, entry)), None)
 
@@ -303,24 +216,142 @@ class Services:
     # --- chat and models: made on first use, one of each per process (the UI and the API share the loaded model)
     @cached_property
     def llms(self) -> LLMManager:
-        from chatchat.llm.manager import LLMManager
-
         return LLMManager(self.settings, self.catalog)
 
     @cached_property
     def answerer(self) -> Answerer:
-        from chatchat.answer.answerer import Answerer
-
-        return Answerer(self.settings, self.llms, self)
+        return Answerer(self.settings, self.llms)
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        from chatchat.answer.conversations import ConversationStore
+        return ConversationStore(self.settings.conversations_dir)
 
-        return ConversationStore(self.settings.conversations_dir, self)
+    def unusable_reason(self, model_id: str) -> str | None:
+        """Why a chat model cannot answer on this server, or None. Unknown ids raise NotFound."""
+        from chatchat.llm.openai_engine import needs_key  # an engine module: loaded when a cloud model is asked about
+
+        ref = self.llms.resolve(model_id)
+        if ref.local:
+            assert ref.entry is not None
+            if self.settings.lite:
+                return f"'{ref.id}' is a local model and lite mode is on (cloud models only)."
+            if not ref.entry.chat:
+                return f"'{ref.id}' is a base model without a chat template: it cannot chat."
+            if installed_path(self.settings, ref.entry) is None:
+                return f"'{ref.id}' is not installed: install it in the Models tab (or `chatchat models pull {ref.id}`)."
+            return None
+        assert ref.provider is not None
+        if needs_key(ref.provider) and not KeyStore(self.settings.home).get(ref.provider.id, ref.provider.key_env):
+            return f"No API key for {ref.provider.name}: add one in Settings → Providers."
+        return None
+
+    def answering_models(self) -> list[ModelRef]:
+        """The chat models that can answer now (no unusable_reason): the catalog's, then each provider's."""
+        ids = [*self.catalog.llms, *(f"{p.id}/{m}" for p in self.catalog.providers.values() for m in p.chat_models)]
+        return [self.llms.resolve(i) for i in ids if self.unusable_reason(i) is None]
+
+    # --- answers and conversations -------------------------------------------------------------
+    def retriever(self, kbs: list[str], files: list[str] | None = None, top_k: int | None = None,
+                  score_threshold: float | None = None, neighbours: bool = True, gate: bool = True) -> Retrieve:
+        """The retrieve function (chatchat.answer.answerer.Retrieve) over knowledge bases `kbs` (only `files` of
+        them): their fused hits, each widened to its neighbouring chunks (`neighbours`). With `gate`, hits the
+        relevance gate finds too far from the question are returned as they are, as not covering it."""
+        def retrieve(query: str, language: Language) -> Retrieval:
+            hits = self.search_many(kbs, query, top_k=top_k or self.settings.top_k, score_threshold=score_threshold,
+                                    files=files, language=language)
+            if gate and hits and self.settings.search_mode != "fulltext" and not self.kb_covers(hits):
+                return Retrieval(tuple(Passage.of(h) for h in hits), covered=False)
+            return Retrieval(tuple(expand(hits, self.chunk_spans) if neighbours else map(Passage.of, hits)))
+
+        return retrieve
+
+    def answer(self, question: str, *, kb: str | Sequence[str] | None = None, files: list[str] | None = None,
+               top_k: int | None = None, score_threshold: float | None = None, neighbours: bool = True,
+               refuse_when_empty: bool = True, attached: str | None = None, **options: Any) -> Iterator[AnswerEvent]:
+        """Answer.answerer's answer (`options`: model, history, temperature, max_tokens, cancel, stages, rewrite),
+        with `kb` (a name, several joined by commas, or a list) grounded in those knowledge bases (only in
+        `files`); `neighbours`: the model reads each hit with its neighbouring chunks. `attached`: `kb` is a
+        file chat's own, holding these files (named so in messages, never by `kb`)."""
+        kbs = kb_names(kb)
+        if not kbs:
+            return self.answerer.answer(question, refuse_when_empty=refuse_when_empty, **options)
+        retrieve = self.retriever(kbs, files, top_k, score_threshold, neighbours, gate=refuse_when_empty)
+        scope = Scope(attached, files=True) if attached else Scope(", ".join(kbs))
+        return self.answerer.answer(question, retrieve, scope, refuse_when_empty=refuse_when_empty, **options)
+
+    def reply(self, conversation_id: str, question: str, *, model: str | None = None,
+              cancel: threading.Event | None = None, **options: Any) -> Iterator[AnswerEvent]:
+        """Answer inside a conversation: its mode, knowledge base, model and history, with "stage" events.
+        The question is saved as soon as it is known to be askable (not empty, a model that exists, files
+        that are ready), before any slow stage, so a stop, a failure or a closed tab never loses it; the
+        answer is saved before "done" is yielded. A question that cannot be asked saves nothing."""
+        try:
+            conversation = self.conversations.get(conversation_id)
+            model_id = model or conversation.model or self.settings.default_llm
+            self.llms.resolve(model_id)
+            if not question.strip():
+                raise ChatchatError("The question is empty: type a question first.")
+            kb, attached = self._kb_of(conversation)
+            history = conversation.history(self.settings.history_turns)
+            self.conversations.add_message(conversation_id, ChatMessage(role="user", content=question.strip()))
+        except ChatchatError as exc:
+            yield AnswerEvent("error", text=exc.message, error=exc)
+            return
+        yield from recorded(self.answer(question, kb=kb, attached=attached, model=model_id, history=history,
+                                        cancel=cancel, stages=True, **options), self.conversations, conversation_id, model_id)
+
+    def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:
+        """The knowledge base a conversation answers from, and for a file chat (whose knowledge base is
+        internal) the names of its files. A file chat asks only once its files are in."""
+        if conversation.mode != "file":
+            return (conversation.kb, None) if conversation.mode == "kb" else (None, None)
+        docs = self.documents(conversation.temp_kb) if conversation.temp_kb else []
+        reading = list(dict.fromkeys([*self.attaching(conversation.id), *(d.file for d in docs if d.status == "ingesting")]))
+        if reading:
+            raise ChatchatError(f"Still reading {', '.join(reading)}: ask again when the files are ready.",
+                                key="files_reading", files=", ".join(reading))
+        if not conversation.temp_kb:
+            raise ChatchatError("This file chat has no files yet: drop a file into it first.", key="files_first")
+        ready = [d.file for d in docs if d.status == "ready"]
+        if not ready:
+            raise ChatchatError("None of this chat's files could be read: drop a readable file into it.",
+                                key="files_unreadable")
+        return conversation.temp_kb, ", ".join(ready)
+
+    def attach_files(self, conversation_id: str, paths: Sequence[Path], names: list[str] | None = None,
+                     progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
+        """Add files to the conversation's own knowledge base (made on first use); the chat becomes a file chat."""
+        with self._attach_lock:
+            conversation = self.conversations.get(conversation_id)
+            if not conversation.temp_kb:
+                kb = self.create_kb(TEMP_KB_PREFIX + conversation.id, description=f"files of conversation {conversation.id}",
+                                    owner=conversation_owner(conversation.id)).name
+                conversation = self.conversations.make_file_chat(conversation_id, kb)
+            reading = names or [Path(p).name for p in paths]
+            self._attaching.setdefault(conversation_id, []).extend(reading)
+        try:
+            return self.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
+        finally:
+            with self._attach_lock:
+                left = self._attaching.get(conversation_id, [])
+                for name in reading:
+                    left.remove(name)
+                if not left:
+                    self._attaching.pop(conversation_id, None)
+
+    def attaching(self, conversation_id: str) -> list[str]:
+        """Names of the files being added to this conversation right now (a file chat waits for them)."""
+        with self._attach_lock:
+            return list(self._attaching.get(conversation_id, ()))
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Remove a conversation and its file chat's knowledge base."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation.temp_kb:
+            try:
+                self.delete_kb(conversation.temp_kb)
+            except NotFound:
+                pass
         self.conversations.delete(conversation_id)
 
     @cached_property

@@ -91,22 +91,26 @@ def test_bad_ids_titles_and_damaged_files(settings):
 
 
 def test_file_chat_owns_a_temporary_knowledge_base(settings, services):
-    store = ConversationStore(settings.conversations_dir, services)
+    store = services.conversations
     conversation = store.create()
-    results = store.attach_files(conversation.id, [UNSTRUCTURED_DOCS / "fake-text.txt"])
+    results = services.attach_files(conversation.id, [UNSTRUCTURED_DOCS / "fake-text.txt"])
     assert [r.status for r in results] == ["added"]
     loaded = store.get(conversation.id)
     assert loaded.mode == "file" and loaded.temp_kb == TEMP_KB_PREFIX + conversation.id
     assert services.store.exists(loaded.temp_kb) and services.kb_info(loaded.temp_kb).owner == f"conversation:{conversation.id}"
     assert loaded.temp_kb not in [kb.name for kb in services.list_kbs()]  # internal: never listed
     assert services.search(loaded.temp_kb, "test", top_k=1)
-    store.delete(conversation.id)
-    assert not services.store.exists(loaded.temp_kb)
+    services.delete_conversation(conversation.id)
+    assert not services.store.exists(loaded.temp_kb) and not store.exists(conversation.id)
 
 
-def test_file_chat_needs_the_services(settings):
-    store = ConversationStore(settings.conversations_dir)
+def test_files_attach_only_to_a_conversation_that_exists(settings, services):
+    with pytest.raises(NotFound):
+        services.attach_files("0123456789abcdef", [UNSTRUCTURED_DOCS / "fake-text.txt"])
+    assert services.internal_kbs("conversation:") == []
+    store = ConversationStore(settings.conversations_dir)  # persistence alone: no service, no knowledge base
     conversation = store.create()
-    with pytest.raises(ChatchatError, match="needs the knowledge-base service"):
-        store.attach_files(conversation.id, [UNSTRUCTURED_DOCS / "fake-text.txt"])
     assert store.get(conversation.id).temp_kb is None
+    store.delete(conversation.id)
+    with pytest.raises(NotFound):
+        store.delete(conversation.id)

@@ -11,7 +11,6 @@ import pytest
 
 from chatchat.config import load_settings
 from chatchat.answer.followup import clean, standalone_query
-from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from conftest import UNSTRUCTURED_DOCS
 
@@ -28,7 +27,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     services = Services.open(settings)
     services.create_kb("papers")
     assert [r.status for r in services.add_files("papers", [UNSTRUCTURED_DOCS / "multi-column-2p.pdf"])] == ["added"]
-    yield services, Answerer(settings, services.llms, services)
+    yield services, services  # the second: what answers (Services.answer)
     services.llms.unload_all()
 
 

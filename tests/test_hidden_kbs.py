@@ -16,9 +16,7 @@ import pytest
 
 from api_server import running
 from chatchat import policy
-from chatchat.answer.conversations import ConversationStore
 from chatchat.errors import NotFound
-from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from chatchat.ui import knowledge
 from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS
@@ -60,9 +58,8 @@ def names_everywhere(services: Services, settings) -> dict[str, list[str]]:
 
 def test_internal_kbs_are_listed_nowhere(settings, services):
     services.create_kb("notes")
-    store = ConversationStore(settings.conversations_dir, services)
-    chat = store.create()
-    store.attach_files(chat.id, [TEXT])  # a file chat's own knowledge base
+    chat = services.conversations.create()
+    services.attach_files(chat.id, [TEXT])  # a file chat's own knowledge base
     services.create_kb("_ask-1a2b3c4d", owner=policy.ASK)
     legacy(services, "_ask-deadbeef")  # left by an `ask` that crashed before owners existed
     legacy(services, "_visitor-0123456789abcdef01234567")
@@ -78,10 +75,10 @@ def test_internal_kbs_are_listed_nowhere(settings, services):
 
 
 def test_a_file_chat_kb_whose_conversation_is_gone_is_dropped_at_start(settings, services):
-    store = ConversationStore(settings.conversations_dir, services)
+    store = services.conversations
     kept, crashed = store.create(), store.create()
-    store.attach_files(kept.id, [TEXT])
-    store.attach_files(crashed.id, [TEXT])
+    services.attach_files(kept.id, [TEXT])
+    services.attach_files(crashed.id, [TEXT])
     kept_kb, crashed_kb = store.get(kept.id).temp_kb, store.get(crashed.id).temp_kb
     (settings.conversations_dir / f"{crashed.id}.json").unlink()  # a crash between deleting the two
     orphan = "_conv-00000000000000aa"  # made before owners existed, its conversation long gone
@@ -92,9 +89,8 @@ def test_a_file_chat_kb_whose_conversation_is_gone_is_dropped_at_start(settings,
 
 
 def test_file_chat_waits_for_its_files_and_names_them_not_its_kb(settings, services):
-    store = ConversationStore(settings.conversations_dir, services)
+    store = services.conversations
     chat = store.create()
-    answerer = Answerer(settings, services.llms, services)
     in_ingest, release = threading.Event(), threading.Event()
 
     def slow(progress) -> None:  # hold the ingest while the chat is asked
@@ -102,17 +98,17 @@ def test_file_chat_waits_for_its_files_and_names_them_not_its_kb(settings, servi
             in_ingest.set()
             release.wait(60)
 
-    worker = threading.Thread(target=store.attach_files, args=(chat.id, [TEXT]), kwargs={"progress": slow})
+    worker = threading.Thread(target=services.attach_files, args=(chat.id, [TEXT]), kwargs={"progress": slow})
     worker.start()
     assert in_ingest.wait(60)
-    events = list(answerer.reply(store, chat.id, "What is in the file?", max_tokens=8))
+    events = list(services.reply(chat.id, "What is in the file?", max_tokens=8))
     release.set()
     worker.join(60)
     assert [e.kind for e in events] == ["error"] and events[0].error.key == "files_reading"
     assert "fake-text.txt" in events[0].text and "_conv" not in events[0].text
     assert store.get(chat.id).messages == []  # a question that could not be asked is not saved
     # once the file is in, the chat answers from it; when nothing matches it says which files it read
-    events = list(answerer.reply(store, chat.id, "How do I bake sourdough bread?", score_threshold=0.99, max_tokens=8))
+    events = list(services.reply(chat.id, "How do I bake sourdough bread?", score_threshold=0.99, max_tokens=8))
     text = "".join(e.text for e in events if e.kind == "delta")
     assert events[-1].kind == "done" and "fake-text.txt" in text and "_conv" not in text, text
     assert [m.role for m in store.get(chat.id).messages] == ["user", "assistant"]

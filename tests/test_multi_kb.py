@@ -90,7 +90,7 @@ def test_a_conversation_keeps_several_knowledge_bases_in_its_kb_field(app):
     assert kb_names(None) == [] == kb_names("")
     _, services = app
     conversation = services.conversations.create(mode="kb", kb="papers,笔记")
-    events = list(services.answerer.reply(services.conversations, conversation.id, QUESTION_ZH, temperature=0, max_tokens=4))
+    events = list(services.reply(conversation.id, QUESTION_ZH, temperature=0, max_tokens=4))
     [sources] = [e.sources for e in events if e.kind == "sources"]
     assert sources[0].kb == "笔记" and {s.kb for s in sources} == {"papers", "笔记"}
 

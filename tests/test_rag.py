@@ -10,11 +10,9 @@ import pytest
 
 from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
-from chatchat.answer.conversations import ConversationStore
 from chatchat.errors import ModelError
-from chatchat.llm import LLMManager
 from chatchat.llm.openai_engine import OpenAIChatModel
-from chatchat.answer.answerer import Answerer, build_prompt
+from chatchat.answer.answerer import build_prompt
 from chatchat.service import Services
 from chatchat.retrieval.chunks import Hit
 
@@ -30,8 +28,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     services.create_kb("docs")
     results = services.add_files("docs", DOCS)
     assert [r.status for r in results] == ["added"] * len(DOCS), results
-    llms = LLMManager(settings, services.catalog)
-    yield settings, services, llms, Answerer(settings, llms, services)
+    llms = services.llms
+    yield settings, services, llms, services  # the last: what answers (Services.answer, Services.reply)
     llms.unload_all()
 
 
@@ -106,10 +104,10 @@ def test_bad_requests_end_in_one_error_event(world):
 
 def test_reply_saves_the_exchange_and_a_failed_answer_changes_nothing(world):
     settings, services, llms, answerer = world
-    store = ConversationStore(settings.conversations_dir, services)
+    store = services.conversations
     conversation = store.create(mode="kb", kb="docs")
     text, sources, kinds, _ = run(
-        answerer.reply(store, conversation.id, "How many laptops were delivered?", top_k=1, temperature=0, max_tokens=16)
+        answerer.reply(conversation.id, "How many laptops were delivered?", top_k=1, temperature=0, max_tokens=16)
     )
     assert kinds[-1] == "done"
     saved = store.get(conversation.id)
@@ -117,20 +115,20 @@ def test_reply_saves_the_exchange_and_a_failed_answer_changes_nothing(world):
     assert saved.messages[1].sources[0]["file"] == "fake-memo.pdf" and saved.messages[1].model == settings.default_llm
     path = settings.conversations_dir / f"{conversation.id}.json"
     before = path.read_bytes()
-    _, _, kinds, _ = run(answerer.reply(store, conversation.id, "And blankets?", model="no-such-model"))
+    _, _, kinds, _ = run(answerer.reply(conversation.id, "And blankets?", model="no-such-model"))
     assert kinds == ["error"] and path.read_bytes() == before
     # history goes into the next prompt: a follow-up is answered in the same conversation
-    _, _, kinds, _ = run(answerer.reply(store, conversation.id, "And how many trucks?", top_k=1, temperature=0, max_tokens=8))
+    _, _, kinds, _ = run(answerer.reply(conversation.id, "And how many trucks?", top_k=1, temperature=0, max_tokens=8))
     assert kinds[-1] == "done" and len(store.get(conversation.id).messages) == 4
 
 
 def test_cancel_ends_with_a_cancelled_done_and_keeps_the_partial_answer(world):
     settings, services, _, answerer = world
-    store = ConversationStore(settings.conversations_dir, services)
+    store = services.conversations
     conversation = store.create()
     cancel = threading.Event()
     events = []
-    for event in answerer.reply(store, conversation.id, "Tell me a long story about dragons.", cancel=cancel, max_tokens=300):
+    for event in answerer.reply(conversation.id, "Tell me a long story about dragons.", cancel=cancel, max_tokens=300):
         events.append(event)
         if sum(e.kind == "delta" for e in events) == 3:
             cancel.set()
@@ -264,9 +262,10 @@ def test_the_model_reads_each_hit_with_its_neighbours_and_the_citation_names_the
     indexed = {(p.hit.doc_id, i) for p in passages for i in range(p.first, p.last + 1)}
     assert len(indexed) == sum(p.last - p.first + 1 for p in passages)  # no chunk twice
 
-    *_, answerer = world
+    *_, llms, _ = world
     monkeypatch.setattr(services.settings, "relevance_gate", "off")  # a refusal offers hits alone, not passages
-    answerer_small = Answerer(answerer.settings, answerer.llms, services)
+    monkeypatch.setattr(services, "llms", llms)  # the model the other tests loaded
+    answerer_small = services
     events = list(answerer_small.answer("PagedAttention 如何管理显存？", kb="small", top_k=3, temperature=0, max_tokens=4))
     [sources] = [e.sources for e in events if e.kind == "sources"]
     first = sources[0]

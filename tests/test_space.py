@@ -24,8 +24,6 @@ from packaging.requirements import Requirement
 
 from chatchat import policy, space
 from chatchat.errors import InvalidName, NotFound
-from chatchat.llm.manager import LLMManager
-from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 
 from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS
@@ -55,8 +53,7 @@ def test_demo_kb_builds_offline_answers_searches_in_both_languages_and_with_the_
     assert any(h.file == "Chatchat 使用指南.md" and "SmolLM2" in h.text for h in hits)
 
     # a fresh install answers from it at once: the packaged SmolLM2, no network
-    answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
-    events = list(answerer.answer("Which model answers on a fresh install?", kb=space.DEMO_KB,
+    events = list(services.answer("Which model answers on a fresh install?", kb=space.DEMO_KB,
                                   temperature=0.0, max_tokens=16))
     kinds = [e.kind for e in events]
     assert "error" not in kinds, [e.text for e in events if e.kind == "error"]

@@ -1,30 +1,31 @@
 """Grounded answers: retrieve passages → build the prompt within the model's context → stream.
 
-`Answerer.answer` yields `AnswerEvent`s: for a follow-up question first one "query" (the standalone
-question the knowledge base was searched with), then any number of "delta", then "sources", then "done";
-or, at any point, one "error" that ends the stream. With `stages=True` a "stage" event (text "search",
-"load" or "think") comes before each slow step, for a UI to show what it is waiting for. The UI, the API (SSE) and the CLI all
-consume this one generator. Errors a user can fix arrive as events, never as exceptions.
+`Answerer.answer` takes a question and, for a grounded answer, a `Retrieve` function (the contract below:
+knowledge bases, a file chat's files, the web all plug in the same way) and yields `AnswerEvent`s: for a
+follow-up question first one "query" (the standalone question that was searched), then any number of
+"delta", then "sources", then "done"; or, at any point, one "error" that ends the stream. With
+`stages=True` a "stage" event (text "search", "load" or "think") comes before each slow step, for a UI to
+show what it is waiting for. The UI, the API (SSE) and the CLI all consume this one generator (through
+Services.answer and Services.reply). Errors a user can fix arrive as events, never as exceptions.
+The question's language is detected once here and passed down (retrieval, rewriting, prompt, refusals).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from chatchat.answer import prompts
-from chatchat.config import Settings
-from chatchat.retrieval.context import Passage, expand, kb_names
-from chatchat.answer.conversations import ChatMessage, Conversation, ConversationStore
-from chatchat.errors import ChatchatError, ModelError
+from chatchat.answer.conversations import ChatMessage, ConversationStore
 from chatchat.answer.followup import standalone_query
+from chatchat.answer.prompts import Language
+from chatchat.config import Settings
+from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import ChatModel, Message
 from chatchat.llm.manager import LLMManager
-
-if TYPE_CHECKING:
-    from chatchat.service import Services
-    from chatchat.retrieval.store import Hit
+from chatchat.retrieval.context import Passage
+from chatchat.retrieval.store import Hit
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 SNIPPET_CHARS = 240
@@ -70,6 +71,31 @@ class AnswerEvent:
         return data
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """What one retrieval found: the passages the model may read, best first, and whether they cover the
+    question at all (the relevance gate). `covered=False`: nothing is close enough to answer from; the
+    passages are then the nearest ones, listed to the reader as sources while the model is not asked."""
+
+    passages: tuple[Passage, ...] = ()
+    covered: bool = True
+
+
+Retrieve = Callable[[str, Language], Retrieval]
+"""The retrieve contract: (query, language of the question) -> Retrieval. It knows nothing of the question's
+history or of the model; it may raise ChatchatError (an unknown knowledge base, a search that failed),
+which ends the answer with an "error" event. Services.retriever makes one over knowledge bases; a
+`Passage` carries a `Hit`, whose `url` lets a web retriever's citations link to their page."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a retriever searches, as a refusal names it: knowledge bases, or (`files`) a file chat's files."""
+
+    names: str
+    files: bool = False
+
+
 @dataclass
 class Prompt:
     messages: list[Message]
@@ -79,12 +105,12 @@ class Prompt:
 
 def build_prompt(
     model: ChatModel, question: str, hits: Sequence[Passage | Hit], history: Sequence[Message], max_tokens: int,
-    kb_chat: bool,
+    kb_chat: bool, language: Language | None = None,
 ) -> Prompt:
     """The messages for the model: instructions, as much recent history and as many of the best
     passages as the context leaves room for after reserving tokens for the answer. A passage too long
-    to fit is given as its matching chunk alone."""
-    lang = prompts.detect_language(question)
+    to fit is given as its matching chunk alone. `language`: the question's (detected when not given)."""
+    lang = language or prompts.detect_language(question)
     reserve = min(max_tokens, model.context // 2)
     budget = model.context - reserve
     system = prompts.text(lang, "kb_system" if kb_chat else "chat_system")
@@ -142,103 +168,90 @@ def _source(index: int, passage: Passage) -> Source:
 
 
 class Answerer:
-    def __init__(self, settings: Settings, llms: LLMManager, services: Services | None = None):
+    """Answers with the models of `llms`; a local one loads only once the answer needs it (after the search,
+    so a refusal loads nothing)."""
+
+    def __init__(self, settings: Settings, llms: LLMManager):
         self.settings = settings
         self.llms = llms
-        self.services = services
 
     def answer(
         self,
         question: str,
+        retrieve: Retrieve | None = None,
+        scope: Scope | None = None,
         *,
         model: str | None = None,
-        kb: str | Sequence[str] | None = None,
-        files: list[str] | None = None,
         history: Sequence[Message] = (),
-        top_k: int | None = None,
-        score_threshold: float | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         refuse_when_empty: bool = True,
         cancel: threading.Event | None = None,
         stages: bool = False,
-        attached: str | None = None,
         rewrite: bool = True,
-        neighbours: bool = True,
+        language: Language | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Stream an answer. With `kb` (a name, several joined by commas, or a list), ground it in those knowledge bases (optionally
-        only in `files`); when nothing relevant is found, say so instead of asking the model (unless
-        refuse_when_empty=False). `rewrite`: a follow-up question (there is history) is searched as the
-        standalone question the model rewrites it into. `neighbours`: the model reads each hit with its
-        neighbouring chunks (chatchat.retrieval.context).
+        """Stream an answer: with `retrieve` (and the `scope` it searches) grounded in what it finds; when it
+        finds nothing, say so instead of asking the model (unless refuse_when_empty=False), and when what it
+        finds does not cover the question, say that and list the nearest passages. `rewrite`: a follow-up
+        question (there is history) is searched as the standalone question the model rewrites it into.
         `cancel` is checked between stages too, so a stop before the first word ends the answer at once.
-        attached: `kb` is an internal one holding these files (named so in messages, never by `kb`)."""
+        `language`: the question's, when the caller knows it."""
         try:
-            yield from self._answer(
-                question, model, kb_names(kb), files, history, top_k,
-                score_threshold, temperature, max_tokens, refuse_when_empty, cancel, stages, attached, rewrite,
-                neighbours,
-            )
+            if retrieve is not None and scope is None:
+                raise ValueError("A grounded answer needs the scope its retriever searches.")
+            yield from self._answer(question, retrieve, scope, model, history, temperature, max_tokens,
+                                    refuse_when_empty, cancel, stages, rewrite, language)
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
 
     def _answer(
-        self, question, model_id, kbs, files, history, top_k, score_threshold, temperature, max_tokens,
-        refuse_when_empty, cancel, stages, attached, rewrite, neighbours,
+        self, question, retrieve, scope, model_id, history, temperature, max_tokens, refuse_when_empty, cancel,
+        stages, rewrite, language,
     ) -> Iterator[AnswerEvent]:
         question = question.strip()
         if not question:
             raise ChatchatError("The question is empty: type a question first.")
+        lang = language or prompts.detect_language(question)
         ref = self.llms.resolve(model_id or self.settings.default_llm)
-        passages: list[Passage] = []
-        if kbs:
-            if self.services is None:
-                raise ChatchatError("Knowledge-base chat needs the knowledge-base service, which is not open.")
+        passages: tuple[Passage, ...] = ()
+        if retrieve is not None:
             query = question
             if rewrite and history:
                 if stages and ref.local and ref.id not in self.llms.loaded():
                     yield AnswerEvent("stage", text="load")
-                query = standalone_query(self.llms.get(ref.id), question, history, cancel)
+                query = standalone_query(self.llms.get(ref.id), question, history, cancel, language=lang)
                 if query != question:
                     yield AnswerEvent("query", text=query)
             if stages:
                 yield AnswerEvent("stage", text="search")
-            hits = self.services.search_many(kbs, query, top_k=top_k or self.settings.top_k,
-                                             score_threshold=score_threshold, files=files)
-            passages = expand(hits, self.services.chunk_spans) if neighbours else [Passage.of(h) for h in hits]
+            found = retrieve(query, lang)
             if cancel is not None and cancel.is_set():
                 yield from _stopped()
                 return
-            if not passages and refuse_when_empty:
-                lang = prompts.detect_language(question)
-                text = (prompts.text(lang, "nothing_found_files", files=attached) if attached
-                        else prompts.text(lang, "nothing_found", kb=", ".join(kbs)))
-                yield AnswerEvent("delta", text=text)
-                yield AnswerEvent("sources")
-                yield AnswerEvent("done", text=text)
+            if not found.passages and refuse_when_empty:
+                text = (prompts.text(lang, "nothing_found_files", files=scope.names) if scope.files
+                        else prompts.text(lang, "nothing_found", kb=scope.names))
+                yield from _refusal(text)
                 return
-            if refuse_when_empty and self.settings.search_mode != "fulltext" and not self.services.kb_covers(hits):
-                # the relevance gate: the nearest passages are offered, the model is not asked to invent
-                lang = prompts.detect_language(question)
-                text = prompts.text(lang, "not_covered", kb=attached or ", ".join(kbs))
-                yield AnswerEvent("delta", text=text)
-                yield AnswerEvent("sources", sources=tuple(_source(i, Passage.of(h)) for i, h in enumerate(hits, 1)))
-                yield AnswerEvent("done", text=text)
+            if not found.covered:  # the relevance gate: the nearest passages are offered, the model is not asked
+                yield from _refusal(prompts.text(lang, "not_covered", kb=scope.names), found.passages)
                 return
+            passages = found.passages
         if stages and ref.local and ref.id not in self.llms.loaded():
             yield AnswerEvent("stage", text="load")
-        model = self.llms.get(ref.id)
+        chat_model = self.llms.get(ref.id)
         if cancel is not None and cancel.is_set():
             yield from _stopped()
             return
         turns = self.settings.history_turns
         recent = list(history)[-2 * turns :] if turns else []
         limit = max_tokens or self.llms.catalog.default_max_tokens(ref.id, self.settings.max_tokens)
-        prompt = build_prompt(model, question, passages, recent, limit, bool(passages))
+        prompt = build_prompt(chat_model, question, passages, recent, limit, bool(passages), language=lang)
         if stages:
             yield AnswerEvent("stage", text="think")
         parts: list[str] = []
-        for delta in model.chat(
+        for delta in chat_model.chat(
             prompt.messages,
             temperature=self.settings.temperature if temperature is None else temperature,
             max_tokens=prompt.max_tokens,
@@ -249,62 +262,28 @@ class Answerer:
         yield AnswerEvent("sources", sources=tuple(_source(i, p) for i, p in enumerate(prompt.passages, 1)))
         yield AnswerEvent("done", text="".join(parts), cancelled=bool(cancel and cancel.is_set()))
 
-    def reply(
-        self, store: ConversationStore, conversation_id: str, question: str, *,
-        model: str | None = None, cancel: threading.Event | None = None, **options: Any,
-    ) -> Iterator[AnswerEvent]:
-        """Answer inside a conversation: its mode, knowledge base, model and history, with "stage" events.
-        The question is saved as soon as it is known to be askable (not empty, a model that exists, files
-        that are ready), before any slow stage, so a stop, a failure or a closed tab never loses it; the
-        answer is saved before "done" is yielded, a stopped one too. A question that cannot be asked saves
-        nothing."""
-        try:
-            conversation = store.get(conversation_id)
-            model_id = model or conversation.model or self.settings.default_llm
-            self.llms.resolve(model_id)
-            if not question.strip():
-                raise ChatchatError("The question is empty: type a question first.")
-            kb, label = self._kb_of(conversation, store.attaching(conversation_id))
-            history = conversation.history(self.settings.history_turns)
-            store.add_message(conversation_id, ChatMessage(role="user", content=question.strip()))
-        except ChatchatError as exc:
-            yield AnswerEvent("error", text=exc.message, error=exc)
-            return
-        sources: tuple[Source, ...] = ()
-        for event in self.answer(question, model=model_id, kb=kb, history=history, cancel=cancel, stages=True,
-                                 attached=label, **options):
-            if event.kind == "sources":
-                sources = event.sources
-            if event.kind == "done" and (event.text or event.cancelled):
-                try:
-                    store.add_message(conversation_id, ChatMessage(
-                        role="assistant", content=event.text, model=model_id,
-                        sources=[s.to_dict() for s in sources], cancelled=event.cancelled,
-                    ))
-                except ChatchatError as exc:
-                    yield AnswerEvent("error", text=exc.message, error=exc)
-                    return
-            yield event
 
-    def _kb_of(self, conversation: Conversation, attaching: list[str]) -> tuple[str | None, str | None]:
-        """The knowledge base a conversation answers from, and for a file chat (whose knowledge base is
-        internal) the names of its files. A file chat asks only once its files are in (`attaching`: the
-        files being added now)."""
-        if conversation.mode == "kb":
-            return conversation.kb, None
-        if conversation.mode != "file":
-            return None, None
-        if self.services is None:
-            raise ChatchatError("File chat needs the knowledge-base service, which is not open.")
-        docs = self.services.documents(conversation.temp_kb) if conversation.temp_kb else []
-        reading = list(dict.fromkeys([*attaching, *(d.file for d in docs if d.status == "ingesting")]))
-        if reading:
-            raise ChatchatError(f"Still reading {', '.join(reading)}: ask again when the files are ready.",
-                                key="files_reading", files=", ".join(reading))
-        if not conversation.temp_kb:
-            raise ChatchatError("This file chat has no files yet: drop a file into it first.", key="files_first")
-        ready = [d.file for d in docs if d.status == "ready"]
-        if not ready:
-            raise ChatchatError("None of this chat's files could be read: drop a readable file into it.",
-                                key="files_unreadable")
-        return conversation.temp_kb, ", ".join(ready)
+def _refusal(text: str, nearest: Sequence[Passage] = ()) -> Iterator[AnswerEvent]:
+    yield AnswerEvent("delta", text=text)
+    yield AnswerEvent("sources", sources=tuple(_source(i, p) for i, p in enumerate(nearest, 1)))
+    yield AnswerEvent("done", text=text)
+
+
+def recorded(events: Iterator[AnswerEvent], store: ConversationStore, conversation_id: str,
+             model_id: str) -> Iterator[AnswerEvent]:
+    """`events` passed through, the answer saved to the conversation before "done" is yielded (a stopped
+    one too)."""
+    sources: tuple[Source, ...] = ()
+    for event in events:
+        if event.kind == "sources":
+            sources = event.sources
+        if event.kind == "done" and (event.text or event.cancelled):
+            try:
+                store.add_message(conversation_id, ChatMessage(
+                    role="assistant", content=event.text, model=model_id,
+                    sources=[s.to_dict() for s in sources], cancelled=event.cancelled,
+                ))
+            except ChatchatError as exc:
+                yield AnswerEvent("error", text=exc.message, error=exc)
+                return
+        yield event

@@ -2,8 +2,9 @@
 
 Writes are atomic (temp file + rename), so a crash never leaves half a conversation. A question is
 saved the moment it is asked and its answer when it ends, so a stop, a failure or a closed tab never
-loses the question. A file chat owns an internal knowledge base (owner "conversation:<id>", never
-listed) holding the files dropped into it; deleting the conversation deletes that knowledge base too.
+loses the question. A file chat names in `temp_kb` the internal knowledge base holding the files dropped
+into it (owner "conversation:<id>", never listed); Services.attach_files and Services.delete_conversation
+keep the two together. This module is persistence only: it knows no knowledge base and no service.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from chatchat import policy
 from chatchat.errors import ChatchatError, NotFound
 from chatchat.fs import atomic_write
 
 if TYPE_CHECKING:
-    from chatchat.ingest.job import FileResult, Progress
     from chatchat.llm.base import Message
-    from chatchat.service import Services
 
 TEMP_KB_PREFIX = "_conv-"  # the folder name of a file chat's knowledge base; its owner field hides it
 _ID = re.compile(r"^[0-9a-f]{16}$")
@@ -85,11 +83,9 @@ class Conversation(BaseModel):
 
 
 class ConversationStore:
-    def __init__(self, directory: Path, services: Services | None = None):
+    def __init__(self, directory: Path):
         self.directory = directory
-        self.services = services
         self._lock = threading.Lock()
-        self._attaching: dict[str, list[str]] = {}  # conversation id -> names of the files being added now
 
     def create(
         self, title: str = "", mode: Literal["llm", "kb", "file"] = "llm", kb: str | None = None, model: str | None = None
@@ -188,47 +184,19 @@ class ConversationStore:
         return conversation
 
     def delete(self, conversation_id: str) -> None:
-        """Remove the conversation and its file chat's knowledge base."""
-        with self._lock:
-            conversation = self.get(conversation_id)
-            if conversation.temp_kb:
-                self._drop_kb(conversation.temp_kb)
-            self._path(conversation_id).unlink()
-
-    def attach_files(
-        self,
-        conversation_id: str,
-        paths: Sequence[Path],
-        names: list[str] | None = None,
-        progress: Callable[[Progress], None] | None = None,
-    ) -> list[FileResult]:
-        """Add files to the conversation's own knowledge base (made on first use); the chat becomes a file chat."""
-        services = self._services()
-        with self._lock:
-            conversation = self.get(conversation_id)
-            if not conversation.temp_kb:
-                conversation.temp_kb = TEMP_KB_PREFIX + conversation.id
-                services.create_kb(conversation.temp_kb, description=f"files of conversation {conversation.id}",
-                                   owner=policy.conversation_owner(conversation.id))
-                conversation.mode = "file"
-                conversation.updated = _now()
-                self.save(conversation)
-            reading = names or [Path(p).name for p in paths]
-            self._attaching.setdefault(conversation_id, []).extend(reading)
+        """Remove the conversation's file (its file chat's knowledge base is Services.delete_conversation's)."""
         try:
-            return services.add_files(conversation.temp_kb, list(paths), names=names, progress=progress)
-        finally:
-            with self._lock:
-                left = self._attaching.get(conversation_id, [])
-                for name in reading:
-                    left.remove(name)
-                if not left:
-                    self._attaching.pop(conversation_id, None)
+            self._path(conversation_id).unlink()
+        except FileNotFoundError:
+            raise NotFound(f"No conversation '{conversation_id}': it was deleted or never existed.") from None
 
-    def attaching(self, conversation_id: str) -> list[str]:
-        """Names of the files being added to this conversation right now (a file chat waits for them)."""
+    def make_file_chat(self, conversation_id: str, kb: str) -> Conversation:
+        """The conversation becomes a file chat answering from knowledge base `kb` (its attached files)."""
         with self._lock:
-            return list(self._attaching.get(conversation_id, ()))
+            conversation = self.get(conversation_id)
+            conversation.temp_kb, conversation.mode, conversation.updated = kb, "file", _now()
+            self.save(conversation)
+        return conversation
 
     def export_markdown(self, conversation_id: str) -> str:
         """The conversation as Markdown, under its current title, with times in the local time zone."""
@@ -246,17 +214,6 @@ class ConversationStore:
             if message.sources:
                 lines.append("")
         return "\n".join(lines).rstrip() + "\n"
-
-    def _services(self) -> Services:
-        if self.services is None:
-            raise ChatchatError("File chat needs the knowledge-base service, which this store was opened without.")
-        return self.services
-
-    def _drop_kb(self, name: str) -> None:
-        try:
-            self._services().delete_kb(name)
-        except NotFound:
-            pass
 
     def _path(self, conversation_id: str) -> Path:
         if not _ID.match(conversation_id):

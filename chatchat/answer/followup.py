@@ -33,13 +33,13 @@ def _conversation(lang: prompts.Language, history: Sequence[Message]) -> str:
     return "\n".join(lines)
 
 
-def clean(reply: str, question: str, history: Sequence[Message] = ()) -> str | None:
+def clean(reply: str, question: str, history: Sequence[Message] = (), language: prompts.Language | None = None) -> str | None:
     """The rewritten question out of the model's reply, or None when the reply is unusable: empty, in the
     other language, far longer than a question, or a copy of an earlier message or of the prompt's example
-    (what small models do)."""
+    (what small models do). `language`: the question's (detected when not given)."""
     line = next((part for part in reply.strip().splitlines() if part.strip()), "")
     line = _LABEL.sub("", line).strip().strip(_QUOTES).strip()
-    lang = prompts.detect_language(question)
+    lang = language or prompts.detect_language(question)
     if not line or len(line) > 3 * len(question) + 120 or prompts.detect_language(line) != lang:
         return None
     copied = [m["content"].strip() for m in history] + [prompts.text(lang, "rewrite_user", history="", question="")]
@@ -49,11 +49,13 @@ def clean(reply: str, question: str, history: Sequence[Message] = ()) -> str | N
 
 
 def standalone_query(
-    model: ChatModel, question: str, history: Sequence[Message], cancel: threading.Event | None = None
+    model: ChatModel, question: str, history: Sequence[Message], cancel: threading.Event | None = None,
+    language: prompts.Language | None = None,
 ) -> str:
     """`question` as a query that stands alone; the question unchanged when there is no history. When the
-    model's rewrite is unusable, the last question asked before and this one together."""
-    lang = prompts.detect_language(question)
+    model's rewrite is unusable, the last question asked before and this one together. `language`: the
+    question's (detected when not given)."""
+    lang = language or prompts.detect_language(question)
     conversation = _conversation(lang, history)
     if not conversation:
         return question
@@ -62,7 +64,7 @@ def standalone_query(
         {"role": "user", "content": prompts.text(lang, "rewrite_user", history=conversation, question=question)},
     ]
     reply = "".join(model.chat(messages, temperature=0.0, max_tokens=MAX_QUERY_TOKENS, cancel=cancel))
-    rewritten = clean(reply, question, history)
+    rewritten = clean(reply, question, history, lang)
     if rewritten is not None:
         return rewritten
     earlier = next((m["content"].strip() for m in reversed(history) if m["role"] == "user"), "")

@@ -8,14 +8,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from fastapi import Request
+
+from chatchat.answer.answerer import AnswerEvent, Source
 from chatchat.api.deps import known_kb
 from chatchat.api.errors import ApiError
-from chatchat.config import KeyStore
+from chatchat.api.streams import ThreadedStream
 from chatchat.errors import ChatchatError, NotFound
-from chatchat.models.layout import installed_path
 from chatchat.llm.base import Message
-from chatchat.llm.openai_engine import needs_key
-from chatchat.answer.answerer import AnswerEvent, Answerer, Source
 from chatchat.service import Services
 
 KB_PREFIX = "kb:"
@@ -42,25 +42,6 @@ class ChatJob:
     rag: bool = False  # answer through chatchat.answer.answerer (server-side prompt) even without a knowledge base
 
 
-def unusable_reason(services: Services, model_id: str) -> str | None:
-    """Why a model cannot answer on this server (what /v1/models leaves out), or None. Unknown ids raise NotFound."""
-    settings = services.settings
-    ref = services.llms.resolve(model_id)
-    if ref.local:
-        assert ref.entry is not None
-        if settings.lite:
-            return f"'{ref.id}' is a local model and lite mode is on (cloud models only)."
-        if not ref.entry.chat:
-            return f"'{ref.id}' is a base model without a chat template: it cannot chat."
-        if installed_path(settings, ref.entry) is None:
-            return f"'{ref.id}' is not installed: install it in the Models tab (or `chatchat models pull {ref.id}`)."
-        return None
-    assert ref.provider is not None
-    if needs_key(ref.provider) and not KeyStore(settings.home).get(ref.provider.id, ref.provider.key_env):
-        return f"No API key for {ref.provider.name}: add one in Settings → Providers."
-    return None
-
-
 def check(job: ChatJob, services: Services, param: str = "model", kb_param: str = "model") -> None:
     """Refuse unknown or unusable models, unknown knowledge bases and unusable messages before anything loads.
     `param` and `kb_param` name the request fields that chose the model and the knowledge base."""
@@ -71,7 +52,7 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
         raise ApiError(exc.message, status=404, code="model_not_found" if kb_param == "model" else "not_found", param=kb_param) from exc
     try:
         answering = (job.llm if job.kb else job.model) or services.settings.default_llm
-        reason = unusable_reason(services, answering)
+        reason = services.unusable_reason(answering)
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found", param=param) from exc
     if reason:
@@ -81,13 +62,24 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
 
 
 def answer_events(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
-    events = _grounded(job, services.answerer, cancel) if job.kb or job.rag else _plain(job, services, cancel)
+    events = _grounded(job, services, cancel) if job.kb or job.rag else _plain(job, services, cancel)
     return _stop_at(events, job.stop, cancel) if job.stop else events
 
 
-def _grounded(job: ChatJob, answerer: Answerer, cancel: threading.Event) -> Iterator[AnswerEvent]:
+async def started(job: ChatJob, services: Services, request: Request) -> tuple[ThreadedStream, AnswerEvent]:
+    """The answer's stream and its first event. An answer that fails before its first word (nothing is sent
+    yet) is raised instead, as a proper HTTP error."""
+    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel), request)
+    first = await stream.next()
+    if first is None or first.kind == "error":
+        await stream.close()
+        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
+    return stream, first
+
+
+def _grounded(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
     *history, question = job.messages
-    return answerer.answer(
+    return services.answer(
         question["content"],
         model=job.llm if job.kb else job.model,
         kb=job.kb,

@@ -16,7 +16,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import KB_PREFIX, ChatJob, answer_events, check, footnote_block, unusable_reason
+from chatchat.api.chat import KB_PREFIX, ChatJob, check, footnote_block, started
 from chatchat.api.chat_schemas import ChatCompletionRequest
 from chatchat.api.deps import get_services, listed_kbs
 from chatchat.api.errors import ApiError, error_payload
@@ -49,13 +49,12 @@ def list_models(services: Services = Depends(get_services)) -> ModelList:
     def add(model_id: str, kind: str, owner: str, description: str = "") -> None:
         data.append(ModelOut(id=model_id, created=STARTED, owned_by=owner, kind=kind, description=description))
 
-    for entry in catalog.llms.values():
-        if unusable_reason(services, entry.id) is None:
-            add(entry.id, "cloud" if entry.engine == "openai" else "local", entry.provider or "chatchat", entry.name)
-    for provider in catalog.providers.values():
-        for name in provider.chat_models:
-            if unusable_reason(services, f"{provider.id}/{name}") is None:
-                add(f"{provider.id}/{name}", "cloud", provider.id, provider.name)
+    for ref in services.answering_models():
+        if ref.entry is not None:
+            add(ref.id, "local" if ref.local else "cloud", ref.entry.provider or "chatchat", ref.entry.name)
+        else:
+            assert ref.provider is not None
+            add(ref.id, "cloud", ref.provider.id, ref.provider.name)
     for info in listed_kbs(services):
         add(KB_PREFIX + info.name, "knowledge_base", "chatchat", info.description or f"answers from knowledge base {info.name}")
     for entry in catalog.embeddings.values():
@@ -115,11 +114,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         score_threshold=body.score_threshold,
     )
     await run_in_threadpool(check, job, services)
-    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel), request)
-    first = await stream.next()
-    if first is None or first.kind == "error":  # nothing sent yet: a proper HTTP error
-        await stream.close()
-        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
+    stream, first = await started(job, services, request)
     reply = _Reply(body, job, sum(estimate_tokens(m["content"]) for m in job.messages))
     if body.stream:
         return sse_response(reply.chunks(first, stream))

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import ChatJob, answer_events, check
+from chatchat.api.chat import ChatJob, check, started
 from chatchat.api.deps import get_services
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine
 from chatchat.api.seed_schemas import BaseResponse, SeedChat, SeedFeedback, SeedFileChat, SeedKBChat
-from chatchat.api.streams import ThreadedStream, sse, sse_response
+from chatchat.api.streams import sse, sse_response
 from chatchat.answer.conversations import ChatMessage, Conversation
 from chatchat.errors import NotFound
 from chatchat.answer.answerer import AnswerEvent, Source
@@ -89,11 +89,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
     await run_in_threadpool(check, job, services, "model_name", "knowledge_base_name")
     if own_files:
         job.kb = kbs  # internal: no caller reaches it by name, only through its conversation
-    stream = ThreadedStream(lambda cancel: answer_events(job, services, cancel), request)
-    first = await stream.next()
-    if first is None or first.kind == "error":
-        await stream.close()
-        raise first.error if first and first.error else ApiError("The model returned nothing.", status=502, code="empty_answer")
+    stream, first = await started(job, services, request)
     base_url = str(request.base_url)
     answer_id = uuid.uuid4().hex[:ID_CHARS]
     message_id = conversation.id + answer_id if conversation else uuid.uuid4().hex

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from chatchat.answer import prompts
-from chatchat.api.chat import unusable_reason
 from chatchat.api.deps import get_services
 from chatchat.api.errors import ApiError
 from chatchat.api.seed_schemas import (
@@ -36,7 +35,7 @@ def model_config(services: Services, model_id: str) -> dict[str, Any]:
         ref = services.llms.resolve(model_id)
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found", param="model_name") from exc
-    reason = unusable_reason(services, ref.id)
+    reason = services.unusable_reason(ref.id)
     config: dict[str, Any] = {
         "engine": ref.engine,
         "online_api": not ref.local,
@@ -60,7 +59,7 @@ def running_models(services: Services) -> list[str]:
     default = services.settings.default_llm
     if default not in running:
         try:
-            usable = unusable_reason(services, default) is None
+            usable = services.unusable_reason(default) is None
         except NotFound:
             usable = False
         if usable:

@@ -65,10 +65,9 @@ def _ask(args: argparse.Namespace) -> int:
         from chatchat.service import Services
 
         services = Services.open(settings)
-        catalog = services.catalog
+        llms = services.llms
     else:
-        catalog = load_catalog(user_path=settings.home / "models.yaml")
-    answerer = Answerer(settings, LLMManager(settings, catalog), services)
+        llms = LLMManager(settings, load_catalog(user_path=settings.home / "models.yaml"))
     try:
         if args.files:
             name = TEMP_KB_PREFIX + uuid.uuid4().hex[:8]
@@ -82,11 +81,12 @@ def _ask(args: argparse.Namespace) -> int:
                 print("error: none of the files could be read", file=sys.stderr)
                 return EXIT_FAILED
             status = EXIT_FAILED if failed else EXIT_OK
-        events = answerer.answer(
-            args.question, model=args.model, kb=kb, top_k=args.top_k,
-            temperature=args.temperature, max_tokens=args.max_tokens,
-            attached=", ".join(Path(f).name for f in args.files) if args.files else None,
-        )
+        options = {"model": args.model, "temperature": args.temperature, "max_tokens": args.max_tokens}
+        if services is None:
+            events = Answerer(settings, llms).answer(args.question, **options)
+        else:
+            events = services.answer(args.question, kb=kb, top_k=args.top_k, **options,
+                                     attached=", ".join(Path(f).name for f in args.files) if args.files else None)
         for event in events:
             if args.json:
                 print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
@@ -97,7 +97,7 @@ def _ask(args: argparse.Namespace) -> int:
                 return EXIT_USAGE if event.error.status in (400, 404, 409) else EXIT_FAILED
         return status
     finally:
-        answerer.llms.unload_all()  # free llama.cpp before interpreter shutdown tears its bindings down
+        llms.unload_all()  # free llama.cpp before interpreter shutdown tears its bindings down
         if args.files and kb and services is not None:
             services.delete_kb(kb)
 
