@@ -69,6 +69,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_rebuild)
 
+    p = cmds.add_parser("eval", help="measure retrieval (and answers) with a test set")
+    p.add_argument("name")
+    p.add_argument("file", type=Path, help="test set: .jsonl, .csv or .xlsx (question, answers, source, unanswerable)")
+    p.add_argument("--top-k", type=int, default=10, help="chunks retrieved and ranked per question (5-100)")
+    p.add_argument("--mode", choices=["hybrid", "vector", "fulltext"])
+    p.add_argument("--answers", action="store_true", help="also ask the chat model and check its answers")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=_eval)
+
     p = cmds.add_parser("delete", help="delete a knowledge base and its files")
     p.add_argument("name")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -191,6 +200,28 @@ def _search(args: argparse.Namespace) -> int:
     for hit in hits:
         where = f" p.{hit.page}" if hit.page else ""
         print(f"[{hit.score:.3f}] {hit.file}{where}\n  {hit.text[:300]}")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from chatchat.evaluation import runs, testset
+
+    services = open_services(args)
+    items = testset.read_file(args.file)
+    bar = tqdm(total=len(items), unit="question", file=sys.stderr, dynamic_ncols=True, disable=args.json)
+    options = runs.RunOptions(top_k=args.top_k, mode=args.mode, answers=args.answers)
+    try:
+        record = runs.run(services, args.name, items, options, progress=lambda p: bar.update(p.done - bar.n))
+    finally:
+        bar.close()
+    if args.json:
+        print_json({**record.summary, "run": record.id, "settings": record.settings})
+        return EXIT_OK
+    summary = record.summary
+    print(f"{args.name}: {summary['n']} questions ({summary['answerable']} answerable), run {record.id}")
+    for key, value in summary.items():
+        if key not in ("n", "answerable", "unanswerable"):
+            print(f"  {key:20} {'-' if value is None else value}")
     return EXIT_OK
 
 

@@ -79,7 +79,7 @@ def draft_questions(services: Services, kb: str, count: int = 5, model: str | No
             break
         language = "zh" if detect_language(chunk.text) == "zh" else "en"
         prompt = PROMPTS[language].format(text=chunk.text[:1500])
-        reply = "".join(llm.chat([{"role": "user", "content": prompt}], temperature=0.2, max_tokens=160, cancel=cancel))
+        reply = "".join(llm.chat([{"role": "user", "content": prompt}], temperature=0.0, max_tokens=160, cancel=cancel))
         item = parse_draft(reply, chunk)
         if item is not None:
             drafts.append(item)

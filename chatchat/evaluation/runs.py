@@ -81,7 +81,12 @@ def evaluation_dir(services: Services, kb: str) -> Path:
 
 
 def testset_of(services: Services, kb: str) -> TestSet:
-    return TestSet(evaluation_dir(services, kb))
+    """The test set of `kb`; the demo knowledge base starts with the one that ships (assets/eval/demo.jsonl)."""
+    from chatchat.policy import DEMO_KB
+    from chatchat.resources import shipped
+
+    seed = shipped("assets") / "eval" / "demo.jsonl" if services.kb_info(kb).name == DEMO_KB else None
+    return TestSet(evaluation_dir(services, kb), seed)
 
 
 def check_idle(services: Services, kb: str) -> None:
@@ -190,8 +195,8 @@ def _answer(services: Services, kb: str, item: Item, judge: Judge, top_k: int, t
     what is searched above, the answerer keeps the app's)."""
     started = time.perf_counter()
     text, sources, error = "", (), None
-    for event in services.answerer.answer(item.question, kb=kb, top_k=top_k, score_threshold=threshold,
-                                          temperature=0.0, max_tokens=max_tokens, cancel=cancel):
+    for event in services.answer(item.question, kb=kb, top_k=top_k, score_threshold=threshold, temperature=0.0,
+                                 max_tokens=max_tokens, cancel=cancel):
         if event.kind == "sources":
             sources = event.sources
         elif event.kind == "done":

@@ -15,7 +15,7 @@ import io
 import json
 import unicodedata
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace as copy_with
 from pathlib import Path
 
 from chatchat.errors import ChatchatError, NotFound
@@ -223,12 +223,17 @@ class TestSet:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, seed: Path | None = None):
+        """seed: a JSONL file whose questions are the test set until one is saved (the demo's shipped set)."""
         self.path = folder / "testset.json"
+        self.seed = seed
 
     def items(self) -> list[Item]:
         if not self.path.is_file():
-            return []
+            if not (self.seed and self.seed.is_file()):
+                return []
+            # ids that stay the same from one read to the next, until the set is saved with them
+            return [copy_with(item, id=f"shipped-{n}") for n, item in enumerate(read_file(self.seed), 1)]
         data = json.loads(self.path.read_text(encoding="utf-8"))
         return [Item(**row) for row in data["items"]]
 
