@@ -11,9 +11,6 @@ import time
 import pytest
 
 from chatchat.config import load_settings
-from chatchat.answer.conversations import ConversationStore
-from chatchat.llm import LLMManager
-from chatchat.answer.answerer import Answerer
 from chatchat.service import Services
 from conftest import UNSTRUCTURED_DOCS
 
@@ -26,34 +23,32 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     services = Services.open(settings)
     services.create_kb("docs")
     services.add_files("docs", [UNSTRUCTURED_DOCS / "fake-text.txt"])
-    llms = LLMManager(settings, services.catalog)
-    store = ConversationStore(settings.conversations_dir, services)
-    yield settings, services, llms, store, Answerer(settings, llms, services)
-    llms.unload_all()
+    yield settings, services, services.llms, services.conversations
+    services.llms.unload_all()
 
 
 def test_stages_come_before_the_words(world):
-    settings, services, llms, store, answerer = world
+    settings, services, llms, store = world
     llms.unload_all()
     chat = store.create(mode="kb", kb="docs")
-    events = list(answerer.reply(store, chat.id, "Which points does the text make about dogs?", temperature=0, max_tokens=8))
+    events = list(services.reply(chat.id, "Which points does the text make about dogs?", temperature=0, max_tokens=8))
     stages = [e.text for e in events if e.kind == "stage"]
     assert stages == ["search", "load", "think"]
     first_delta = next(i for i, e in enumerate(events) if e.kind == "delta")
     assert all(e.kind == "stage" for e in events[:first_delta])
-    again = list(answerer.reply(store, chat.id, "And what else?", temperature=0, max_tokens=8, rewrite=False))
+    again = list(services.reply(chat.id, "And what else?", temperature=0, max_tokens=8, rewrite=False))
     assert [e.text for e in again if e.kind == "stage"] == ["search", "think"]  # loaded already
     # answer() leaves stages out unless asked (the API's first event decides its HTTP status)
-    assert not [e for e in answerer.answer("Hi", max_tokens=4) if e.kind == "stage"]
+    assert not [e for e in services.answerer.answer("Hi", max_tokens=4) if e.kind == "stage"]
 
 
 def test_a_stop_before_the_search_ends_at_once_and_keeps_the_question(world):
-    settings, services, llms, store, answerer = world
+    settings, services, llms, store = world
     llms.unload_all()
     chat = store.create(mode="kb", kb="docs")
     cancel = threading.Event()
     cancel.set()  # pressed as the question went out
-    events = list(answerer.reply(store, chat.id, "What is this text about?", cancel=cancel, max_tokens=64))
+    events = list(services.reply(chat.id, "What is this text about?", cancel=cancel, max_tokens=64))
     assert [e.kind for e in events if e.kind != "stage"] == ["sources", "done"] and events[-1].cancelled
     assert llms.loaded() == []  # the model was never loaded for a stopped answer
     saved = store.get(chat.id).messages
@@ -63,7 +58,7 @@ def test_a_stop_before_the_search_ends_at_once_and_keeps_the_question(world):
 
 
 def test_a_stop_while_the_model_reads_a_long_prompt_ends_promptly(world):
-    settings, services, llms, store, answerer = world
+    settings, services, llms, store = world
     model = llms.get(settings.default_llm)
     assert model.count_tokens(LONG) > 4000
     chat = store.create()
@@ -75,7 +70,7 @@ def test_a_stop_while_the_model_reads_a_long_prompt_ends_promptly(world):
         cancel.set()
 
     events = []
-    for event in answerer.reply(store, chat.id, LONG, cancel=cancel, temperature=0, max_tokens=64):
+    for event in services.reply(chat.id, LONG, cancel=cancel, temperature=0, max_tokens=64):
         events.append(event)
         if event.kind == "stage" and event.text == "think":
             threading.Timer(0.2, press).start()  # a stop while llama.cpp is in the prompt's prefill
@@ -86,5 +81,5 @@ def test_a_stop_while_the_model_reads_a_long_prompt_ends_promptly(world):
     saved = store.get(chat.id).messages
     assert saved[0].content == LONG.strip() and saved[-1].cancelled
     # the engine is free at once: the next question is answered
-    text = "".join(e.text for e in answerer.reply(store, chat.id, "Say hi.", temperature=0, max_tokens=4) if e.kind == "delta")
+    text = "".join(e.text for e in services.reply(chat.id, "Say hi.", temperature=0, max_tokens=4) if e.kind == "delta")
     assert text.strip()

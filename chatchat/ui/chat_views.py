@@ -1,5 +1,10 @@
 """What the Chat tab draws on the server: the models a person can pick, the demo model's notice, stored
-conversations as chatbot messages with their sources, and the Markdown export."""
+conversations as chatbot messages (answers with their citation markers as chips, and their sources), the
+files of a file chat, and the Markdown export.
+
+A chip and a source line are links to `#cc-source/<message id>/<n>`: the source viewer
+(chatchat.ui.source_viewer) opens source n of that answer when one is clicked or activated with Enter
+(the chatbot's sanitizer keeps a link's href, class and title, not data- attributes)."""
 
 from __future__ import annotations
 
@@ -7,31 +12,27 @@ import re
 import tempfile
 from pathlib import Path
 
-from chatchat.config import KeyStore
-from chatchat.answer.conversations import Conversation
+from chatchat.answer.conversations import ChatMessage, Conversation
+from chatchat.errors import ChatchatError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
 from chatchat.ui.common import esc
 from chatchat.ui.i18n import t
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "chatchat-exports"
+SOURCE_LINK = "#cc-source/{message}/{n}"
+_MARKER = re.compile(r"\[(\d{1,4})\]")  # as answer/citations.py leaves them: one number a marker
 
 
 def model_choices(services: Services) -> list[tuple[str, str]]:
-    """Chat models that can answer now: installed local ones (unless lite), and the chat models of every
-    provider that has a key."""
-    settings = services.settings
+    """The chat models that can answer now (services.answering_models), as (label, id); a loaded one is marked."""
     loaded = set(services.llms.loaded())
     choices = []
-    if not settings.lite:
-        for status in services.models.models("llm"):
-            entry = status.entry
-            if status.installed and entry.is_local and entry.chat:
-                choices.append((entry.name + (" ●" if entry.id in loaded else ""), entry.id))
-    keys = KeyStore(settings.home)
-    for provider in services.catalog.providers.values():
-        if provider.chat_models and keys.get(provider.id, provider.key_env):
-            choices += [(f"{provider.name} · {m}", f"{provider.id}/{m}") for m in provider.chat_models]
+    for ref in services.answering_models():
+        if ref.local and ref.entry is not None:
+            choices.append((ref.entry.name + (" ●" if ref.id in loaded else ""), ref.id))
+        elif ref.provider is not None:
+            choices.append((f"{ref.provider.name} · {ref.remote_name or ref.id}", ref.id))
     return choices
 
 
@@ -42,18 +43,58 @@ def demo_model(services: Services, model_id: str | None) -> str | None:
     return entry.name if entry is not None and entry.package else None
 
 
-def sources_message(sources: list[dict], lang: str) -> dict:
+def place(source: dict, lang: str, kb: bool = False) -> list[str]:
+    """Where in its file a source is, as plain text: (its knowledge base), its page, its section."""
+    parts = [str(source.get("kb", ""))] if kb else []
+    if source.get("page") is not None:
+        parts.append(t("source.page", lang, page=source["page"]))
+    if source.get("section"):
+        parts.append(str(source["section"]))
+    return parts
+
+
+def where(source: dict, lang: str) -> str:
+    """file · page · section of a source, as plain text."""
+    return " · ".join([str(source.get("file", "")), *place(source, lang)])
+
+
+def chip(n: int, source: dict, message_id: str, by_app: bool, lang: str) -> str:
+    """A citation marker as a chip that opens source n; one the app attached says so on hover."""
+    kind = "cc-cite cc-by-app" if by_app else "cc-cite"
+    title = where(source, lang) + (" — " + t("cite.by_app", lang) if by_app else "")
+    link = SOURCE_LINK.format(message=esc(message_id), n=n)
+    return f'<a class="{kind}" href="{link}" title="{esc(title)}">{n}</a>'
+
+
+def markers_by_app(message: ChatMessage) -> bool:
+    """The app attached this answer's markers (the model wrote none it was allowed to)."""
+    return False  # PROVISIONAL: until answer/citations.py's markers are stored with the answer
+
+
+def cited(message: ChatMessage, lang: str) -> str:
+    """An answer's text with each [n] that points at one of its sources drawn as a chip."""
+    sources = {source.get("index"): source for source in message.sources}
+    by_app = markers_by_app(message)
+
+    def draw(match: re.Match) -> str:
+        n = int(match.group(1))
+        return chip(n, sources[n], message.id, by_app, lang) if n in sources else match.group(0)
+
+    return _MARKER.sub(draw, message.content)
+
+
+def sources_message(sources: list[dict], lang: str, message_id: str | None = None) -> dict:
+    """An answer's sources as a folded message; with the answer's `message_id` each one is a link that
+    opens it in the source viewer (while an answer streams it has no id yet)."""
     lines = []
     several = len({source.get("kb") for source in sources}) > 1  # then each names its knowledge base
     for source in sources:
-        where = f"**[{source.get('index', '?')}] {esc(source['file'])}**"
-        if several:
-            where += f" · {esc(source['kb'])}"
-        if source.get("page") is not None:
-            where += " · " + t("source.page", lang, page=source["page"])
-        if source.get("section"):
-            where += f" · {esc(source['section'])}"
-        lines.append(f"{where} · {t('source.score', lang)} {float(source.get('score', 0)):.3f}\n\n"
+        head = f"[{source.get('index', '?')}] {esc(source['file'])}"
+        if message_id is not None:
+            link = SOURCE_LINK.format(message=esc(message_id), n=source.get("index"))
+            head = f'<a class="cc-source" href="{link}" title="{esc(t("source.open", lang))}">{head}</a>'
+        rest = "".join(f" · {esc(part)}" for part in place(source, lang, kb=several))
+        lines.append(f"**{head}**{rest} · {t('source.score', lang)} {float(source.get('score', 0)):.3f}\n\n"
                      f"> {esc(source.get('snippet', ''))}")
     return {
         "role": "assistant",
@@ -62,18 +103,38 @@ def sources_message(sources: list[dict], lang: str) -> dict:
     }
 
 
-def render(conversation: Conversation | None, lang: str) -> list[dict]:
-    """A stored conversation as chatbot messages: each answer followed by its sources, folded."""
-    messages: list[dict] = []
+def rows(conversation: Conversation | None, lang: str) -> list[tuple[dict, ChatMessage]]:
+    """A stored conversation as chatbot messages, each with the stored message it shows: an answer is
+    followed by its sources, folded."""
+    shown: list[tuple[dict, ChatMessage]] = []
     for message in conversation.messages if conversation else []:
         if message.role == "user":
-            messages.append({"role": "user", "content": message.content})
+            shown.append(({"role": "user", "content": message.content}, message))
             continue
         stopped = f"\n\n*{t('chat.stopped', lang)}*" if message.cancelled else ""
-        messages.append({"role": "assistant", "content": message.content + stopped})
+        shown.append(({"role": "assistant", "content": cited(message, lang) + stopped}, message))
         if message.sources:
-            messages.append(sources_message(message.sources, lang))
-    return messages
+            shown.append((sources_message(message.sources, lang, message.id), message))
+    return shown
+
+
+def render(conversation: Conversation | None, lang: str) -> list[dict]:
+    """A stored conversation as chatbot messages."""
+    return [shown for shown, _ in rows(conversation, lang)]
+
+
+def attached_html(services: Services, conversation: Conversation | None, lang: str) -> str:
+    """The files of a file chat, as chips (a file that could not be read says why on hover)."""
+    if conversation is None or not conversation.temp_kb:
+        return ""
+    try:
+        docs = services.documents(conversation.temp_kb)
+    except ChatchatError:
+        return ""
+    chips = "".join(
+        f'<span class="cc-chip cc-{esc(d.status)}" title="{esc(d.error or "")}">{esc(d.file)}</span>' for d in docs
+    )
+    return f'<div class="cc-chips"><span>{esc(t("chat.attached", lang))}</span>{chips}</div>'
 
 
 def export_file(services: Services, conversation: Conversation) -> str:
