@@ -253,10 +253,10 @@ def list_runs(services: Services, kb: str) -> list[Run]:
     """The stored runs of `kb`, oldest first, without their per-question results."""
     folder = _runs_dir(services, kb)
     runs = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in folder.glob("*.json") if folder.is_dir() else []:
         data = json.loads(path.read_text(encoding="utf-8"))
         runs.append(Run(**{**data, "results": []}))
-    return runs
+    return sorted(runs, key=lambda r: r.created)
 
 
 def get_run(services: Services, kb: str, run_id: str) -> Run:

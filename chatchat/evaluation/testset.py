@@ -151,19 +151,20 @@ def _jsonl(text: str) -> list[Item]:
 def _xlsx_rows(path: Path) -> list[list[object]]:
     from openpyxl import load_workbook
 
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # a renamed or broken file: openpyxl raises zipfile and XML errors alike
-        raise InvalidTestSet(f"The file cannot be read as an Excel workbook ({type(exc).__name__}).",
-                             key="eval_bad_xlsx") from None
-    try:
-        rows = []
-        for row in book.worksheets[0].iter_rows(values_only=True):
-            rows.append(list(row))
-            _check_count(len(rows) - 1)
-        return rows
-    finally:
-        book.close()
+    with open(path, "rb") as handle:  # a file object: openpyxl refuses a path without .xlsx (an upload's)
+        try:
+            book = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # a renamed or broken file: openpyxl raises zipfile and XML errors alike
+            raise InvalidTestSet(f"The file cannot be read as an Excel workbook ({type(exc).__name__}).",
+                                 key="eval_bad_xlsx") from None
+        try:
+            rows = []
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                rows.append(list(row))
+                _check_count(len(rows) - 1)
+            return rows
+        finally:
+            book.close()
 
 
 def _checked_rows(rows: list[list[object]]) -> list[Item]:
