@@ -35,8 +35,7 @@ STAGES = ("search", "fetch", "extract", "rank", "first token")
 
 
 def one_answer(services, web: StandIn, question: str, language: str) -> dict[str, float]:
-    from chatchat.answer.answerer import Scope
-    from chatchat.web.notes import with_unread_note
+    from chatchat.web.notes import web_answer
     from chatchat.web.retriever import WebRetriever
     from chatchat.web.searxng import SearXNG
 
@@ -45,9 +44,7 @@ def one_answer(services, web: StandIn, question: str, language: str) -> dict[str
                              SearXNG(timeout=settings.web_timeout_s, endpoint=web.url))
     started = time.perf_counter()
     first = None
-    events = services.answerer.answer(question, retriever, Scope("SearXNG"), language=language, temperature=0,
-                                      max_tokens=8)
-    for event in with_unread_note(events, retriever):
+    for event in web_answer(services.answerer, retriever, question, language=language, temperature=0, max_tokens=8):
         if event.kind == "error":
             raise SystemExit(f"{question}: {event.text}")
         if event.kind == "delta" and first is None:

@@ -242,17 +242,16 @@ def test_no_results_and_nothing_readable_are_errors(pool, web):
 
 def test_a_web_answer_cites_pages_and_says_which_could_not_be_read(pool, web):
     """The answerer's retrieve contract with the real demo model (SmolLM2 through llama.cpp)."""
-    from chatchat.answer.answerer import Answerer, Scope
+    from chatchat.answer.answerer import Answerer
     from chatchat.llm.manager import LLMManager
-    from chatchat.web.notes import with_unread_note
+    from chatchat.web.notes import web_answer
 
     settings = pool.settings.model_copy(update={"web_timeout_s": 2.0, "llm_threads": 1})
     llms = LLMManager(settings, pool.catalog)
     web_retriever = retriever(pool, web)
     try:
-        events = list(with_unread_note(
-            Answerer(settings, llms).answer("元宵节为什么要吃汤圆？", web_retriever, Scope("SearXNG"),
-                                            temperature=0, max_tokens=16), web_retriever))
+        events = list(web_answer(Answerer(settings, llms), web_retriever, "元宵节为什么要吃汤圆？", temperature=0,
+                                 max_tokens=16))
     finally:
         llms.unload_all()
     kinds = [e.kind for e in events]

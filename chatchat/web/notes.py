@@ -1,13 +1,13 @@
-"""What a web answer adds for its reader: which sources could not be read, and why, in the question's
-language. `with_unread_note` puts that note at the end of the answer an Answerer streams, so the UI, the
-API and the CLI all show it and the conversation keeps it."""
+"""A web answer: the Answerer's answer over a WebRetriever, and what it adds for its reader: which sources
+could not be read, and why, in the question's language. `with_unread_note` puts that note at the end of the
+answer's stream, so the UI, the API and the CLI all show it and the conversation keeps it."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from chatchat.answer.answerer import AnswerEvent
+from chatchat.answer.answerer import AnswerEvent, Answerer, Scope
 
 if TYPE_CHECKING:
     from chatchat.answer.prompts import Language
@@ -58,3 +58,10 @@ def with_unread_note(events: Iterator[AnswerEvent], retriever: WebRetriever) -> 
         if event.kind == "done" and note:
             event = replace(event, text=event.text + note)
         yield event
+
+
+def web_answer(answerer: Answerer, retriever: WebRetriever, question: str, **options: Any) -> Iterator[AnswerEvent]:
+    """Answerer.answer grounded in what `retriever` finds on the web (`options`: model, history, temperature,
+    max_tokens, cancel, stages, rewrite, language), ending with the note on the sources not read."""
+    events = answerer.answer(question, retriever, Scope(retriever.provider.name), **options)
+    return with_unread_note(events, retriever)
