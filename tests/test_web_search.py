@@ -24,11 +24,11 @@ from chatchat.web.brave import Brave
 from chatchat.web.duckduckgo import DuckDuckGo, mapped
 from chatchat.web.exa import Exa
 from chatchat.web.extract import main_text
-from chatchat.web.fetch import MAX_PAGE_BYTES, Page, fetch_pages
+from chatchat.web.fetch import MAX_PAGE_BYTES, Page, decode, fetch_pages
 from chatchat.web.retriever import STAGES, WebRetriever
 from chatchat.web.searxng import SearXNG
 from chatchat.web.tavily import Tavily
-from web_stand_in import KEY, SLOW_S, StandIn
+from web_stand_in import DATA, KEY, SLOW_S, StandIn
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +192,13 @@ def test_a_gbk_page_decodes_by_its_meta_charset(web):
     title, text = main_text(page)
     assert title == "大熊猫的饮食习性"
     assert "百分之九十九的食物都是竹子" in text and "\ufffd" not in text
+
+
+def test_a_gbk_page_that_declares_no_charset_is_recognised():
+    data = (DATA / "giant-panda-gbk.html").read_bytes().replace(b"; charset=gbk", b"")
+    assert b"charset" not in data
+    text = decode(data, None, "giant-panda-gbk.html")
+    assert "大熊猫是中国特有的物种" in text
 
 
 def test_main_text_leaves_out_navigation_and_footer(web):
