@@ -51,7 +51,7 @@ def list_knowledge_bases(services: Services = Depends(get_services)) -> Knowledg
 
 @router.post("", response_model=KnowledgeBaseOut, status_code=201, summary="Create a knowledge base")
 def create_knowledge_base(body: CreateKnowledgeBase, services: Services = Depends(get_services)) -> KnowledgeBaseOut:
-    may_create_kb()
+    may_create_kb(services)
     overlap = body.chunk_overlap
     if overlap is None and body.chunk_size is not None and services.settings.chunk_overlap >= body.chunk_size:
         overlap = body.chunk_size // 5  # the default overlap does not fit this small chunk size

@@ -67,7 +67,7 @@ def create_knowledge_base(body: SeedCreateKB, services: Services = Depends(get_s
     name = body.knowledge_base_name.strip()
     if not name:
         raise ApiError("知识库名称不能为空，请重新填写知识库名称", status=404, code="missing_name", param="knowledge_base_name")
-    may_create_kb()
+    may_create_kb(services)
     try:
         info = services.create_kb(name, body.kb_info, body.embed_model)
     except AlreadyExists as exc:
@@ -183,7 +183,7 @@ async def upload_temp_docs(request: Request) -> BaseResponse:
     async with uploaded_files(request, services.settings) as form:
         previous = _id_field(form.fields, "prev_id") or _id_field(form.fields, "knowledge_id")
         conversation = await run_in_threadpool(_temp_conversation, services, previous)
-        results = await run_in_threadpool(services.conversations.attach_files, conversation,
+        results = await run_in_threadpool(services.attach_files, conversation,
                                           [u.path for u in form.files], [u.name for u in form.files])
     return BaseResponse(msg="文件上传完成", data={"id": conversation, "failed_files": [{f: e} for f, e in failed_files(results).items()]})
 
