@@ -54,6 +54,10 @@ def test_empty_install_in_chinese(app, browser):
     expect(page.locator("#tab-kb-button")).to_have_text("知识库", timeout=WAIT)
     expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
     expect(page.locator("#chat-box")).to_contain_text("有什么可以帮你", timeout=WAIT)
+    # written on the server for this session, in the language it chose for it from the first render on
+    hint = page.locator("#chat-hint")
+    expect(hint).to_contain_text("演示模型", timeout=WAIT)
+    assert "demo model" not in hint.inner_text()
     screenshot(page, "chat-empty-zh")
     open_tab(page, "tab-kb")
     expect(page.locator("#tab-kb")).to_contain_text("还没有知识库", timeout=WAIT)
@@ -98,6 +102,10 @@ def test_create_kb_and_upload_with_progress(page_en: Page, tmp_path: Path):
     expect(table).to_contain_text("ready")
     expect(page.locator("#kb-add")).to_be_enabled()  # usable after a batch with failures
     screenshot(page, "kb-documents-en")
+    open_tab(page, "tab-chat")  # no reload: the Chat tab heard of the new knowledge base (events.kbs)
+    radio(page, "chat-mode", "Knowledge base")
+    choose(page, "chat-kb", KB)
+    expect(page.locator("#chat-kb")).to_contain_text(KB)
 
 
 def test_test_search_and_chunks(page_en: Page):

@@ -18,7 +18,7 @@ from chatchat.ui.common import Context, esc, kb_choices
 from chatchat.ui.i18n import t
 from chatchat.ui.knowledge import KnowledgePage
 from chatchat.ui.page import Events, bump
-from chatchat.ui.settings import SettingsPage
+from chatchat.ui.settings import FIELDS, SettingsPage
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -65,6 +65,20 @@ def test_what_the_knowledge_page_changes_it_announces(services):
     # a look at a knowledge base changes nothing: no news for the other pages
     assert page.events.kbs not in page.show(None, "en", None)
 
+
+
+def test_what_the_settings_page_saves_it_announces(services):
+    """Saved settings are news for the other pages (events.settings); a provider key saved or forgotten
+    changes which models can answer (events.models)."""
+    page = page_in_blocks(services, SettingsPage)
+    form = {name: getattr(services.settings, name) for name in FIELDS}
+    saved = page.save("en", *{**form, "top_k": 5}.values())
+    assert services.settings.top_k == 5 and saved[page.top_k] == 5
+    assert isinstance(saved[page.events.settings], int)
+    key, table, news = page.store_key("openai", "sk-test-0123456789abcdef", "en")
+    assert key == "" and "sk-••••••••cdef" in table.to_string()
+    _, table, again = page.drop_key("openai", "en")
+    assert news != again and "sk-" not in table.to_string()
 
 def test_a_change_reaches_the_pages_that_show_it_and_no_tab_switch_re_renders(services):
     demo = build_ui(services)
