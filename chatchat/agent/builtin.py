@@ -13,7 +13,7 @@ from simpleeval import SimpleEval
 from chatchat.agent.tools import Tool, ToolError
 
 if TYPE_CHECKING:
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
 
 SNIPPET = 600
 

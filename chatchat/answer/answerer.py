@@ -25,7 +25,7 @@ from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import ChatModel, Message
 from chatchat.llm.manager import LLMManager
 from chatchat.retrieval.context import Passage
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 SNIPPET_CHARS = 240

@@ -17,7 +17,7 @@ from chatchat.answer.preview_pdf import render_page
 from chatchat.answer.prompts import detect_language
 from chatchat.errors import NotFound
 from chatchat.retrieval.context import WINDOW, merge_texts
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 
 if TYPE_CHECKING:
     from chatchat.service import Services

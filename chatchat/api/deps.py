@@ -13,7 +13,7 @@ from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import InvalidName, NotFound
 from chatchat.policy import Caller
 from chatchat.service import Services
-from chatchat.retrieval.store import KBInfo
+from chatchat.retrieval.kb_info import KBInfo
 
 # Declares the bearer scheme in the OpenAPI spec (when a key is set at start); require_api_key enforces it.
 bearer_scheme = HTTPBearer(auto_error=False, description="settings.api_key")

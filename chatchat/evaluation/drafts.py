@@ -17,7 +17,7 @@ from chatchat.evaluation.judge import normal
 from chatchat.evaluation.testset import Item
 
 if TYPE_CHECKING:
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
     from chatchat.service import Services
 
 WEAK_BELOW_B = 1.0

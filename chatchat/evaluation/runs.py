@@ -28,7 +28,7 @@ from chatchat.evaluation.testset import Item, TestSet
 from chatchat.fs import atomic_write
 
 if TYPE_CHECKING:
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
     from chatchat.service import Services
 
 KS = (1, 3, 5)
@@ -109,7 +109,7 @@ def check_idle(services: Services, kb: str) -> None:
 def run_settings(services: Services, kb: str, options: RunOptions) -> dict:
     """The settings a run of `kb` searches with, stored beside its figures."""
     from chatchat.retrieval.rerank import active
-    from chatchat.retrieval.store import FUSION_METHOD
+    from chatchat.retrieval.chunks import FUSION_METHOD
 
     info = services.kb_info(kb)
     settings = services.settings

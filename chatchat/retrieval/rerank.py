@@ -20,7 +20,7 @@ from chatchat.errors import ModelError, ProviderError
 
 if TYPE_CHECKING:
     from chatchat.models.catalog import Catalog, RerankerEntry
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
 
 POOL = 4  # candidates per wanted hit that the reranker orders
 

@@ -13,7 +13,8 @@ from chatchat.retrieval.context import fuse_by_rank
 from chatchat.retrieval.embeddings import EmbedderPool
 from chatchat.retrieval.rerank import POOL as RERANK_POOL
 from chatchat.retrieval.rerank import Reranker, active as active_reranker, load as load_reranker, rerank as rerank_hits
-from chatchat.retrieval.store import Hit, Store
+from chatchat.retrieval.chunks import Hit
+from chatchat.retrieval.store import Store
 
 SEARCH_MODES = ("hybrid", "vector", "fulltext")
 # the vector share in hybrid search where it differs from the store's 0.5 (xquad-en-a with multilingual-e5:

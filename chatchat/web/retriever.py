@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chatchat.config import Settings
     from chatchat.models.catalog import Catalog
     from chatchat.retrieval.embeddings import EmbedderPool
-    from chatchat.retrieval.store import Hit
+    from chatchat.retrieval.chunks import Hit
 
 STAGES = ("search", "fetch", "extract", "rank")
 
