@@ -30,7 +30,7 @@ _RUNS = re.compile(rf"[{_HAN}]+|[^\W_{_HAN}]+(?:[\s\-'’]+[^\W_{_HAN}]+)*")
 _IS_HAN = re.compile(rf"[{_HAN}]")
 _NOT_WORD = re.compile(r"[\W_]+")
 # [1], [1, 2], [1][2], 【1】, ［1］: what models write for a citation
-_MARKER = re.compile(r"[\[【［]\s*(\d{1,4}(?:\s*[,，、;；]\s*\d{1,4})*)\s*[\]】］]")
+MARKER = re.compile(r"[\[【［]\s*(\d{1,4}(?:\s*[,，、;；]\s*\d{1,4})*)\s*[\]】］]")
 _CLOSERS = "”’\"'」』)）"
 # a sentence ends at Chinese end punctuation, at . ! ? ; followed by a space or the end, or at a line break
 _END = re.compile(rf"[。！？；!?;]+[{_CLOSERS}]*|\.+[{_CLOSERS}]*(?=\s|$)|\n+")
@@ -133,7 +133,7 @@ def _model_markers(answer: str, count: int) -> tuple[str, list[Marker]]:
     parts: list[str] = []
     markers: list[Marker] = []
     length = position = 0
-    for match in _MARKER.finditer(answer):
+    for match in MARKER.finditer(answer):
         before = answer[position:match.start()]
         numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
         valid = list(dict.fromkeys(n for n in numbers if 1 <= n <= count))
