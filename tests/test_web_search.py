@@ -107,6 +107,7 @@ def test_provider_faults_each_have_a_clear_message(web):
     assert slow.key == "web_timeout" and time.monotonic() - started < SLOW_S
     for error in (limited, broken, no_json, slow):
         assert_explained(error)
+    assert (no_json.status, limited.status, broken.status, slow.status) == (400, 502, 502, 502)  # set-up vs fault
     assert searxng.search("tea nothing", 5) == []
 
 
@@ -137,7 +138,7 @@ def test_nothing_is_searched_until_a_provider_is_picked(settings: Settings):
     with StandIn() as instance:
         settings.web_searxng_url = instance.url  # an instance is set up, but no provider picked
         error = caught(lambda: registry.open_provider(settings, allowed=True))
-        assert error.key == "web_no_provider"
+        assert (error.key, error.status) == ("web_no_provider", 400)
         assert instance.requests == []
     settings.web_searxng_url = ""
     assert caught(lambda: registry.open_provider(settings, "searxng", allowed=True)).key == "web_searxng_url"

@@ -34,6 +34,13 @@ class WebSearchError(ProviderError):
     code = "web_search_error"
 
 
+class WebSetupError(WebSearchError):
+    """Search chat cannot start as set up (no provider picked, no key, off on a Space): the person acts."""
+
+    code = "web_setup"
+    status = 400
+
+
 class PageUnreadable(ChatchatError):
     """One result page could not be read; the answer goes on without it and says so."""
 
@@ -53,7 +60,7 @@ class SearchProvider(ABC):
 
     def __init__(self, key: str | None = None, timeout: float = 10.0, endpoint: str | None = None):
         if self.key_id and not key:
-            raise WebSearchError(
+            raise WebSetupError(
                 f"{self.name} needs an API key: save it under Settings → API keys, or set {self.key_env}.",
                 key="web_no_key", provider=self.name, env=self.key_env or "",
             )

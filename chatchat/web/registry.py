@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatchat.config import KeyStore, Settings
-from chatchat.web.base import SearchProvider, WebSearchError
+from chatchat.web.base import SearchProvider, WebSetupError
 from chatchat.web.bing import Bing
 from chatchat.web.brave import Brave
 from chatchat.web.duckduckgo import DuckDuckGo
@@ -26,17 +26,17 @@ def open_provider(settings: Settings, provider_id: str | None = None, *, allowed
     key (keys.yaml, else its env var) and its address. `allowed`: whether this app may search the web at all
     (the policy's answer: on a Hugging Face Space only when its owner enabled it)."""
     if not allowed:
-        raise WebSearchError(
+        raise WebSetupError(
             "Search-engine chat is off on this Space: its owner can turn it on in Settings (web_enabled_on_space).",
             key="web_off_on_space",
         )
     wanted = (provider_id or settings.web_provider).strip()
     if not wanted:
-        raise WebSearchError("Pick a search engine first (Settings → Search engine): nothing is searched until then.",
+        raise WebSetupError("Pick a search engine first (Settings → Search engine): nothing is searched until then.",
                              key="web_no_provider")
     cls = PROVIDERS.get(wanted)
     if cls is None:
-        raise WebSearchError(f"Unknown search engine '{wanted}'. Known: {', '.join(PROVIDERS)}.",
+        raise WebSetupError(f"Unknown search engine '{wanted}'. Known: {', '.join(PROVIDERS)}.",
                              key="web_unknown_provider", provider=wanted, known=", ".join(PROVIDERS))
     key = KeyStore(settings.home).get(cls.key_id, cls.key_env) if cls.key_id else None
     return cls(key=key, timeout=settings.web_timeout_s, endpoint=cls.configured_endpoint(settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chatchat.web.base import Language, SearchProvider, SearchResult, WebSearchError, results_from
+from chatchat.web.base import Language, SearchProvider, SearchResult, WebSearchError, WebSetupError, results_from
 
 if TYPE_CHECKING:
     from chatchat.config import Settings
@@ -17,7 +17,7 @@ class SearXNG(SearchProvider):
 
     def __init__(self, key: str | None = None, timeout: float = 10.0, endpoint: str | None = None):
         if not endpoint:
-            raise WebSearchError(
+            raise WebSetupError(
                 "SearXNG needs the address of your instance (e.g. http://localhost:8888): set it under "
                 "Settings → Search engine.", key="web_searxng_url",
             )
@@ -33,7 +33,7 @@ class SearXNG(SearchProvider):
             data = self.request_json("GET", f"{self.url}/search", params=params)
         except WebSearchError as exc:
             if exc.params.get("status") == 403:
-                raise WebSearchError(
+                raise WebSetupError(
                     f"SearXNG at {self.url} does not serve JSON (HTTP 403): add json to search.formats in its "
                     "settings.yml and restart it.", key="web_searxng_json", url=self.url,
                 ) from None
