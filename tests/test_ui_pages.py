@@ -19,6 +19,7 @@ from chatchat.ui.i18n import t
 from chatchat.ui.knowledge import KnowledgePage
 from chatchat.ui.page import Events, bump
 from chatchat.ui.settings import FIELDS, SettingsPage
+from conftest import SAMPLES
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -108,6 +109,21 @@ def test_the_first_render_is_in_the_language_the_server_chose(services):
     assert all(switch not in fn.inputs for fn in refreshes)
     assert sum(language in fn.inputs for fn in refreshes) >= 3
 
+
+
+def test_an_upload_streams_its_progress_then_announces_the_new_documents(services):
+    """The page's ingest runs on chatchat.jobs.Job: the buttons go busy, the panel moves, the outcome shows,
+    and the other pages hear that the knowledge base changed."""
+    page = page_in_blocks(services, KnowledgePage)
+    page.create("notes", "", None, 400, 80, "en", None)
+    updates = list(page.add("notes", [str(SAMPLES / "test.txt")], None, "en", "[]", None))
+    assert updates[0][page.add_btn]["interactive"] is False and updates[0][page.cancel_btn]["visible"] is True
+    panels = [update[page.progress] for update in updates if page.progress in update]
+    assert "0 of 1 files" in panels[0] and "1 of 1 files" in panels[-1] and "cc-added" in panels[-1]
+    final = updates[-1]
+    assert final[page.add_btn]["interactive"] is True and final[page.cancel_btn]["visible"] is False
+    assert isinstance(final[page.events.kbs], int) and final[page.files_in] is None
+    assert [d.file for d in services.documents("notes")] == ["test.txt"]
 
 # --- the Knowledge bases page and the policy --------------------------------------------------------
 def test_on_a_space_a_session_sees_the_demo_and_its_own_uploads(services):

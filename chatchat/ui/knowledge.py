@@ -19,11 +19,11 @@ from chatchat.errors import AlreadyExists, InvalidName
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.jobs import Job
-from chatchat.policy import Caller
+from chatchat.policy import DEMO_KB, Caller
 from chatchat.service import SEARCH_MODES
-from chatchat.ui.evaluation import EvaluationPanel
-from chatchat.ui.embedding_advice import chinese_notice, create_hint, new_kb_choice
 from chatchat.ui.common import Refresh, caller_of, file_names, guarded, info, kb_choices
+from chatchat.ui.embedding_advice import chinese_notice, create_hint, new_kb_choice
+from chatchat.ui.evaluation import EvaluationPanel
 from chatchat.ui.i18n import t, tr
 from chatchat.ui.kb_views import chunks_frame, docs_frame, hits_html, kb_card
 from chatchat.ui.page import Page, bump
@@ -377,15 +377,15 @@ class KnowledgePage(Page):
         """The demo knowledge base from assets/demo (chatchat.space.ensure_demo_kb), with the usual progress."""
         caller = caller_of(request)
         try:  # made first, so that its document panel (where progress shows) is on screen during the ingest
-            self.services.create_kb(space.DEMO_KB, description=space.DEMO_DESCRIPTION)
+            self.services.create_kb(DEMO_KB, description=space.DEMO_DESCRIPTION)
         except AlreadyExists:
             pass
-        yield self._view(space.DEMO_KB, lang_, caller)
+        yield self._view(DEMO_KB, lang_, caller)
 
         def work(progress, cancel):
             return space.ensure_demo_kb(self.services, progress=progress, cancel=cancel)
 
-        yield from self._job(space.DEMO_KB, work, [p.name for p in space.demo_documents()], lang_, caller)
+        yield from self._job(DEMO_KB, work, [p.name for p in space.demo_documents()], lang_, caller)
 
     def cancel(self, request: gr.Request) -> None:
         event = self._cancels.get(caller_of(request).session)
