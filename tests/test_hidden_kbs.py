@@ -18,7 +18,7 @@ from api_server import running
 from chatchat import policy
 from chatchat.errors import NotFound
 from chatchat.service import Services
-from chatchat.ui import knowledge
+from chatchat.ui.common import kb_choices
 from conftest import REPO, SAMPLES, UNSTRUCTURED_DOCS
 
 TEXT = UNSTRUCTURED_DOCS / "fake-text.txt"
@@ -47,7 +47,7 @@ def names_everywhere(services: Services, settings) -> dict[str, list[str]]:
     assert cli.returncode == 0, cli.stderr
     return {
         "service": [kb.name for kb in services.list_kbs()],
-        "ui": [name for _, name in knowledge.kb_choices(services, "", "en")],
+        "ui": [name for _, name in kb_choices(services, policy.Caller(), "en")],
         "rest": rest,
         "seed": seed,
         "models": [m.removeprefix("kb:") for m in models],
