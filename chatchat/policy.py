@@ -31,10 +31,13 @@ DEMO_KB = "demo"  # the knowledge base a Space's visitors share (its contents: c
 CONVERSATION = "conversation:"  # + conversation id: the files attached to one file chat
 ASK = "ask"  # the temporary knowledge base of one `chatchat ask --files`
 VISITOR = "visitor:"  # + session digest: one Space visitor's uploads
-SESSION_KB_PREFIX = "_visitor-"  # the folder name of a visitor's knowledge base; its owner field hides it
+# The folder names of internal knowledge bases (their owner field, not the name, hides them).
+CONVERSATION_KB_PREFIX = "_conv-"  # + conversation id
+ASK_KB_PREFIX = "_ask-"  # + a random suffix
+SESSION_KB_PREFIX = "_visitor-"  # + session digest
 
 # Knowledge bases made before `owner` existed were told apart by their name alone.
-_LEGACY_PREFIXES = {"_conv-": CONVERSATION, "_ask-": ASK, SESSION_KB_PREFIX: VISITOR}
+_LEGACY_PREFIXES = {CONVERSATION_KB_PREFIX: CONVERSATION, ASK_KB_PREFIX: ASK, SESSION_KB_PREFIX: VISITOR}
 
 
 class ProtectedKB(ChatchatError):
@@ -143,11 +146,11 @@ class Policy:
         return kb_name
 
     def may_change_settings(self) -> bool:
-        return True
+        return not self.public
 
     def may_manage_models(self) -> bool:
         """Download, delete, add or pick a default model."""
-        return True
+        return not self.public
 
     def started_conversation(self, caller: Caller, conversation_id: str) -> None:
         """`caller` made this conversation (a Space remembers it, to show it to them alone)."""
@@ -219,12 +222,6 @@ class SpacePolicy(Policy):
         except AlreadyExists:
             pass
         return name
-
-    def may_change_settings(self) -> bool:
-        return False
-
-    def may_manage_models(self) -> bool:
-        return False
 
     def started_conversation(self, caller: Caller, conversation_id: str) -> None:
         with self._lock:

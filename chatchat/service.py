@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from chatchat.answer.answerer import AnswerEvent, Answerer, Retrieval, Retrieve, Scope, recorded
-from chatchat.answer.conversations import TEMP_KB_PREFIX, ChatMessage, Conversation, ConversationStore
+from chatchat.answer.conversations import ChatMessage, Conversation, ConversationStore
 from chatchat.answer.prompts import Language
 from chatchat.config import KeyStore, Settings, load_settings
 from chatchat.errors import ChatchatError, InvalidName, NotFound
@@ -21,7 +21,8 @@ from chatchat.llm.manager import LLMManager, ModelRef
 from chatchat.models.catalog import Catalog, EmbeddingEntry
 from chatchat.models.layout import installed_path
 from chatchat.models.user_catalog import open_catalog
-from chatchat.policy import CONVERSATION, Policy, conversation_owner, current as current_policy, owned_conversation, visible
+from chatchat.policy import (CONVERSATION, CONVERSATION_KB_PREFIX, Policy, conversation_owner, current as current_policy,
+                             owned_conversation, visible)
 from chatchat.retrieval.context import Passage, expand, kb_names
 from chatchat.retrieval.embeddings import EmbedderPool
 from chatchat.retrieval.search import SEARCH_MODES, Search  # noqa: F401 (SEARCH_MODES: the faces import it from here)
@@ -268,7 +269,7 @@ class Services:
     def answer(self, question: str, *, kb: str | Sequence[str] | None = None, files: list[str] | None = None,
                top_k: int | None = None, score_threshold: float | None = None, neighbours: bool = True,
                refuse_when_empty: bool = True, attached: str | None = None, **options: Any) -> Iterator[AnswerEvent]:
-        """Answer.answerer's answer (`options`: model, history, temperature, max_tokens, cancel, stages, rewrite),
+        """Answerer.answer (`options`: model, history, temperature, max_tokens, cancel, stages, rewrite, language),
         with `kb` (a name, several joined by commas, or a list) grounded in those knowledge bases (only in
         `files`); `neighbours`: the model reads each hit with its neighbouring chunks. `attached`: `kb` is a
         file chat's own, holding these files (named so in messages, never by `kb`)."""
@@ -297,8 +298,9 @@ class Services:
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
             return
-        yield from recorded(self.answer(question, kb=kb, attached=attached, model=model_id, history=history,
-                                        cancel=cancel, stages=True, **options), self.conversations, conversation_id, model_id)
+        events = self.answer(question, kb=kb, attached=attached, model=model_id, history=history, cancel=cancel,
+                             stages=True, **options)
+        yield from recorded(events, self.conversations, conversation_id, model_id)
 
     def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:
         """The knowledge base a conversation answers from, and for a file chat (whose knowledge base is
@@ -306,7 +308,8 @@ class Services:
         if conversation.mode != "file":
             return (conversation.kb, None) if conversation.mode == "kb" else (None, None)
         docs = self.documents(conversation.temp_kb) if conversation.temp_kb else []
-        reading = list(dict.fromkeys([*self.attaching(conversation.id), *(d.file for d in docs if d.status == "ingesting")]))
+        ingesting = [d.file for d in docs if d.status == "ingesting"]
+        reading = list(dict.fromkeys([*self.attaching(conversation.id), *ingesting]))
         if reading:
             raise ChatchatError(f"Still reading {', '.join(reading)}: ask again when the files are ready.",
                                 key="files_reading", files=", ".join(reading))
@@ -324,8 +327,8 @@ class Services:
         with self._attach_lock:
             conversation = self.conversations.get(conversation_id)
             if not conversation.temp_kb:
-                kb = self.create_kb(TEMP_KB_PREFIX + conversation.id, description=f"files of conversation {conversation.id}",
-                                    owner=conversation_owner(conversation.id)).name
+                kb = self.create_kb(CONVERSATION_KB_PREFIX + conversation.id, owner=conversation_owner(conversation.id),
+                                    description=f"files of conversation {conversation.id}").name
                 conversation = self.conversations.make_file_chat(conversation_id, kb)
             reading = names or [Path(p).name for p in paths]
             self._attaching.setdefault(conversation_id, []).extend(reading)

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from chatchat import policy
 from chatchat.models.catalog import LLMEntry, load_catalog
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists
@@ -17,7 +16,6 @@ from chatchat.models.layout import installed_path
 from chatchat.resources import ASSETS_DIR
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import Services
-from chatchat.retrieval.store import KBInfo
 
 DEMO_DESCRIPTION = "示例知识库 · Demo knowledge base: how to use Chatchat (中文 / English)"
 DEMO_DIR = ASSETS_DIR / "demo"
@@ -84,31 +82,3 @@ def start_space(services: Services) -> None:
     services.policy.end_all_sessions(services)
     ensure_demo_kb(services)
 
-
-# --- transitional, until the UI asks `services.policy` (issue 13: its owners are switching; then this goes)
-is_space = policy.is_space
-SPACE_ENV = policy.SPACE_ENV
-ProtectedKB = policy.ProtectedKB
-session_kb_name = policy.session_kb_name
-drop_session_kb = policy.drop_session_kb
-
-
-def protected_kbs() -> frozenset[str]:
-    active = policy.current()
-    return active.protected if isinstance(active, policy.SpacePolicy) else frozenset()
-
-
-def check_writable(name: str) -> None:
-    policy.current().check_writable(name, policy.Caller())
-
-
-def check_visible(name: str, session_hash: str | None) -> None:
-    policy.current().check_visible(name, policy.Caller(session_hash or ""))
-
-
-def visible_kbs(services: Services, session_hash: str | None) -> list[KBInfo]:
-    return policy.current().visible_kbs(services, policy.Caller(session_hash or ""))
-
-
-def ensure_session_kb(services: Services, session_hash: str) -> str:
-    return policy.SpacePolicy().upload_target(services, policy.Caller(session_hash), DEMO_KB)

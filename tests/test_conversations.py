@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatchat.answer.conversations import TEMP_KB_PREFIX, ChatMessage, ConversationStore
+from chatchat.answer.conversations import ChatMessage, ConversationStore
 from chatchat.errors import ChatchatError, NotFound
+from chatchat.policy import CONVERSATION_KB_PREFIX
 
 from conftest import UNSTRUCTURED_DOCS
 
@@ -96,7 +97,7 @@ def test_file_chat_owns_a_temporary_knowledge_base(settings, services):
     results = services.attach_files(conversation.id, [UNSTRUCTURED_DOCS / "fake-text.txt"])
     assert [r.status for r in results] == ["added"]
     loaded = store.get(conversation.id)
-    assert loaded.mode == "file" and loaded.temp_kb == TEMP_KB_PREFIX + conversation.id
+    assert loaded.mode == "file" and loaded.temp_kb == CONVERSATION_KB_PREFIX + conversation.id
     assert services.store.exists(loaded.temp_kb) and services.kb_info(loaded.temp_kb).owner == f"conversation:{conversation.id}"
     assert loaded.temp_kb not in [kb.name for kb in services.list_kbs()]  # internal: never listed
     assert services.search(loaded.temp_kb, "test", top_k=1)

@@ -25,7 +25,6 @@ from chatchat.fs import atomic_write
 if TYPE_CHECKING:
     from chatchat.llm.base import Message
 
-TEMP_KB_PREFIX = "_conv-"  # the folder name of a file chat's knowledge base; its owner field hides it
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 

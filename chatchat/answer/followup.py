@@ -33,7 +33,9 @@ def _conversation(lang: prompts.Language, history: Sequence[Message]) -> str:
     return "\n".join(lines)
 
 
-def clean(reply: str, question: str, history: Sequence[Message] = (), language: prompts.Language | None = None) -> str | None:
+def clean(
+    reply: str, question: str, history: Sequence[Message] = (), language: prompts.Language | None = None
+) -> str | None:
     """The rewritten question out of the model's reply, or None when the reply is unusable: empty, in the
     other language, far longer than a question, or a copy of an earlier message or of the prompt's example
     (what small models do). `language`: the question's (detected when not given)."""

@@ -22,8 +22,6 @@ from chatchat.errors import AlreadyExists, ChatchatError, ModelError, NotFound
 if TYPE_CHECKING:  # chatchat.answer.answerer brings the store (LanceDB): imported when a question is asked
     from chatchat.answer.answerer import AnswerEvent
 
-TEMP_KB_PREFIX = "_ask-"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ask", help="ask a question, optionally grounded in a knowledge base or files")
@@ -70,7 +68,7 @@ def _ask(args: argparse.Namespace) -> int:
         llms = LLMManager(settings, load_catalog(user_path=settings.home / "models.yaml"))
     try:
         if args.files:
-            name = TEMP_KB_PREFIX + uuid.uuid4().hex[:8]
+            name = policy.ASK_KB_PREFIX + uuid.uuid4().hex[:8]
             services.create_kb(name, description="temporary, for chatchat ask --files", owner=policy.ASK)
             kb = name
             results = services.add_files(kb, [Path(f) for f in args.files])
