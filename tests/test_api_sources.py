@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from api_server import api_settings, running
-from chatchat.api.source_routes import source_links
+from chatchat.answer.links import source_links
 from chatchat.service import Services
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
 

@@ -1,38 +1,22 @@
-"""Where a cited source opens, on the same server and behind the same API key as every route: `url` is
-the kept original (the PDF at its page: `#page=N`), `preview_url` the passage shown for a reader
-(chatchat.answer.preview: the PDF page as a PNG with the passage highlighted, else a small HTML page).
-A preview names the document version it cites (doc_id): a document deleted or replaced since answers 404."""
+"""The preview a source's `preview_url` opens (chatchat.answer.links), on the same server and behind the
+same API key as every route: the PDF page as a PNG with the passage highlighted, else a small HTML page
+(chatchat.answer.preview). A preview names the document version it cites (doc_id): a document deleted or
+replaced since answers 404."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Annotated
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from chatchat.answer.links import source_links
 from chatchat.answer.preview import HTML, HTML_POLICY, PNG, View, preview
 from chatchat.api.deps import get_services, kb_document
 from chatchat.api.kb_routes import KB, Doc
 from chatchat.service import Services
 
 router = APIRouter(tags=["Sources"])
-DOCUMENTS = "/api/knowledge_bases/{kb}/documents/{file}"
-
-
-def source_links(kb: str, file: str, page: int | None, doc_id: str | None, chunk_index: int | None,
-                 base: str = "") -> tuple[str, str | None]:
-    """(url, preview_url) of a cited passage: the original (a PDF's with `#page=N`) and its preview
-    (None without a chunk number). `base`: the server's address ('' for paths on this server)."""
-    documents = base.rstrip("/") + DOCUMENTS.format(kb=quote(kb, safe=""), file=quote(file, safe="/"))
-    url = documents + "/original"
-    if page is not None and PurePosixPath(file).suffix.lower() == ".pdf":
-        url += f"#page={page}"
-    if chunk_index is None:
-        return url, None
-    query = {"chunk": chunk_index, **({"doc_id": doc_id} if doc_id else {})}
-    return url, f"{documents}/preview?{urlencode(query)}"
 
 
 @router.get(
