@@ -19,9 +19,11 @@ from pathlib import Path
 import gradio as gr
 
 from chatchat.answer.conversations import ChatMessage
+from chatchat.answer.links import source_links
 from chatchat.answer.preview import PNG, preview
 from chatchat.errors import ChatchatError, NotFound
 from chatchat.fs import atomic_copy
+from chatchat.policy import Caller
 from chatchat.ui.chat_views import markers_by_app, place
 from chatchat.ui.common import caller_of, esc, guarded
 from chatchat.ui.i18n import error_text, t, tr
@@ -148,11 +150,16 @@ class SourceViewer:
         }
 
     def page_link_html(self, source: dict, lang: str) -> str:
-        """The API's link to the original (a PDF at its page), opened in the browser's own viewer; only
-        when the API asks no key, which a link from the page could not send."""
-        url = source.get("url")
-        if not url or self.services.settings.api_key:
+        """The API's link to the original (a PDF at its page), for the browser's own viewer: only where an
+        API caller may fetch it (no API key, which a link cannot send; a knowledge base the API shows)."""
+        try:
+            self.services.policy.check_visible(source["kb"], Caller())  # a caller without a session: the API's
+            listed = not self.services.kb_info(source["kb"]).owner
+        except ChatchatError:
+            listed = False
+        if self.services.settings.api_key or not listed:
             return ""
+        url, _ = source_links(source["kb"], source["file"], source.get("page"), source.get("doc_id"), None)
         label = t("viewer.open_page", lang, page=source["page"]) if source.get("page") else t("viewer.open", lang)
         return f'<a class="cc-viewer-open" href="{esc(url)}" target="_blank" rel="noopener">{esc(label)} ↗</a>'
 
