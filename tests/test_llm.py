@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from chatchat.models.catalog import load_catalog
 from chatchat.config import load_settings
 from chatchat.errors import ModelError, NotFound
 from chatchat.models.layout import COMPLETE_MARKER, require_installed
-from chatchat.llm import LLMManager
+from chatchat.llm import LLMManager, ToolCall
 from chatchat.llm.gguf import read_metadata, render_chat
 
 SMOL = "smollm2-135m-instruct"
@@ -23,6 +24,13 @@ GEMMA = "gemma3-270m-base"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 QUESTION = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 STORY = [SYSTEM, {"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
+WEATHER_QUESTION = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+CLOCK = {"type": "function", "function": {
+    "name": "get_time", "description": "Get the time in a timezone",
+    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}}}
 
 
 def install_gemma(models_dir: Path) -> None:
@@ -124,6 +132,46 @@ def test_base_model_completes_raw_text_but_refuses_chat(manager):
     assert "".join(gemma.complete("中国的首都是", temperature=0, max_tokens=8)).strip()
     with pytest.raises(ModelError, match="base model.*no chat template"):
         gemma.chat(QUESTION)
+
+
+def test_llama_cpp_calls_an_offered_tool_with_arguments_that_fit_its_schema(smol):
+    # SmolLM2's template is ChatML: llama-cpp-python's chatml-function-calling holds the reply to a message or to
+    # calls of the offered tools, with JSON arguments that fit each tool's schema
+    assert smol.can_call_tools
+    events = list(smol.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], temperature=0, max_tokens=40))
+    [call] = events
+    assert isinstance(call, ToolCall) and call.id and call.name == "get_weather"
+    assert set(call.arguments) == {"city"} and isinstance(call.arguments["city"], str) and call.arguments["city"]
+    # a tool named by tool_choice is the one called, whatever the question; that call streams
+    named = {"type": "function", "function": {"name": "get_time"}}
+    [forced] = list(smol.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], tool_choice=named, temperature=0, max_tokens=40))
+    assert forced.name == "get_time" and set(forced.arguments) == {"timezone"}
+    assert not smol._lock.locked()
+
+
+def test_llama_cpp_answers_in_words_when_it_calls_no_tool(smol):
+    greeting = [SYSTEM, {"role": "user", "content": "Say hello"}]
+    deltas = list(smol.chat(greeting, tools=[WEATHER], temperature=0, max_tokens=20))
+    assert len(deltas) > 2 and all(isinstance(d, str) for d in deltas) and "".join(deltas).strip()
+    plain = list(smol.chat(WEATHER_QUESTION, tools=[WEATHER], tool_choice="none", temperature=0, max_tokens=8))
+    assert all(isinstance(d, str) for d in plain) and "".join(plain).strip()
+
+
+def test_cancel_stops_a_tool_choice_in_progress(smol):
+    # with tool_choice "auto" the reply comes whole: only llama.cpp's abort callback can stop it early
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    started = time.monotonic()
+    timer.start()
+    events = list(smol.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], temperature=0, max_tokens=40, cancel=cancel))
+    assert events == [] and time.monotonic() - started < 5
+    assert not smol._lock.locked()
+    assert "".join(smol.chat(QUESTION, temperature=0, max_tokens=6)).strip()
+
+
+def test_a_base_model_cannot_be_offered_tools(manager):
+    with pytest.raises(ModelError, match="base model.*no chat template"):
+        manager.get(GEMMA).chat(QUESTION, tools=[WEATHER])
 
 
 def test_one_local_model_at_a_time_by_default(home, manager):

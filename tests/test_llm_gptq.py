@@ -87,6 +87,10 @@ def test_quantised_model_loads_on_cpu_and_streams(manager):
     assert deltas and "".join(deltas).strip()
     assert "".join(model.complete("This is a test", temperature=0.7, max_tokens=4)).strip()
     assert model.count_tokens("test documents") == 2
+    tool = {"type": "function", "function": {"name": "search", "parameters": {"type": "object", "properties": {}}}}
+    with pytest.raises(ModelError, match="cannot call tools") as refused:
+        model.chat(MESSAGES, tools=[tool])  # refused before any work
+    assert refused.value.key == "no_tools"
 
 
 def test_cancel_stops_generate_and_frees_the_model(manager):

