@@ -19,18 +19,13 @@ from chatchat.models.layout import COMPLETE_MARKER, require_installed
 from chatchat.llm import LLMManager, ToolCall
 from chatchat.llm.gguf import read_metadata, render_chat
 
+from tool_specs import CLOCK, WEATHER, WEATHER_QUESTION
+
 SMOL = "smollm2-135m-instruct"
 GEMMA = "gemma3-270m-base"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 QUESTION = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 STORY = [SYSTEM, {"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
-WEATHER_QUESTION = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-CLOCK = {"type": "function", "function": {
-    "name": "get_time", "description": "Get the time in a timezone",
-    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}}}
 
 
 def install_gemma(models_dir: Path) -> None:

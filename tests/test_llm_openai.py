@@ -27,19 +27,13 @@ from chatchat.llm import LLMManager, ToolCall
 from chatchat.llm.openai_engine import provider_error
 
 from openai_tools_server import ToolsServer
+from tool_specs import CLOCK, WEATHER, WEATHER_QUESTION
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "test-secret"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 QUESTION = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
 STORY = [SYSTEM, {"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
-WEATHER_QUESTION = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-CLOCK = {"type": "function", "function": {
-    "name": "get_time", "description": "Get the time in a timezone",
-    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}}}
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("sse_starlette") is None or importlib.util.find_spec("starlette_context") is None,
