@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 from filelock import FileLock
@@ -144,18 +144,10 @@ class KnowledgeBase:
     def count_chunks(self) -> int:
         return self._chunks.count()
 
-    def search(
-        self,
-        vector: np.ndarray | None,
-        text: str,
-        top_k: int = 3,
-        score_threshold: float = -1.0,
-        mode: str = "hybrid",
-        files: list[str] | None = None,
-        vector_weight: float | None = None,
-    ) -> list[Hit]:
-        """chatchat.retrieval.chunks.ChunkTable.search: best first by `Hit.relevance`."""
-        return self._chunks.search(vector, text, top_k, score_threshold, mode, files, vector_weight)
+    def search(self, vector: np.ndarray | None, text: str, **options: Any) -> list[Hit]:
+        """ChunkTable.search, whose keyword options are top_k, score_threshold, mode, files and
+        vector_weight: best first by `Hit.relevance`."""
+        return self._chunks.search(vector, text, **options)
 
     def candidates(
         self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
