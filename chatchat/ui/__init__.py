@@ -35,12 +35,11 @@ COLLECT_LANGUAGE_JS = f"""
 
 # Gradio translates labels in the browser with svelte-i18n; its locale store is exported by the core module
 # as `changeLocale` (what Gradio's own settings panel calls). Importing the already loaded module by its URL
-# returns that same instance. `save` keeps a person's pick for this browser.
-def apply_language_js(save: bool) -> str:
-    store = f'try {{ localStorage.setItem("{LANG_KEY}", lang); }} catch (e) {{}}' if save else ""
-    return f"""
+# returns that same instance. Run on the switch's change: by then the value is the one on screen (Gradio
+# applies an event's outputs on the next animation frame, so a step chained with .then() may read the old one).
+APPLY_LANGUAGE_JS = f"""
 async (lang) => {{
-  {store}
+  if (!lang) return;
   const locale = {FRONTEND_LOCALE!r}[lang] || "en";
   const urls = performance.getEntriesByType("resource").map((e) => e.name)
     .concat([...document.querySelectorAll("link[rel=modulepreload]")].map((l) => l.href));
@@ -49,6 +48,12 @@ async (lang) => {{
     try {{ (await import(core)).changeLocale(locale); }} catch (e) {{ console.warn("chatchat: language switch", e); }}
   }}
   document.documentElement.lang = locale;
+}}
+"""
+# A person's own pick is kept for this browser.
+SAVE_LANGUAGE_JS = f"""
+(lang) => {{
+  try {{ localStorage.setItem("{LANG_KEY}", lang); }} catch (e) {{}}
   return lang;
 }}
 """
@@ -88,8 +93,9 @@ def header() -> gr.Radio:
                 padding=False)
         with gr.Column(scale=1, min_width=200, elem_id="cc-tagline-col"):
             gr.Markdown(tr("app.tagline"), elem_id="cc-tagline")
+        # no value until the session's language is decided: setting it then is always a change
         lang = gr.Radio(
-            choices=[("中文", "zh"), ("English", "en")], value="en", show_label=False, container=False,
+            choices=[("中文", "zh"), ("English", "en")], value=None, show_label=False, container=False,
             elem_id="cc-lang", scale=0, min_width=190,
         )
     return lang
@@ -168,10 +174,9 @@ def register_session(demo: gr.Blocks, services: Services, lang: gr.Radio, pages:
             inputs = [language if component is lang else component for component in refresh.inputs]
             event = event.then(guarded(refresh.fn), inputs, refresh.outputs, concurrency_limit=None)
 
-    loaded = demo.load(decide, [browser], [lang, language], js=COLLECT_LANGUAGE_JS, concurrency_limit=None)
-    then_refresh(loaded.then(None, [lang], [lang], js=apply_language_js(save=False)))
-    then_refresh(lang.input(lambda picked: picked, [lang], [language], js=apply_language_js(save=True),
-                            concurrency_limit=None))
+    lang.change(None, [lang], None, js=APPLY_LANGUAGE_JS)
+    then_refresh(demo.load(decide, [browser], [lang, language], js=COLLECT_LANGUAGE_JS, concurrency_limit=None))
+    then_refresh(lang.input(lambda picked: picked, [lang], [language], js=SAVE_LANGUAGE_JS, concurrency_limit=None))
 
     def end_session(request: gr.Request) -> None:
         caller = caller_of(request)

@@ -130,6 +130,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "error.kb_exists": ("A knowledge base named '{name}' already exists.", "已有名为“{name}”的知识库。"),
     "error.kb_not_found": ("No knowledge base named '{name}'.", "没有名为“{name}”的知识库。"),
+    "error.kb_not_found_known": ("No knowledge base named '{name}'. Existing: {known}.",
+                                 "没有名为“{name}”的知识库。现有：{known}。"),
     "error.kb_protected": (
         "The knowledge base '{name}' is the shared demo: you can search it but not change it. Upload your files "
         "to your own knowledge base instead.",
