@@ -186,6 +186,7 @@ def test_a_thumb_and_its_reason_are_saved_and_exported(kbs, browser, tmp_path):
     assert rated.feedback.score == 0 and rated.feedback.reason == "The memo gives the number; the answer does not."
     page.reload()  # the export as the conversation opens, from what is stored
     page.locator("#chat-list label", has_text=conversation.title).first.click()
+    expect(page.locator("#chat-box button[aria-label=Disliked]")).to_have_count(1, timeout=WAIT)  # the thumb kept
     expect(page.locator("#chat-export")).to_be_enabled(timeout=WAIT)
     with page.expect_download(timeout=WAIT) as download:
         page.locator("#chat-export").click()

@@ -19,7 +19,7 @@ from chatchat.jobs import Job
 from chatchat.retrieval.context import kb_names
 from chatchat.ui.chat_feedback import FeedbackBar
 from chatchat.ui.chat_turn import Turn, Turns
-from chatchat.ui.chat_views import attached_html, demo_model, export_file, model_choices, render
+from chatchat.ui.chat_views import attached_html, demo_model, export_file, model_choices, render, thumbs
 from chatchat.policy import Caller
 from chatchat.ui.common import Context, Refresh, caller_of, file_names, guarded, info, kb_choices, warn
 from chatchat.ui.i18n import t, tr
@@ -180,7 +180,8 @@ class ChatPage(Page):
         view = {
             self.conv_id: cid,
             self.convs: self.conv_list(query, cid, caller),
-            self.chatbot: gr.update(value=render(conversation, lang_), placeholder=tr("chat.welcome")),
+            self.chatbot: gr.update(value=render(conversation, lang_), feedback_value=thumbs(conversation),
+                                    placeholder=tr("chat.welcome")),
             self.export_btn: self.export_update(conversation),
             self.attached: attached_html(self.services, conversation, lang_),
             self.title: conversation.title if conversation else "",

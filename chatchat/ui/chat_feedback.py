@@ -46,6 +46,20 @@ def test_set_kb(services, message: ChatMessage, caller: Caller) -> str | None:
     return None
 
 
+def add_to_test_set(services, conversation: Conversation, index: int, expected: str, caller: Caller, lang: str) -> str:
+    """Turn answer `index`'s question, with the answer a person expects (text a right answer contains),
+    into a row of its knowledge base's test set; returns the knowledge base."""
+    message = conversation.messages[index]
+    kb = test_set_kb(services, message, caller)
+    question = conversation.messages[index - 1] if index else None
+    if kb is None or question is None or question.role != "user":
+        raise InvalidName(t("testset.no_kb", lang))
+    item = Item.checked(1, question=question.content, answers=[expected] if (expected or "").strip() else [],
+                        source=message.sources[0]["file"])
+    testset_of(services, kb).add([item])
+    return kb
+
+
 class FeedbackBar:
     """Build it under the chatbot; `register_events` after the page's components exist."""
 
@@ -131,14 +145,7 @@ class FeedbackBar:
         def add(cid, index, expected, lang_, request: gr.Request):
             caller = caller_of(request)
             conversation = self.conversation(cid, caller, lang_)
-            message = conversation.messages[index]
-            kb = test_set_kb(self.services, message, caller)
-            question = conversation.messages[index - 1] if index else None
-            if kb is None or question is None or question.role != "user":
-                raise InvalidName(t("testset.no_kb", lang_))
-            item = Item.checked(1, question=question.content, answers=[expected] if (expected or "").strip() else [],
-                                source=message.sources[0]["file"])
-            testset_of(self.services, kb).add([item])
+            kb = add_to_test_set(self.services, conversation, index, expected, caller, lang_)
             info(t("testset.added", lang_, kb=kb))
             return gr.update(visible=False)
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from chatchat.answer.conversations import ChatMessage, Conversation
+from chatchat.answer.feedback import rating_of
 from chatchat.errors import ChatchatError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
@@ -121,6 +122,19 @@ def rows(conversation: Conversation | None, lang: str) -> list[tuple[dict, ChatM
 def render(conversation: Conversation | None, lang: str) -> list[dict]:
     """A stored conversation as chatbot messages."""
     return [shown for shown, _ in rows(conversation, lang)]
+
+
+def thumbs(conversation: Conversation | None) -> list[str | None]:
+    """The chatbot's feedback_value: the thumb kept with each answer, one entry a group of consecutive
+    answer messages (the chatbot draws one pair of thumbs a group, for the group's first message)."""
+    values: list[str | None] = []
+    role = None
+    for shown, message in rows(conversation, "en"):
+        if shown["role"] == "assistant" and role != "assistant":
+            feedback = message.feedback
+            values.append(None if feedback is None else "Like" if rating_of(feedback) == "up" else "Dislike")
+        role = shown["role"]
+    return values
 
 
 def attached_html(services: Services, conversation: Conversation | None, lang: str) -> str:
