@@ -65,20 +65,21 @@ def summary_text(record: runs.Run | None, lang: str) -> str:
 
 def run_name(record: runs.Run | dict, lang: str) -> str:
     created, trial = (record["id"], record["trial"]) if isinstance(record, dict) else (record.id, record.trial)
-    stamp = f"{created[4:6]}-{created[6:8]} {created[9:11]}:{created[11:13]}"
+    stamp = f"{created[4:6]}-{created[6:8]} {created[9:11]}:{created[11:13]}:{created[13:15]}"
     return f"{stamp} {t('eval.trial_label', lang)}" if trial else stamp
 
 
 def runs_frame(rows: list[dict], lang: str) -> pd.DataFrame:
     shown = [*runs.SETTINGS_SHOWN, *runs.COMPARED]
     return pd.DataFrame([[run_name(r, lang), r["n"], *(_figure(r[k]) for k in shown)] for r in rows],
-                        columns=[t("eval.col_run", lang), "n", *shown])
+                        columns=[t("eval.col_run", lang), "n", *(t(f"eval.fig_{k}", lang) for k in shown)])
 
 
 def chart_frame(rows: list[dict], lang: str) -> pd.DataFrame:
-    data = [{"run": run_name(r, lang), "metric": k, "value": r[k]} for r in rows for k in CHART_FIGURES
-            if r.get(k) is not None]
-    return pd.DataFrame(data, columns=["run", "metric", "value"])
+    """One bar per figure and run, side by side (a bar plot stacks the bars of one x)."""
+    data = [{"bar": f"{t(f'eval.fig_{k}', lang)} · {run_name(r, lang)}", "run": run_name(r, lang), "value": r[k]}
+            for k in CHART_FIGURES for r in rows if r.get(k) is not None]
+    return pd.DataFrame(data, columns=["bar", "run", "value"])
 
 
 def progress_html(step: runs.Progress | None, lang: str) -> str:
@@ -158,8 +159,8 @@ class EvaluationPanel(Page):
     def _build_compare(self) -> None:
         with gr.Accordion(tr("eval.runs"), open=True):
             self.runs_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, elem_id="eval-runs")
-            self.chart = gr.BarPlot(x="metric", y="value", color="run", label=tr("eval.chart"), y_lim=[0, 1],
-                                    elem_id="eval-chart")
+            self.chart = gr.BarPlot(x="bar", y="value", color="run", label=tr("eval.chart"), y_lim=[0, 1], sort=None,
+                                    x_title=" ", x_label_angle=-30, elem_id="eval-chart")
 
     def _build_trial(self) -> None:
         settings = self.services.settings
