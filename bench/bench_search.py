@@ -26,7 +26,6 @@ import common  # noqa: E402
 from lancedb.index import IvfHnswSq  # noqa: E402
 
 from chatchat.retrieval.chunks import ChunkRow  # noqa: E402
-from chatchat.retrieval.kb_info import now_iso  # noqa: E402
 from chatchat.retrieval.registry import DocumentRecord  # noqa: E402
 from chatchat.retrieval.store import Store  # noqa: E402
 
@@ -87,14 +86,13 @@ def build(kb, data: Data, rows: int, exact: ExactTopK) -> dict:
             size = min(BATCH, rows - start)
             vectors = data.batch(batch_index, size)
             exact.add(vectors, start)
-            doc_id = f"d{batch_index:05d}"
-            kb.register(DocumentRecord(doc_id, f"doc{batch_index}.txt", "0" * 64, 0, None, 0, "ingesting", None, now_iso()))
-            kb.add_chunks(doc_id, f"doc{batch_index}.txt", (
-                ChunkRow(text=f"段落 {start + i}", content=f"段落 {start + i} topic{start + i} 文档{batch_index}",
-                         page=None, section=None, index=start + i, vector=vectors[i])
-                for i in range(size)
-            ))
-            kb.commit(doc_id, None, size)
+            record = DocumentRecord.new(f"doc{batch_index}.txt", "0" * 64, 0, None, doc_id=f"d{batch_index:05d}")
+            with kb.document_writer(record) as writer:
+                writer.add_chunks(
+                    ChunkRow(text=f"段落 {start + i}", content=f"段落 {start + i} topic{start + i} 文档{batch_index}",
+                             page=None, section=None, index=start + i, vector=vectors[i])
+                    for i in range(size)
+                )
     return {"add_s": t["s"], "rows_per_s": rows / t["s"], "rss_start_mb": rss.start_rss / 2**20,
             "rss_peak_mb": rss.peak_rss / 2**20}
 
@@ -222,8 +220,8 @@ def main() -> None:
     for rows in (int(x) for x in args.scales.split(",")):
         flat = args.flat_queries_1m if rows >= 500_000 else args.queries
         scales.append(bench_scale(rows, data, queries, flat, args.hnsw_max_rows, args.no_index))
-    note = ("synthetic clustered unit vectors (2,000 centres), added through KnowledgeBase.register/add_chunks/commit "
-            f"in batches of {BATCH}; ours = KnowledgeBase.search(top_k=10, threshold -1); raw = table.search().limit(10) "
+    note = ("synthetic clustered unit vectors (2,000 centres), added through KnowledgeBase.document_writer "
+            f"(one document of {BATCH} chunks a batch); ours = KnowledgeBase.search(top_k=10, threshold -1); raw = table.search().limit(10) "
             "(+ nprobes 20, refine_factor 10 with the index, as the store sets); hybrid adds the FTS query, no recall "
             "figure (synthetic text)")
     table = markdown(scales, common.header(common.command_line(), load_before, common.load(), note))
