@@ -91,4 +91,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{url} has no text to read (it may show its content with JavaScript only).",
         "{url} 没有可读取的正文（它可能只通过 JavaScript 显示内容）。",
     ),
+    # agent chat
+    "error.agent_step_limit": ("The agent stopped after {steps} tool calls without an answer.",
+                               "智能体调用了 {steps} 次工具仍未得出回答，已停止。"),
+    "error.mcp_unreachable": ("MCP server {problem}", "MCP 服务器 {problem}"),
 }
