@@ -32,7 +32,7 @@ def app(tmp_path_factory):
     services.create_kb("资料", embedding=EMBEDDING)
     results = services.add_files("资料", [PDF, DOCX, MD])
     assert [r.status for r in results] == ["added"] * 3, results
-    with running(settings, services) as base, httpx.Client(base_url=base, timeout=120) as client:
+    with running(settings, services) as base, httpx.Client(base_url=base, timeout=300) as client:
         yield client, services
 
 
