@@ -122,6 +122,18 @@ def test_runs_compare_side_by_side_and_a_trial_leaves_the_knowledge_base_alone(x
     assert [r.id for r in listed][-2:] == [plain.id, trial.id] and [r.created for r in listed] == sorted(r.created for r in listed)
 
 
+def test_a_trial_copy_left_by_a_crash_is_dropped(xquad) -> None:
+    services, _ = xquad
+    services.create_kb("_eval-left", owner=trials.TRIAL_OWNER + "xquad")
+    kb_json = services.settings.kb_dir / "_eval-left" / "kb.json"
+    info = json.loads(kb_json.read_text(encoding="utf-8"))
+    kb_json.write_text(json.dumps({**info, "created": "2020-01-01T00:00:00+00:00"}), encoding="utf-8")
+    services.create_kb("_eval-running", owner=trials.TRIAL_OWNER + "xquad")  # a trial under way: young
+    assert trials.drop_leftovers(services) == ["_eval-left"]
+    assert services.store.exists("_eval-running") and not services.store.exists("_eval-left")
+    services.delete_kb("_eval-running")
+
+
 def test_cancel_keeps_what_was_measured(xquad) -> None:
     services, items = xquad
     cancel = threading.Event()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
 from chatchat.errors import Cancelled
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 # the owner of a trial's temporary knowledge base (chatchat.policy: a non-empty owner keeps it out of every list)
 TRIAL_OWNER = "evaluation:"
+LEFTOVER_AFTER = timedelta(hours=12)  # a trial's copy this old was left by a crash (a running trial's is younger)
 
 
 @dataclass
@@ -51,6 +53,7 @@ def try_settings(
     if rebuild is None or not rebuild.differs(services, kb):
         return run(services, kb, items, options, progress, cancel, label="trial", trial=True)
     check_idle(services, kb)
+    drop_leftovers(services)
     info = services.kb_info(kb)
     documents = [doc.file for doc in services.documents(kb) if doc.status == "ready"]
     paths = [services.original(kb, file) for file in documents]
@@ -70,3 +73,13 @@ def try_settings(
         return run(services, temporary, items, options, progress, cancel, save_as=kb, label="trial", trial=True)
     finally:
         services.delete_kb(temporary)
+
+
+def drop_leftovers(services: Services) -> list[str]:
+    """Delete the temporary copies that trials interrupted by a crash left behind; returns their names."""
+    now = datetime.now(timezone.utc)
+    old = [info.name for info in services.internal_kbs(TRIAL_OWNER)
+           if now - datetime.fromisoformat(info.created) > LEFTOVER_AFTER]
+    for name in old:
+        services.delete_kb(name)
+    return old
