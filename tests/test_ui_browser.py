@@ -71,6 +71,36 @@ def test_empty_install_in_chinese(app, browser):
     context.close()
 
 
+
+
+def test_a_first_chinese_session_stays_chinese_whatever_lands_last(app, browser):
+    """Gradio fires the first tab's select as a page loads, alongside the load itself: a render chained to
+    that select read the language switch before the session's language was decided (English), and when it
+    landed last a first Chinese session showed the demo notice in English. Here every event sent with an
+    English value is held until the Chinese page is up, then let through."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    held = []
+
+    def hold_english(route) -> None:
+        data = (route.request.post_data_json or {}).get("data") or []
+        if "en" in data:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/queue/join.*"), hold_english)
+    page.goto(app[0] + "/")
+    hint = page.locator("#chat-hint")
+    expect(hint).to_contain_text("演示模型", timeout=WAIT)
+    expect(page.locator("#cc-lang input:checked")).to_have_value("zh")
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(5000)  # what was held has landed
+    expect(hint).to_contain_text("演示模型")
+    assert "demo model" not in hint.inner_text()
+    context.close()
+
 def test_create_kb_and_upload_with_progress(page_en: Page, tmp_path: Path):
     page = page_en
     open_tab(page, "tab-kb")

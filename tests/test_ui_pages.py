@@ -95,8 +95,8 @@ def test_a_change_reaches_the_pages_that_show_it_and_no_tab_switch_re_renders(se
 
 def test_the_first_render_is_in_the_language_the_server_chose(services):
     """A session's refreshes read the language the load decided from server-side state, not the switch's
-    value in the browser: a refresh started right after the decision could read the switch's default
-    (English) there, and a first Chinese session once showed the demo notice in English."""
+    value in the browser, which an event fired as the page loads reads before the decision (English): a
+    first Chinese session once showed the demo notice in English (browser test: test_ui_browser.py)."""
     demo = build_ui(services)
     switch = by_elem_id(demo, "cc-lang")
     load = next(fn for fn in demo.fns.values() if (demo._id, "load") in [tuple(t) for t in fn.targets])

@@ -35,8 +35,7 @@ COLLECT_LANGUAGE_JS = f"""
 
 # Gradio translates labels in the browser with svelte-i18n; its locale store is exported by the core module
 # as `changeLocale` (what Gradio's own settings panel calls). Importing the already loaded module by its URL
-# returns that same instance. Run on the switch's change: by then the value is the one on screen (Gradio
-# applies an event's outputs on the next animation frame, so a step chained with .then() may read the old one).
+# returns that same instance. Run on the switch's change, whoever set it: the session's decision or a person.
 APPLY_LANGUAGE_JS = f"""
 async (lang) => {{
   if (!lang) return;
@@ -155,8 +154,9 @@ def register_session(demo: gr.Blocks, services: Services, lang: gr.Radio, pages:
     renders in it; a language switch renders them again; when it ends, the pages and the policy let go
     of what they kept for it. Tab switches render nothing: a page follows the named events instead."""
     browser = gr.Textbox(visible=False)
-    # the session's language as the server decided it: what the refreshes render in (not the switch's value
-    # in the browser, which a refresh started right after the decision may still read as the default)
+    # the session's language as the server decided it: what the refreshes render in, never the switch's value
+    # in the browser, which an event fired as the page loads reads before the decision (Gradio fires the
+    # first tab's select then: a render chained to it once turned a first Chinese session's notice English)
     language = gr.State("en")
 
     def decide(seen: str, request: gr.Request) -> tuple[str, str]:
