@@ -9,6 +9,7 @@ file mode 0600. `save_settings` is the one write path: it writes only what the u
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -24,7 +25,7 @@ from chatchat.fs import atomic_write
 SETTINGS_FILE = "settings.yaml"
 KEYS_FILE = "keys.yaml"
 ENV_PREFIX = "CHATCHAT_"
-SECRETS = frozenset({"auth", "api_key"})  # settings kept in keys.yaml, never in settings.yaml
+SECRETS = frozenset({"auth", "api_key", "db_storage_options"})  # settings kept in keys.yaml, never in settings.yaml
 SECRET_PREFIX = "setting."  # their names in keys.yaml, apart from the provider ids
 
 
@@ -114,6 +115,30 @@ class Settings(BaseModel):
     web_results: int = Field(5, ge=1, le=20, description="search results whose pages are read for an answer")
     web_timeout_s: float = Field(10.0, ge=1.0, le=120.0, description="seconds a search or a page may take")
     web_enabled_on_space: bool = Field(False, description="on a Hugging Face Space, let visitors search the web")
+
+    # knowledge bases on object storage (chatchat.retrieval.location): empty db_uri = the local data dir
+    db_uri: str = Field(
+        "", description="where knowledge bases live: empty for the data dir, or s3://bucket/prefix, gs://…, az://…, db://…"
+    )
+    db_storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="object-store options as LanceDB names them (aws_access_key_id, aws_endpoint, …); kept in keys.yaml",
+    )
+    db_read_consistency_s: float = Field(
+        5.0, ge=0.0, le=3600.0, description="on object storage, seconds before another instance's writes are seen"
+    )
+
+    @field_validator("db_uri")
+    @classmethod
+    def _db_uri_scheme(cls, value: str) -> str:
+        if value and not re.fullmatch(r"(s3|gs|az|db)://[^\s/]+\S*", value):
+            raise ValueError("must be s3://bucket/prefix, gs://bucket/prefix, az://container/prefix, db://name, or empty")
+        return value.rstrip("/")
+
+    @field_validator("db_storage_options", mode="before")
+    @classmethod
+    def _options_from_text(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value  # env var and keys.yaml hold JSON text
 
     @field_validator("hf_endpoint", "web_searxng_url")
     @classmethod
@@ -238,13 +263,15 @@ def save_settings(settings: Settings, changes: Mapping[str, Any]) -> None:
     # a secret an older version (or a hand edit) left in settings.yaml moves to keys.yaml
     for name in SECRETS & set(saved):
         if name not in changes:
-            keys.set(SECRET_PREFIX + name, str(saved.pop(name)))
+            moved = saved.pop(name)
+            keys.set(SECRET_PREFIX + name, moved if isinstance(moved, str) else json.dumps(moved))
     defaults = Settings.model_construct().model_dump(mode="json", exclude={"home"})
     values = checked.model_dump(mode="json", include=set(changes))
     for name in changes:
         if name in SECRETS:
             saved.pop(name, None)
-            keys.set(SECRET_PREFIX + name, values[name])
+            value = values[name]
+            keys.set(SECRET_PREFIX + name, value if value is None or isinstance(value, str) else json.dumps(value))
         elif values[name] == defaults[name]:
             saved.pop(name, None)
         else:
@@ -283,7 +310,7 @@ class KeyStore:
         return sorted(name for name in self._read() if not name.startswith(SECRET_PREFIX))
 
     def settings_secrets(self) -> dict[str, str]:
-        """The secret settings (auth, api_key) the user saved."""
+        """The secret settings (auth, api_key, db_storage_options as JSON text) the user saved."""
         data = self._read()
         return {name: data[SECRET_PREFIX + name] for name in sorted(SECRETS) if data.get(SECRET_PREFIX + name)}
 

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from s3_server import s3  # noqa: F401  (the session's S3 server, started only for the "s3" runs)
 
+from chatchat.config import Settings
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.retrieval.chunks import ChunkRow
 from chatchat.retrieval.kb_info import check_kb_name
+from chatchat.retrieval.location import locate
 from chatchat.retrieval.registry import DocumentRecord
 from chatchat.retrieval.store import Store
 
@@ -17,8 +20,18 @@ def unit(*values: float) -> np.ndarray:
 
 
 @pytest.fixture
-def store(tmp_path):
+def local_store(tmp_path):
     return Store(tmp_path / "kbs", tmp_path / "db", index_threshold=1000)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    """The knowledge-base group runs on the local data dir and on a real S3 server (tests/s3_server.py)."""
+    if request.param == "local":
+        return Store(tmp_path / "kbs", tmp_path / "db", index_threshold=1000)
+    server = request.getfixturevalue("s3")
+    settings = Settings(home=tmp_path / "home", db_uri=server.uri(), db_storage_options=server.options())
+    return Store(settings.kb_dir, settings.db_dir, 1000, locate(settings))
 
 
 def add_document(kb, file, texts, vectors, status="ready"):
@@ -36,7 +49,7 @@ def add_document(kb, file, texts, vectors, status="ready"):
     return record.doc_id
 
 
-def test_names_any_script_but_no_paths_or_control_characters(store):
+def test_names_any_script_but_no_paths_or_control_characters():
     assert check_kb_name(" 知识库-1 ") == "知识库-1"
     for bad in ["", "../x", "a/b", ".hidden", "x" * 65, "a\x00b", "tab\there", "C:\\x"]:
         with pytest.raises(InvalidName):
@@ -133,7 +146,8 @@ def test_cleanup_rolls_back_interrupted_ingests_and_orphans(store):
     assert status == {"done.txt": ("ready", 1), "half.txt": ("failed", 0)}
 
 
-def test_vector_index_is_built_past_the_threshold_and_search_still_finds(store, tmp_path):
+def test_vector_index_is_built_past_the_threshold_and_search_still_finds(local_store):
+    store = local_store
     store.create("big", embedding="e", dim=8)
     kb = store.get("big")
     rng = np.random.default_rng(0)
@@ -145,7 +159,8 @@ def test_vector_index_is_built_past_the_threshold_and_search_still_finds(store, 
     assert hits[0].text == "row 42"
 
 
-def test_relevance_matches_the_order_and_score_stays_the_cosine(store):
+def test_relevance_matches_the_order_and_score_stays_the_cosine(local_store):
+    store = local_store
     store.create("kb", embedding="e", dim=8)
     kb = store.get("kb")
     # "b" is found by both retrievers, "a" only by its vector: the fused order and the cosine disagree
@@ -163,7 +178,8 @@ def test_relevance_matches_the_order_and_score_stays_the_cosine(store):
     assert hybrid[0].relevance <= 1.0
 
 
-def test_search_logs_no_lance_deprecation_warning(store, capfd):
+def test_search_logs_no_lance_deprecation_warning(local_store, capfd):
+    store = local_store
     store.create("kb", embedding="e", dim=8)
     kb = store.get("kb")
     add_document(kb, "a.txt", ["alpha text", "beta text"], [unit(1), unit(0, 1)])
@@ -171,3 +187,23 @@ def test_search_logs_no_lance_deprecation_warning(store, capfd):
     for mode in ("hybrid", "vector", "fulltext"):
         kb.search(unit(1), "alpha", top_k=2, mode=mode)
     assert "Deprecation warning" not in capfd.readouterr().err
+
+
+def test_originals_are_kept_beside_the_tables_and_go_with_their_document(store, tmp_path):
+    store.create("kb", embedding="e", dim=8)
+    kb = store.get("kb")
+    source = tmp_path / "source.md"
+    source.write_text("# 原文\n", encoding="utf-8")
+    add_document(kb, "wiki/原文.md", ["原文"], [unit(1)])
+    kb.keep_original(source, "wiki/原文.md")
+    assert kb.kept_files() == ["wiki/原文.md"]
+    assert kb.original("wiki/原文.md").read_text(encoding="utf-8") == "# 原文\n"
+    with pytest.raises(InvalidName):
+        kb.original("../kb.json")
+    kb.remove_file("wiki/原文.md")
+    assert kb.kept_files() == [] and kb.original("wiki/原文.md") is None and kb.documents() == []
+    kb.keep_original(source, "again.md")
+    store.delete("kb")
+    assert store.names() == [] and not store.exists("kb")
+    store.create("kb", embedding="e", dim=8)
+    assert store.get("kb").kept_files() == []  # nothing of the deleted one is left

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatchat.ingest.docnames import original_path, safe_file_name
+from chatchat.ingest.docnames import safe_file_name
 from chatchat.retrieval.embeddings import Embedder
-from chatchat.fs import atomic_copy, sha256_of
+from chatchat.fs import sha256_of
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
 from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.ingest.split import Chunk, enhance, split_elements
@@ -150,7 +150,7 @@ class Ingestor:
                 self._report(name, index, count, "store", writer.stored, len(chunks))
                 writer.add_chunks(rows)
             self._check_cancel()
-            atomic_copy(staged, original_path(self.kb.files_dir, name))
+            self.kb.keep_original(staged, name)
         self._report(name, index, count, "done", len(chunks), len(chunks))
         replaced = existing is not None and existing.status == "ready"
         return FileResult(file=name, status="replaced" if replaced else "added", chunks=writer.stored, pages=pages)

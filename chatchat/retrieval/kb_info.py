@@ -1,4 +1,4 @@
-"""A knowledge base's folder and its description, kb.json: name, embedding model, chunking, owner, tables."""
+"""A knowledge base's description, kb.json (kept in its blobs, chatchat.retrieval.blobs): name, embedding model, chunking, owner, tables."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 from chatchat.errors import InvalidName
-from chatchat.fs import atomic_write
 from chatchat.policy import legacy_owner
+from chatchat.retrieval.blobs import Blobs
 
 MAX_NAME = 64
 
@@ -49,13 +48,14 @@ def check_kb_name(name: str) -> str:
     return cleaned
 
 
-def read_info(folder: Path) -> KBInfo:
-    data = json.loads((folder / "kb.json").read_text(encoding="utf-8"))
-    info = KBInfo(**{"owner": legacy_owner(folder.name), **data})
+def read_info(blobs: Blobs, name: str) -> KBInfo:
+    """The kb.json of knowledge base `name` in its blobs; FileNotFoundError when there is none."""
+    data = json.loads(blobs.read_text("kb.json"))
+    info = KBInfo(**{"owner": legacy_owner(name), **data})
     if "owner" not in data:  # made before owners were recorded: recognised once, then stored
-        write_info(folder, info)
+        write_info(blobs, info)
     return info
 
 
-def write_info(folder: Path, info: KBInfo) -> None:
-    atomic_write(folder / "kb.json", json.dumps(asdict(info), ensure_ascii=False, indent=2))
+def write_info(blobs: Blobs, info: KBInfo) -> None:
+    blobs.write_text("kb.json", json.dumps(asdict(info), ensure_ascii=False, indent=2))

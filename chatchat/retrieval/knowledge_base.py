@@ -1,8 +1,10 @@
-"""One knowledge base: its folder, its registry and chunk table, and the write protocol over them.
+"""One knowledge base: its blobs (kb.json, the kept originals), its registry and chunk table, and the write
+protocol over them.
 
 A document's chunks are written before its registry row says "ready" (`document_writer`); rows left
 "ingesting" or "deleting" by a crash are cleaned up at the next start (`cleanup`), so search never returns
-part of a document. Writes are serialised by a lock that also holds across processes (the CLI beside the app).
+part of a document. Writes are serialised by a lock that also holds across processes of this machine (the
+CLI beside the app); on object storage, what holds between machines is chatchat.retrieval.location's.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from filelock import FileLock
 
 from chatchat.errors import InvalidName, NotFound
-from chatchat.ingest.docnames import original_path
+from chatchat.retrieval.blobs import Blobs
 from chatchat.retrieval.chunks import KEEP_VERSIONS, Candidates, ChunkRow, ChunkTable, Hit
 from chatchat.retrieval.kb_info import KBInfo, write_info
 from chatchat.retrieval.registry import DocumentRecord, Registry
@@ -43,10 +45,13 @@ class DocumentWriter:
 
 
 class KnowledgeBase:
-    def __init__(self, db: lancedb.DBConnection, folder: Path, info: KBInfo, index_threshold: int):
+    def __init__(self, db: lancedb.DBConnection, blobs: Blobs, folder: Path, info: KBInfo, index_threshold: int):
+        """blobs: where kb.json and the originals are kept; folder: the local folder of the lock and staging
+        (the knowledge base's own folder in the data dir, else its folder in the local cache)."""
+        self.blobs = blobs
         self.folder = folder
         self.info = info
-        self.files_dir = folder / "files"
+        self.files_dir = folder / "files"  # where originals are, or are staged to from object storage
         self.index_threshold = index_threshold  # chunks from which optimize() builds the vector index
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(folder / ".write.lock"))
@@ -101,15 +106,22 @@ class KnowledgeBase:
         for doc_id in versions:
             self._remove(doc_id)
         try:
-            original = original_path(self.files_dir, file)
+            self.blobs.delete(f"files/{file}")
         except InvalidName:
             return  # a link on the way: nothing outside the folder is ever deleted through it
-        if original.is_file():
-            original.unlink()
-        for folder in original.parents:  # the sub-folders a folder upload made, once empty
-            if folder == self.files_dir or not folder.is_relative_to(self.files_dir) or any(folder.iterdir()):
-                break
-            folder.rmdir()
+
+    def keep_original(self, source: Path, file: str) -> None:
+        """Keep the local file `source` as the original of document `file`, whole or not at all."""
+        self.blobs.put(source, f"files/{file}")
+
+    def kept_files(self) -> list[str]:
+        """The document names of the kept originals, sorted."""
+        return self.blobs.files("files")
+
+    def original(self, file: str) -> Path | None:
+        """A local file holding the kept original of document `file` (staged from object storage), None when
+        none is kept. Raises InvalidName for a name that is not safe or goes through a link."""
+        return self.blobs.local_path(f"files/{file}")
 
     def update_chunk(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
         """Replace one chunk's text (searched as it is) and vector; hold writing() and optimize() after."""
@@ -118,7 +130,7 @@ class KnowledgeBase:
     def set_description(self, description: str) -> KBInfo:
         with self.writing():
             self.info = replace(self.info, description=description)
-            write_info(self.folder, self.info)
+            write_info(self.blobs, self.info)
         return self.info
 
     # --- reading --------------------------------------------------------------------------

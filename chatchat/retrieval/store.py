@@ -1,7 +1,7 @@
-"""All knowledge bases under one data dir, in an embedded LanceDB.
+"""All knowledge bases of one store: the data dir's embedded LanceDB, or object storage (chatchat.retrieval.location).
 
-Each knowledge base has a folder `<data>/knowledge_bases/<name>/` (kb.json and the original files,
-chatchat.retrieval.kb_info) and two tables: `<table_id>_chunks` (chatchat.retrieval.chunks: chunks with
+Each knowledge base has a folder of blobs `knowledge_bases/<name>/` (kb.json, chatchat.retrieval.kb_info, and
+the originals under files/; chatchat.retrieval.blobs) and two tables: `<table_id>_chunks` (chatchat.retrieval.chunks: chunks with
 vectors and full-text index, and search) and `<table_id>_docs` (chatchat.retrieval.registry: the document
 registry). One knowledge base and its write protocol: chatchat.retrieval.knowledge_base.
 """
@@ -13,7 +13,6 @@ import shutil
 import threading
 import uuid
 from dataclasses import asdict
-from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,10 +23,13 @@ from chatchat.policy import legacy_owner, visible
 from chatchat.retrieval.chunks import Hit, chunk_schema
 from chatchat.retrieval.kb_info import KBInfo, check_kb_name, now_iso, read_info, write_info
 from chatchat.retrieval.knowledge_base import KnowledgeBase
+from chatchat.retrieval.location import Location, locate
 from chatchat.retrieval.registry import DOC_SCHEMA, DocumentRecord
 
 if TYPE_CHECKING:
     import lancedb
+
+    from chatchat.config import Settings
 
 # Hit and DocumentRecord are still taken from here by service.py (mid-edit by its owner); their home modules
 # are chatchat.retrieval.chunks and .registry. To go once service.py imports them from there.
@@ -35,27 +37,33 @@ __all__ = ["DocumentRecord", "Hit", "KBInfo", "KnowledgeBase", "Store"]
 
 
 class Store:
-    """All knowledge bases under one data dir."""
+    """All knowledge bases of one store: by default the data dir's (`kb_dir`, `db_dir`), else `location`'s."""
 
-    def __init__(self, kb_dir: Path, db_dir: Path, index_threshold: int = 50_000):
-        self.kb_dir = kb_dir
+    def __init__(self, kb_dir: Path, db_dir: Path, index_threshold: int = 50_000, location: Location | None = None):
+        self.location = location or Location.folder(kb_dir, db_dir)
+        self.blobs = self.location.blobs
+        self.kb_dir = self.location.local  # local folders of the knowledge bases: locks, staging, staged originals
         self.kb_dir.mkdir(parents=True, exist_ok=True)
-        self.db_dir = db_dir
         self.index_threshold = index_threshold
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Store":
+        """The store the settings name (`db_uri`; empty: the data dir)."""
+        return cls(settings.kb_dir, settings.db_dir, settings.vector_index_threshold, locate(settings))
 
     def _folder(self, name: str) -> Path:
         return self.kb_dir / check_kb_name(name)
 
     def names(self) -> list[str]:
-        return sorted(p.name for p in self.kb_dir.iterdir() if (p / "kb.json").is_file())
+        return [name for name in self.blobs.folders() if self.blobs.child(name).exists("kb.json")]
 
     @cached_property
     def db(self) -> lancedb.DBConnection:
         import lancedb  # at first use: its import is most of the time of a command that only lists
 
-        return lancedb.connect(str(self.db_dir), read_consistency_interval=timedelta(0))
+        return lancedb.connect(self.location.tables, **self.location.connect)
 
     def list(self) -> list[KBInfo]:
         """From the kb.json files: listing opens no table."""
@@ -64,7 +72,7 @@ class Store:
             with self._lock:
                 kb = self._open.get(name)
             try:
-                infos.append(kb.info if kb else read_info(self.kb_dir / name))
+                infos.append(kb.info if kb else read_info(self.blobs.child(name), name))
             except FileNotFoundError:  # deleted meanwhile
                 continue
         return infos
@@ -74,7 +82,7 @@ class Store:
         listed = []
         for name in self.names():
             try:
-                data = json.loads((self.kb_dir / name / "kb.json").read_text(encoding="utf-8"))
+                data = json.loads(self.blobs.child(name).read_text("kb.json"))
             except (OSError, ValueError):
                 continue
             if visible(data.get("owner", legacy_owner(name))):
@@ -82,7 +90,7 @@ class Store:
         return listed
 
     def exists(self, name: str) -> bool:
-        return (self._folder(name) / "kb.json").is_file()
+        return self.blobs.child(check_kb_name(name)).exists("kb.json")
 
     def get(self, name: str) -> KnowledgeBase:
         folder = self._folder(name)
@@ -90,11 +98,14 @@ class Store:
         with self._lock:
             if key in self._open:
                 return self._open[key]
-            meta = folder / "kb.json"
-            if not meta.is_file():
+            blobs = self.blobs.child(key)
+            try:
+                info = read_info(blobs, key)
+            except FileNotFoundError:
                 known = ", ".join(self._listed_names()) or "none yet"
-                raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.")
-            kb = KnowledgeBase(self.db, folder, read_info(folder), self.index_threshold)
+                raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.") from None
+            folder.mkdir(parents=True, exist_ok=True)
+            kb = KnowledgeBase(self.db, blobs, folder, info, self.index_threshold)
             self._open[key] = kb
             return kb
 
@@ -113,7 +124,8 @@ class Store:
         if chunk_overlap >= chunk_size:
             raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).")
         with self._lock:
-            if (folder / "kb.json").exists():
+            blobs = self.blobs.child(folder.name)
+            if blobs.exists("kb.json"):
                 raise AlreadyExists(f"A knowledge base named '{folder.name}' already exists.")
             info = KBInfo(
                 name=folder.name,
@@ -130,18 +142,19 @@ class Store:
             (folder / "files").mkdir(parents=True, exist_ok=True)
             self.db.create_table(f"{info.table_id}_chunks", schema=chunk_schema(dim))
             self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
-            write_info(folder, info)  # the knowledge base exists from this moment
+            write_info(blobs, info)  # the knowledge base exists from this moment
             return info
 
     def delete(self, name: str) -> None:
         kb = self.get(name)
         with kb.writing():
-            (kb.folder / "kb.json").unlink()
+            kb.blobs.delete("kb.json")
             with self._lock:
                 self._open.pop(kb.folder.name, None)
             for suffix in ("_chunks", "_docs"):
                 self.db.drop_table(f"{kb.info.table_id}{suffix}", ignore_missing=True)
-        shutil.rmtree(kb.folder, ignore_errors=True)
+        kb.blobs.delete_tree()
+        shutil.rmtree(kb.folder, ignore_errors=True)  # the local folder (on object storage: its cache)
 
     def switch_embedding(self, name: str, embedding: str, dim: int) -> KBInfo:
         """Give a knowledge base another embedding model: new, empty tables for its chunks and documents
@@ -155,7 +168,7 @@ class Store:
             info = KBInfo(**{**asdict(kb.info), "embedding": embedding, "dim": dim, "table_id": table_id})
             self.db.create_table(f"{info.table_id}_chunks", schema=chunk_schema(dim))
             self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
-            write_info(kb.folder, info)
+            write_info(kb.blobs, info)
             with self._lock:
                 self._open.pop(kb.folder.name, None)
             for suffix in ("_chunks", "_docs"):
