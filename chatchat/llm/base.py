@@ -12,17 +12,15 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Literal, NotRequired, Sequence, TypedDict
+from typing import Iterable, Iterator, Literal, NotRequired, Sequence, TypedDict
 
 import psutil
 
+from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.gguf import check_gguf
 from chatchat.llm.tools import ToolCall, no_tools_error
 from chatchat.models.catalog import LLMEntry, ProviderEntry
-
-if TYPE_CHECKING:
-    from chatchat.config import Settings
 
 GIB = 1024**3
 LOCK_POLL = 0.1  # seconds between checks of `cancel` while a stream waits for its engine

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
+from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import ChatModel, ModelRef, Request, check_fits_memory, cpu_threads, local_file_size
 from chatchat.llm.gguf import check_gguf, read_metadata, render_chat
-
-if TYPE_CHECKING:
-    from chatchat.config import Settings
 
 
 class CTransformersModel(ChatModel):

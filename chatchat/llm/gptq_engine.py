@@ -15,14 +15,12 @@ import gc
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
+from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import ChatModel, ModelRef, Request, check_fits_memory, cpu_threads
 from chatchat.models.catalog import LLMEntry
-
-if TYPE_CHECKING:
-    from chatchat.config import Settings
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
+from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.base import (
     ChatModel,
@@ -28,9 +29,6 @@ from chatchat.llm.base import (
 )
 from chatchat.llm.gguf import check_gguf
 from chatchat.llm.tools import ToolCalls
-
-if TYPE_CHECKING:
-    from chatchat.config import Settings
 
 # llama.cpp's own CLI default; llama-cpp-python's is 1.0, with which small models loop on one sentence for
 # the whole max_tokens (SmolLM2 135M did, answering Chinese)

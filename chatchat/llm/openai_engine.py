@@ -8,17 +8,14 @@ go to the provider as they are; the calls come back in streamed pieces and leave
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
-from chatchat.config import KeyStore
+from chatchat.config import KeyStore, Settings
 from chatchat.errors import ChatchatError, ProviderError
 from chatchat.llm.base import ChatModel, Event, ModelRef, Request, estimate_tokens
 from chatchat.llm.tools import ToolCalls
 from chatchat.models.catalog import ProviderEntry
-
-if TYPE_CHECKING:
-    from chatchat.config import Settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLOUD_CONTEXT = 8192  # assumed context of a provider model the catalog does not describe
