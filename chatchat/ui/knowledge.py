@@ -1,5 +1,6 @@
 """The Knowledge bases tab: create, delete and rebuild knowledge bases; upload files or folders with
-per-file progress and a cancel; the document table with delete, re-ingest and chunk view; a test search.
+per-file progress and a cancel; the document table with delete, re-ingest and chunk view; a test search;
+the Evaluate sub-tab (chatchat.ui.evaluation.EvaluationPanel, following this page's picker).
 
 Who may see, change or create a knowledge base is the policy's to say (`services.policy`); this page
 only asks. It tells the other pages through `events.kbs` when knowledge bases or their documents changed,
@@ -21,12 +22,12 @@ from chatchat.ingest.sniff import is_hidden_or_system
 from chatchat.jobs import Job
 from chatchat.policy import DEMO_KB, Caller
 from chatchat.service import SEARCH_MODES
-from chatchat.ui.common import Refresh, caller_of, file_names, guarded, info, kb_choices
+from chatchat.ui.common import Context, Refresh, caller_of, file_names, guarded, info, kb_choices
 from chatchat.ui.embedding_advice import chinese_notice, create_hint, new_kb_choice
 from chatchat.ui.evaluation import EvaluationPanel
 from chatchat.ui.i18n import t, tr
 from chatchat.ui.kb_views import chunks_frame, docs_frame, hits_html, kb_card
-from chatchat.ui.page import Page, bump
+from chatchat.ui.page import Events, Page, bump
 from chatchat.ui.progress import follow, summarize
 from chatchat.ui.uploads import PICKED_NAMES_JS, PICKED_NAMES_LISTENER, upload_names
 
@@ -35,7 +36,7 @@ INGEST_LANE = {"concurrency_id": "ingest", "concurrency_limit": 2}  # a long ing
 
 
 class KnowledgePage(Page):
-    def __init__(self, ctx, events):
+    def __init__(self, ctx: Context, events: Events):
         super().__init__(ctx, events)
         self.policy = self.services.policy
         self._cancels: dict[str, threading.Event] = {}  # the running ingest of each browser session (one at a time)
