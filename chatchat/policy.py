@@ -21,9 +21,12 @@ import hashlib
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, TypeVar
 
 from chatchat.errors import AlreadyExists, ChatchatError, InvalidName, NotFound
+
+if TYPE_CHECKING:
+    from chatchat.config import Settings
 
 SPACE_ENV = "SPACE_ID"
 DEMO_KB = "demo"  # the knowledge base a Space's visitors share (its contents: chatchat.space)
@@ -153,6 +156,11 @@ class Policy:
         """Download, delete, add or pick a default model."""
         return not self.public
 
+    def may_search_web(self, settings: Settings) -> bool:
+        """Send questions to a search engine and read the pages it finds (search-engine chat, the agent's
+        web tools); `public` policies also refuse pages of this machine's own network."""
+        return True
+
     def started_conversation(self, caller: Caller, conversation_id: str) -> None:
         """`caller` made this conversation (a Space remembers it, to show it to them alone)."""
 
@@ -200,6 +208,9 @@ class SpacePolicy(Policy):
 
     def own_kb(self, caller: Caller) -> str | None:
         return session_kb_name(caller.session) if caller.session else None
+
+    def may_search_web(self, settings: Settings) -> bool:
+        return settings.web_enabled_on_space  # off unless the Space's owner turned it on
 
     def check_visible(self, kb_name: str, caller: Caller) -> None:
         if kb_name not in self.protected and kb_name != self.own_kb(caller):

@@ -4,7 +4,7 @@ loaded models, and no presentation logic."""
 from __future__ import annotations
 
 import threading
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -30,6 +30,7 @@ from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase,
 
 if TYPE_CHECKING:
     from chatchat.models.manager import ModelManager
+    from chatchat.web.retriever import WebRetriever
 
 
 class Services:
@@ -280,6 +281,28 @@ class Services:
         scope = Scope(attached, files=True) if attached else Scope(", ".join(kbs))
         return self.answerer.answer(question, retrieve, scope, refuse_when_empty=refuse_when_empty, **options)
 
+    def web_retriever(self, provider: str | None = None, top_k: int | None = None) -> WebRetriever:
+        """The retrieve function over the web (chatchat.web): `provider` (else Settings' web_provider), if the
+        policy lets this app search the web; a public one reads no page of this machine's network."""
+        from chatchat.web.registry import open_provider
+        from chatchat.web.retriever import WebRetriever
+
+        engine = open_provider(self.settings, provider, allowed=self.policy.may_search_web(self.settings))
+        return WebRetriever(self.settings, self.catalog, self.embedders, engine, top_k=top_k,
+                            allow_private=not self.policy.public)
+
+    def web_answer(self, question: str, *, provider: str | None = None, top_k: int | None = None,
+                   **options: Any) -> Iterator[AnswerEvent]:
+        """An answer grounded in web pages (`options` as for answer), ending with which sources could not be
+        read. A provider that cannot be used (none picked, no key, off on a Space) is the one "error" event."""
+        from chatchat.web.notes import web_answer
+
+        try:
+            retriever = self.web_retriever(provider, top_k)
+        except ChatchatError as exc:
+            return iter([AnswerEvent("error", text=exc.message, error=exc)])
+        return web_answer(self.answerer, retriever, question, **options)
+
     def reply(self, conversation_id: str, question: str, *, model: str | None = None,
               cancel: threading.Event | None = None, **options: Any) -> Iterator[AnswerEvent]:
         """Answer inside a conversation: its mode, knowledge base, model and history, with "stage" events.
@@ -298,8 +321,8 @@ class Services:
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
             return
-        events = self.answer(question, kb=kb, attached=attached, model=model_id, history=history, cancel=cancel,
-                             stages=True, **options)
+        answer = self.web_answer if conversation.mode == "web" else partial(self.answer, kb=kb, attached=attached)
+        events = answer(question, model=model_id, history=history, cancel=cancel, stages=True, **options)
         yield from recorded(events, self.conversations, conversation_id, model_id)
 
     def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:

@@ -44,6 +44,7 @@ class Source:
     score: float
     chunk_index: int | None = None  # the chunk that matched
     span: tuple[int, int] | None = None  # the chunks the model read around it, first and last
+    url: str = ""  # a web page's address (web answers); empty for a knowledge base's passage
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +165,7 @@ def _source(index: int, passage: Passage) -> Source:
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1] + "…"
     return Source(index, hit.kb, hit.file, hit.page, hit.section, snippet, round(float(hit.score), 4),
-                  hit.chunk_index, (passage.first, passage.last))
+                  hit.chunk_index, (passage.first, passage.last), hit.url)
 
 
 class Answerer:

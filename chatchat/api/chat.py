@@ -19,6 +19,7 @@ from chatchat.llm.base import Message
 from chatchat.service import Services
 
 KB_PREFIX = "kb:"
+WEB_PREFIX = "web:"  # web:<model>: <model> answers from the pages a search engine finds (chatchat.web)
 
 
 def kb_of(model_id: str) -> list[str] | None:
@@ -40,6 +41,8 @@ class ChatJob:
     llm: str | None = None  # the model that answers for a knowledge base (None: settings.default_llm)
     kb: list[str] | None = None  # set from model by check()
     rag: bool = False  # answer through chatchat.answer.answerer (server-side prompt) even without a knowledge base
+    web: bool = False  # set from model by check(): web:<model>, answered from the web
+    web_provider: str | None = None  # the search engine (None: Settings' web_provider)
 
 
 def check(job: ChatJob, services: Services, param: str = "model", kb_param: str = "model") -> None:
@@ -50,19 +53,25 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
             job.kb = list(dict.fromkeys(known_kb(services, name) for name in names))
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found" if kb_param == "model" else "not_found", param=kb_param) from exc
+    if job.model and job.model.startswith(WEB_PREFIX):
+        job.web, job.llm = True, job.model[len(WEB_PREFIX):] or None
+        try:
+            services.web_retriever(job.web_provider)  # no provider picked, no key, off on a Space: refused now
+        except ChatchatError as exc:
+            raise ApiError(exc.message, status=400, code="web_unavailable", param="web_provider") from exc
     try:
-        answering = (job.llm if job.kb else job.model) or services.settings.default_llm
+        answering = (job.llm if job.kb or job.web else job.model) or services.settings.default_llm
         reason = services.unusable_reason(answering)
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found", param=param) from exc
     if reason:
         raise ApiError(reason, status=404, code="model_not_found", param=param)
-    if (job.kb or job.rag) and (not job.messages or job.messages[-1]["role"] != "user"):
+    if (job.kb or job.rag or job.web) and (not job.messages or job.messages[-1]["role"] != "user"):
         raise ApiError("The last message must be the user's question.", param="messages")
 
 
 def answer_events(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
-    events = _grounded(job, services, cancel) if job.kb or job.rag else _plain(job, services, cancel)
+    events = _grounded(job, services, cancel) if job.kb or job.rag or job.web else _plain(job, services, cancel)
     return _stop_at(events, job.stop, cancel) if job.stop else events
 
 
@@ -79,17 +88,12 @@ async def started(job: ChatJob, services: Services, request: Request) -> tuple[T
 
 def _grounded(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
     *history, question = job.messages
-    return services.answer(
-        question["content"],
-        model=job.llm if job.kb else job.model,
-        kb=job.kb,
-        history=[m for m in history if m["role"] in ("user", "assistant")],
-        top_k=job.top_k,
-        score_threshold=job.score_threshold,
-        temperature=job.temperature,
-        max_tokens=job.max_tokens,
-        cancel=cancel,
-    )
+    options = dict(model=job.llm if job.kb or job.web else job.model, top_k=job.top_k,
+                   history=[m for m in history if m["role"] in ("user", "assistant")],
+                   temperature=job.temperature, max_tokens=job.max_tokens, cancel=cancel)
+    if job.web:
+        return services.web_answer(question["content"], provider=job.web_provider, **options)
+    return services.answer(question["content"], kb=job.kb, score_threshold=job.score_threshold, **options)
 
 
 def _plain(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
@@ -148,6 +152,7 @@ def footnote_block(sources: tuple[Source, ...] | list[Source]) -> str:
     several = len({source.kb for source in sources}) > 1
     for source in sources:
         where = f"{source.file}, p. {source.page}" if source.page is not None else source.file
+        where = f"[{where}]({source.url})" if source.url else where
         where = f"{source.kb} / {where}" if several else where
         lines.append(f"[{source.index}] **{where}**: {source.snippet}")
     return "\n\n---\n" + "  \n".join(lines)

@@ -39,7 +39,8 @@ class ChatCompletionRequest(RequestModel):
     are accepted and ignored. `top_k`, `score_threshold` and `footnotes` apply to knowledge-base models."""
 
     model_config = ConfigDict(extra="ignore")
-    model: str = Field(min_length=1, max_length=256, description="an id from /v1/models; kb:<name> answers from a knowledge base")
+    model: str = Field(min_length=1, max_length=256, description="an id from /v1/models; kb:<name> answers from a "
+                       "knowledge base; web:<model> answers from web pages a search engine finds (web:: the default model)")
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -51,6 +52,10 @@ class ChatCompletionRequest(RequestModel):
     top_k: TopK | None = Field(None, description="knowledge-base models: passages to retrieve")
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="knowledge-base models: minimum cosine similarity")
     footnotes: bool = Field(False, description="knowledge-base models: append the sources as a Markdown block")
+    web_provider: str | None = Field(
+        None, max_length=32, description="web:<model>: the search engine (searxng, duckduckgo, bing, tavily, brave, "
+        "exa); default: the one picked in Settings (web_provider)",
+    )
     knowledge_bases: list[KBName] | None = Field(
         None, min_length=1, max_length=20,
         description="answer from these knowledge bases with `model` (like model kb:<a>,<b>); ranks are fused across them",

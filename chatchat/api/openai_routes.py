@@ -2,7 +2,8 @@
 
 A knowledge base is offered as the model `kb:<name>`: its answers are grounded in the knowledge base
 and carry their passages in the extra field `sources` (and, with `"footnotes": true`, as a Markdown
-block at the end of the answer).
+block at the end of the answer). `web:<model>` answers the same way from the pages a search engine finds
+(the extra field `web_provider`, else the one picked in Settings); each source's `url` is its page.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import KB_PREFIX, ChatJob, check, footnote_block, started
+from chatchat.api.chat import KB_PREFIX, WEB_PREFIX, ChatJob, check, footnote_block, started
 from chatchat.api.chat_schemas import ChatCompletionRequest
 from chatchat.api.deps import get_services, listed_kbs
 from chatchat.api.errors import ApiError, error_payload
@@ -99,19 +100,21 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
 
 
 # --- chat completions ---------------------------------------------------------------------------
-@router.post("/chat/completions", summary="Chat (streaming or not); kb:<name> answers from a knowledge base",
+@router.post("/chat/completions", summary="Chat (streaming or not); kb:<name> answers from a knowledge base, "
+             "web:<model> from the web",
              responses=CHAT_RESPONSES)
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     services = get_services(request)
     job = ChatJob(
         model=_kb_model(body),
-        llm=None if body.model.startswith(KB_PREFIX) else body.model,
+        llm=None if body.model.startswith((KB_PREFIX, WEB_PREFIX)) else body.model,
         messages=[{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages],
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         stop=body.stops(),
         top_k=body.top_k,
         score_threshold=body.score_threshold,
+        web_provider=body.web_provider,
     )
     await run_in_threadpool(check, job, services)
     stream, first = await started(job, services, request)
@@ -151,12 +154,12 @@ class _Reply:
                 "total_tokens": self.prompt_tokens + self.completion_tokens}
 
     def _extra(self) -> dict:
-        if not self.job.kb:
+        if not (self.job.kb or self.job.web):
             return {}
         return {"sources": [s.to_dict() for s in self.sources], **({"query": self.query} if self.query else {})}
 
     def _footnotes(self) -> str:
-        return footnote_block(self.sources) if self.body.footnotes and self.job.kb else ""
+        return footnote_block(self.sources) if self.body.footnotes and (self.job.kb or self.job.web) else ""
 
     def _take(self, event: AnswerEvent) -> str:
         """The text an event adds to the answer; raises the error an error event carries."""

@@ -1,4 +1,4 @@
-"""`chatchat ask [--kb NAME] [--model ID] [--files F...] "question"`: stream an answer to the terminal.
+"""`chatchat ask [--kb NAME | --files F... | --web [ENGINE]] [--model ID] "question"`: stream an answer to the terminal.
 
 Exit codes: 0 answered; 1 the answer or one of --files failed (provider down, model crashed...);
 2 bad input (empty question, unknown model or knowledge base); 130 interrupted.
@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model id from `chatchat models list`, provider/model (e.g. deepseek/deepseek-chat), "
                                    "or the path of a GGUF file (added to your models)")
     p.add_argument("--files", nargs="+", type=Path, metavar="F", help="answer from these files (a temporary knowledge base)")
+    p.add_argument("--web", nargs="?", const="", metavar="ENGINE",
+                   help="answer from web pages a search engine finds: searxng, duckduckgo, bing, tavily, brave or exa "
+                        "(default: the one picked in Settings, web_provider)")
     p.add_argument("--top-k", type=int, help="passages to retrieve")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
@@ -46,8 +49,8 @@ def _ask(args: argparse.Namespace) -> int:
     if args.question is None:
         print("error: no question given", file=sys.stderr)
         return EXIT_USAGE
-    if args.kb and args.files:
-        print("error: use --kb or --files, not both", file=sys.stderr)
+    if sum(bool(x) for x in (args.kb, args.files, args.web is not None)) > 1:
+        print("error: use one of --kb, --files and --web", file=sys.stderr)
         return EXIT_USAGE
     settings = load_settings(home=args.home)
     if args.model and _is_path(args.model):
@@ -59,7 +62,7 @@ def _ask(args: argparse.Namespace) -> int:
     services = None
     kb = args.kb
     status = EXIT_OK
-    if kb or args.files:
+    if kb or args.files or args.web is not None:
         from chatchat.service import Services
 
         services = Services.open(settings)
@@ -82,6 +85,8 @@ def _ask(args: argparse.Namespace) -> int:
         options = {"model": args.model, "temperature": args.temperature, "max_tokens": args.max_tokens}
         if services is None:
             events = Answerer(settings, llms).answer(args.question, **options)
+        elif args.web is not None:
+            events = services.web_answer(args.question, provider=args.web or None, top_k=args.top_k, **options)
         else:
             events = services.answer(args.question, kb=kb, top_k=args.top_k, **options,
                                      attached=", ".join(Path(f).name for f in args.files) if args.files else None)
@@ -143,7 +148,8 @@ def _show(event: AnswerEvent) -> None:
             print("\nSources:")
         for source in event.sources:
             page = f", page {source.page}" if source.page is not None else ""
-            print(f"  [{source.index}] {source.file}{page} (score {source.score:.2f}): {source.snippet}")
+            link = f" <{source.url}>" if source.url else ""
+            print(f"  [{source.index}] {source.file}{page}{link} (score {source.score:.2f}): {source.snippet}")
     elif event.kind == "done" and event.cancelled:
         print("(stopped)", file=sys.stderr)
     elif event.kind == "error":
