@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from chatchat.llm import LLMManager  # noqa: E402
 from chatchat.llm.llama_cpp_engine import REPEAT_PENALTY  # noqa: E402
-from chatchat.answer.answerer import Answerer, build_prompt  # noqa: E402
+from chatchat.answer.answerer import build_prompt  # noqa: E402
+from chatchat.service import Services  # noqa: E402
 
 DOCS = [
     common.SHARED / "docs" / "unstructured" / "fake-memo.pdf",
@@ -60,7 +60,7 @@ def timed(stream) -> tuple[float, int, float]:
     return first - start, tokens, last - first
 
 
-def rag_deltas(answerer: Answerer, question: str, max_tokens: int):
+def rag_deltas(answerer: Services, question: str, max_tokens: int):
     for event in answerer.answer(question, kb="docs", model=MODEL, temperature=0, max_tokens=max_tokens):
         if event.kind == "error":
             raise SystemExit(event.text)
@@ -76,7 +76,7 @@ def raw_deltas(model, messages: list, max_tokens: int):
             yield text
 
 
-def plumbing_latency(answerer: Answerer, model, question: str, max_tokens: int) -> list[float]:
+def plumbing_latency(answerer: Services, model, question: str, max_tokens: int) -> list[float]:
     """Seconds from llama-cpp-python yielding a token's chunk to the consumer holding its rag event,
     per token: rag's own cost per token, free of the CPU contention that blurs tokens/s."""
     create = model.llama.create_chat_completion
@@ -112,9 +112,9 @@ def main() -> None:
         results = services.add_files("docs", DOCS)
         if any(r.status != "added" for r in results):
             raise SystemExit(f"ingest failed: {results}")
-        llms = LLMManager(services.settings, services.catalog)
+        llms = services.llms
         model = llms.get(MODEL)
-        answerer = Answerer(services.settings, llms, services)
+        answerer = services
         services.search("docs", "warm up")  # load the embedder before timing
         rows: dict[str, list] = {"cold": [], "warm": []}
         search_ms: list[float] = []
