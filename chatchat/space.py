@@ -66,13 +66,7 @@ def ensure_demo_kb(
 def better_model(services: Services) -> LLMEntry | None:
     """The model manager's pick for this machine, when it is not the model in use: what a first run
     points the user to after the demo answer."""
-    from chatchat.models.manager import ModelManager
-
-    manager = ModelManager(services.settings)
-    try:
-        pick = manager.recommend()
-    finally:
-        manager.close()
+    pick = services.models.recommend()
     return pick if pick is not None and pick.id != services.settings.default_llm else None
 
 
