@@ -2,9 +2,12 @@
 variants, a plain BM25 baseline, and the relevance gate.
 
 Each article (all passages with one title, joined by blank lines) is written as one .txt document and
-ingested through Services.add_files into one knowledge base per embedding model. A question is a hit at k
-when one of the top-k chunks contains a gold answer in text that comes from the gold passage (the answer
-plus up to 8 characters on one side, spaces ignored, occurs in that passage). Recall@1/3/5/10 and MRR@10.
+ingested through Services.add_files into one knowledge base per embedding model. Scoring is the app's own
+(chatchat.evaluation, what `chatchat kb eval` and the Evaluate panel run): each question is a test item
+whose `context` is its gold passage, so a hit at k is one of the top-k chunks containing a gold answer in
+text that comes from that passage (the answer plus up to 8 characters on one side occurs in it; spaces,
+width and case ignored). Recall@1/3/5/10 and MRR@10. The three modes are evaluation runs; the sweep and the
+baselines rank otherwise and are judged by the same chatchat.evaluation.judge.Judge.
 
 For every question the store's candidates (KnowledgeBase.candidates: 40 by vector, 40 by full text, the
 cosine of each) are read once per FTS tokenizer, and every ranking is computed from them with
@@ -14,7 +17,9 @@ bigrams (Chinese) and words (English), computed here (retrieval_tools.py).
 
 Gate: the last 20% of each set's articles are removed; the top cosine of every question decides
 "covered" or "not covered" at the catalog's thresholds (models.yaml `gate`); refusal = questions about a
-removed article that the gate refuses, false refusal = answerable questions it refuses. --calibrate
+removed article that the gate refuses, false refusal = answerable questions it refuses. The evaluation run
+over the same questions (those of removed articles marked unanswerable) gives the same two figures at the
+Settings level ("gate (evaluation run)"). --calibrate
 prints the thresholds these sets give (false refusal <= 5% / 10% / 20% for loose / balanced / strict).
 
 Embeddings of passages and questions are cached under bench/out/ (git-ignored); ingest chunks/s and
@@ -27,6 +32,7 @@ search p50 are measured on uncached embedders.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -40,6 +46,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from retrieval_tools import BM25, CachedEmbedder  # noqa: E402
+
+from chatchat.evaluation import runs  # noqa: E402
+from chatchat.evaluation.judge import Judge, scores as eval_scores  # noqa: E402
+from chatchat.evaluation.testset import Item  # noqa: E402
 
 SETS = ["cmrc2018-trial", "xquad-en-a", "xquad-zh-a"]
 KS = (1, 3, 5, 10)
@@ -57,9 +67,7 @@ FUSIONS = [  # label, method, vector share, rrf k
     ("minmax w0.6", "minmax", 0.6, 60), ("minmax w0.7", "minmax", 0.7, 60),
     ("zscore w0.3", "zscore", 0.3, 60), ("zscore w0.5", "zscore", 0.5, 60), ("zscore w0.7", "zscore", 0.7, 60),
 ]
-CONTEXT_CHARS = 8
 HELD_OUT_SHARE = 0.2  # of the articles, removed for the out-of-corpus questions
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass
@@ -104,37 +112,20 @@ def pick(questions: list[dict], limit: int | None) -> list[dict]:
     return [questions[int(i * step)] for i in range(limit)]
 
 
-class Judge:
-    def __init__(self, es: EvalSet):
-        self.passages = {cid: _SPACE.sub("", text) for cid, text in es.passages.items()}
+def items_of(es: EvalSet, questions: list[dict]) -> list[Item]:
+    """The questions as test items: each answer must come from its gold passage (`context`)."""
+    return [Item(question=q["question"], answers=q["answers"], context=es.passages[q["context_id"]], id=q["id"])
+            for q in questions]
 
-    def hit(self, chunk: str, question: dict) -> bool:
-        text = _SPACE.sub("", chunk)
-        passage = self.passages[question["context_id"]]
-        for answer in {_SPACE.sub("", a) for a in question["answers"] if a.strip()}:
-            start = text.find(answer)
-            while start >= 0:
-                end = start + len(answer)
-                left = text[max(0, start - CONTEXT_CHARS) : end]
-                right = text[start : end + CONTEXT_CHARS]
-                if left in passage or right in passage:
-                    return True
-                start = text.find(answer, start + 1)
-        return False
 
-    def rank(self, chunks: list[str], question: dict) -> int | None:
-        """1-based rank of the first chunk that answers, within the top 10."""
-        for rank, chunk in enumerate(chunks[:10], 1):
-            if self.hit(chunk, question):
-                return rank
-        return None
+def rank_of(item: Item, texts: list[str]) -> int | None:
+    """1-based rank of the first of (at most 10) texts that answers, by the app's judge."""
+    return Judge(item).rank([(text, "") for text in texts[:10]])
 
 
 def scores(ranks: list[int | None]) -> dict[str, float]:
-    n = len(ranks) or 1
-    out = {f"R@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in KS}
-    out["MRR"] = sum(1 / r for r in ranks if r is not None) / n
-    return out
+    figures = eval_scores(ranks, KS)
+    return {**{f"R@{k}": figures[f"hit_at_{k}"] for k in KS}, "MRR": figures["mrr"]}
 
 
 def row(system: str, ranks: list[int | None], **extra) -> dict:
@@ -166,12 +157,11 @@ def ingest(services, kb: str, paths: list[Path], embedding: str) -> dict:
     return {"chunks": sum(r.chunks for r in results), "s": t["s"]}
 
 
-def ask(services, kb: str, judge: Judge, questions: list[dict], mode: str) -> list[int | None]:
-    """Through Services.search, as the app and the API ask."""
-    return [
-        judge.rank([h.text for h in services.search(kb, q["question"], top_k=10, score_threshold=-1.0, mode=mode)], q)
-        for q in questions
-    ]
+def ask(services, kb: str, items: list[Item], mode: str, **options) -> runs.Run:
+    """An evaluation run (chatchat.evaluation.runs): through Services.search_many as the app asks, top 10
+    without a threshold, no reranker; not stored."""
+    return runs.run(services, kb, items, runs.RunOptions(top_k=10, mode=mode, score_threshold=-1.0, rerank=False,
+                                                         **options), save_as="")
 
 
 def rebuild_fts(kb, config: dict) -> None:
@@ -182,14 +172,14 @@ def rebuild_fts(kb, config: dict) -> None:
     kb.chunks_table.create_index("content", config=FTS(**{**FTS_OPTIONS, **config}), replace=True)
 
 
-def sweep(kb, judge: Judge, questions: list[dict], vectors: np.ndarray, tokenizer: str) -> dict[str, list]:
+def sweep(kb, items: list[Item], vectors: np.ndarray, tokenizer: str) -> dict[str, list]:
     """Ranks of every fusion variant (and full text alone) from one read of each question's candidates."""
     from chatchat.retrieval.fusion import fuse
 
-    found = [kb.candidates(v, q["question"], CANDIDATES, "hybrid") for q, v in zip(questions, vectors)]
+    found = [kb.candidates(v, item.question, CANDIDATES, "hybrid") for item, v in zip(items, vectors)]
 
     def ranks(order) -> list[int | None]:
-        return [judge.rank([c.rows[cid]["text"] for cid, _ in order(c)[:10]], q) for c, q in zip(found, questions)]
+        return [rank_of(item, [c.rows[cid]["text"] for cid, _ in order(c)[:10]]) for c, item in zip(found, items)]
 
     out = {f"fulltext, {tokenizer}": ranks(lambda c: c.bm25)}
     for label, method, weight, k in FUSIONS:
@@ -197,7 +187,7 @@ def sweep(kb, judge: Judge, questions: list[dict], vectors: np.ndarray, tokenize
     return out
 
 
-def run_seed(paths: list[Path], judge: Judge, questions: list[dict]) -> tuple[list[int | None], dict]:
+def run_seed(paths: list[Path], items: list[Item]) -> tuple[list[int | None], dict]:
     seed = common.SeedPipeline()
     with common.timer() as t:
         chunks = 0
@@ -205,49 +195,33 @@ def run_seed(paths: list[Path], judge: Judge, questions: list[dict]) -> tuple[li
             parts = seed.load_split(path)
             seed.add(parts)
             chunks += len(parts)
-    ranks = [judge.rank([d.page_content for d in seed.search(q["question"], 10)], q) for q in questions]
+    ranks = [rank_of(item, [d.page_content for d in seed.search(item.question, 10)]) for item in items]
     return ranks, {"chunks": chunks, "s": t["s"]}
 
 
-def answer_path(services, kb: str, questions: list[dict], held: set[str], count: int) -> dict:
-    """Ask through chatchat.answer.answerer.Answerer with the app's defaults; count sources and refusals."""
-    from chatchat.answer import prompts
-    from chatchat.llm.manager import LLMManager
-    from chatchat.answer.answerer import Answerer
-
-    answerer = Answerer(services.settings, LLMManager(services.settings, services.catalog), services)
-    inside = pick([q for q in questions if q["context_id"] not in held], count)
-    outside = pick([q for q in questions if q["context_id"] in held], count)
+def answer_path(services, kb: str, es: EvalSet, held: set[str], count: int) -> dict:
+    """`count` answerable questions and `count` about removed articles asked end to end (an evaluation run with
+    answers: the app's defaults, at most 96 tokens an answer)."""
+    inside = pick([q for q in es.questions if q["context_id"] not in held], count)
+    outside = pick([q for q in es.questions if q["context_id"] in held], count)
+    items = items_of(es, inside) + [Item(question=q["question"], unanswerable=True) for q in outside]
+    record = runs.run(services, kb, items, runs.RunOptions(top_k=10, answers=True, max_tokens=96), save_as="")
     result = {}
-    for label, group in (("answerable", inside), ("not in corpus", outside)):
-        sourced = cited = refused = errors = 0
-        seconds = 0.0
-        for q in group:
-            refusal = prompts.text(prompts.detect_language(q["question"]), "nothing_found", kb=kb)
-            text, sources = "", ()
-            with common.timer() as t:
-                for event in answerer.answer(q["question"], kb=kb, max_tokens=96, temperature=0.0):
-                    if event.kind == "sources":
-                        sources = event.sources
-                    elif event.kind == "done":
-                        text = event.text
-                    elif event.kind == "error":
-                        errors += 1
-            seconds += t["s"]
-            sourced += bool(sources)
-            cited += bool(re.search(r"\[\d+\]", text))
-            refused += text.strip() == refusal.strip()
+    for label, group in (("answerable", record.results[: len(inside)]), ("not in corpus", record.results[len(inside) :])):
         n = len(group) or 1
-        result[label] = {"n": len(group), "with_sources": sourced / n, "cites_in_text": cited / n,
-                         "refused": refused / n, "errors": errors, "s_per_answer": seconds / n}
+        result[label] = {"n": len(group), "answer_contains_gold": sum(bool(r["answer_ok"]) for r in group) / n,
+                         "with_sources": sum(bool(r["cited"]) for r in group) / n,
+                         "cites_in_text": sum(bool(re.search(r"\[\d+\]", r["answer"])) for r in group) / n,
+                         "refused": sum(r["refused"] for r in group) / n, "errors": sum(bool(r["error"]) for r in group),
+                         "s_per_answer": sum(r["seconds"] for r in group) / n}
         print(f"  answer path, {label}: {result[label]}", flush=True)
     return result
 
 
-def bm25_baseline(es: EvalSet, judge: Judge, questions: list[dict]) -> list[int | None]:
+def bm25_baseline(es: EvalSet, items: list[Item]) -> list[int | None]:
     ids = list(es.passages)
     index = BM25([es.passages[i] for i in ids])
-    return [judge.rank([es.passages[ids[i]] for i in index.rank(q["question"], 10)], q) for q in questions]
+    return [rank_of(item, [es.passages[ids[i]] for i in index.rank(item.question, 10)]) for item in items]
 
 
 def speed(services, cached: CachedEmbedder, kb: str, questions: list[dict]) -> dict:
@@ -303,11 +277,11 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
              seed: bool, answers: int) -> dict:
     from chatchat.retrieval.chunks import FTS_OPTIONS
 
-    judge = Judge(es)
+    items = items_of(es, questions)
     paths = write_articles(es, docs / es.name)
     result = {"set": es.name, "questions": len(questions), "rows": [], "sweep": {}, "speed": {}, "gate": {},
               "lang": questions[0].get("lang", "en")}  # each set is in one language
-    result["rows"].append(row("BM25 over passages (bigrams zh / words en)", bm25_baseline(es, judge, questions),
+    result["rows"].append(row("BM25 over passages (bigrams zh / words en)", bm25_baseline(es, items),
                               note=f"{len(es.passages)} passages"))
     print(f"\n== {es.name}: {len(es.articles)} articles, {len(questions)} questions", flush=True)
     print(fmt(result["rows"][-1]), flush=True)
@@ -324,7 +298,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
         print(f"-- {model}: {info['chunks']} chunks in {info['s']:.1f} s ({cached.misses} embedded, rest cached)", flush=True)
         for mode in ("vector", "fulltext", "hybrid"):
             with common.timer() as t:
-                ranks = ask(services, kb, judge, questions, mode)
+                ranks = [r["rank"] for r in ask(services, kb, items, mode).results]
             label = f"{model}, {mode}" + (f" ({product})" if mode == "fulltext" else " (default)" if mode == "hybrid" else "")
             result["rows"].append(row(label, ranks, note=f"{info['chunks']} chunks; {1000 * t['s'] / len(questions):.0f} ms/q"))
             print(fmt(result["rows"][-1]), flush=True)
@@ -333,7 +307,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
         base = services.store.get(kb)
         for name in tokenizers:
             rebuild_fts(base, TOKENIZERS[name])
-            for label, ranks in sweep(base, judge, questions, vectors, name).items():
+            for label, ranks in sweep(base, items, vectors, name).items():
                 result["sweep"].setdefault(label, {})[model] = scores(ranks)
         rebuild_fts(base, {})  # back to the store's own
         held = hold_out(services, es, kb)
@@ -343,12 +317,18 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
             for level in ("loose", "balanced", "strict"):
                 rates = gate_rates(*result["gate"][model], getattr(thresholds, level))
                 print(f"   gate {level} {getattr(thresholds, level):.3f}: {rates}", flush=True)
+        outside = [dataclasses.replace(item, unanswerable=True) if q["context_id"] in held else item
+                   for item, q in zip(items, questions)]
+        summary = ask(services, kb, outside, None).summary  # the chat's 3 hits, the gate at the Settings level
+        result.setdefault("gate_run", {})[model] = {k: summary[k] for k in ("refusal_rate", "false_refusal_rate",
+                                                                             "unanswerable", "answerable")}
+        print(f"   gate (evaluation run, {services.settings.relevance_gate}): {result['gate_run'][model]}", flush=True)
         if answers:
-            result.setdefault("answers", {})[model] = answer_path(services, kb, es.questions, held, answers)
+            result.setdefault("answers", {})[model] = answer_path(services, kb, es, held, answers)
         cached.save()
         services.delete_kb(kb)
     if seed:
-        ranks, seed_info = run_seed(paths, judge, questions)
+        ranks, seed_info = run_seed(paths, items)
         result["rows"].append(row("seed (vector, 250/50)", ranks, note=f"{seed_info['chunks']} chunks"))
         print(fmt(result["rows"][-1]), flush=True)
     return result
@@ -405,6 +385,10 @@ def section(results: list[dict], models: list[str], services, header: str, calib
                 rates = gate_rates(*r["gate"][m], thresholds[level])
                 parts.append(f"| {m} | {r['set']} | {level} ({thresholds[level]:.3f}) | "
                              f"{rates['refusal']:.2f} (n {rates['n_out']}) | {rates['false_refusal']:.2f} (n {rates['n_in']}) |")
+            run = r.get("gate_run", {}).get(m)
+            if run:
+                parts.append(f"| {m} | {r['set']} | evaluation run ({services.settings.relevance_gate}) | "
+                             f"{run['refusal_rate']:.2f} (n {run['unanswerable']}) | {run['false_refusal_rate']:.2f} (n {run['answerable']}) |")
     return "\n".join(parts)
 
 
