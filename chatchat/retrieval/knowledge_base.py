@@ -118,6 +118,11 @@ class KnowledgeBase:
         """The document names of the kept originals, sorted."""
         return self.blobs.files("files")
 
+    def originals(self) -> list[tuple[Path, str]]:
+        """Every kept original as (a local path to read it at, its document name), for a rebuild; on object
+        storage each is staged to the local cache first."""
+        return self.blobs.local_files("files")
+
     def original(self, file: str) -> Path | None:
         """A local file holding the kept original of document `file` (staged from object storage), None when
         none is kept. Raises InvalidName for a name that is not safe or goes through a link."""
