@@ -57,6 +57,9 @@ def new_page(browser, url: str, locale: str = "en-US") -> Page:
                                accept_downloads=True).new_page()
     page.goto(url + "/")
     expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+    # the session's first render is done (a pick made before it ends would be drawn over)
+    notice = "当前对话模型是" if locale.startswith("zh") else "You are chatting with"
+    expect(page.locator("#chat-hint")).to_contain_text(notice, timeout=WAIT)
     return page
 
 
@@ -67,8 +70,9 @@ def ask(page: Page, kb: str, question: str, mode: str = "Knowledge base") -> Non
     page.keyboard.press("Escape")
     text_field(page, "chat-input").fill(question)
     page.locator("#chat-send").click()
-    expect(page.locator("#chat-stop")).to_be_hidden(timeout=3 * WAIT)
-    expect(page.locator("#chat-send")).to_be_visible()
+    # the question's bubble comes with Send hidden (Stop shown); Send is back when the answer has ended
+    expect(page.locator("#chat-box .message.user").last).to_contain_text(question[:12], timeout=WAIT)
+    expect(page.locator("#chat-send")).to_be_visible(timeout=3 * WAIT)
 
 
 def open_source(page: Page, file: str) -> None:
@@ -141,28 +145,34 @@ def test_a_docx_or_markdown_source_opens_its_passage_in_context(kbs, browser, kb
     page.context.close()
 
 
-def test_a_marker_is_a_chip_that_opens_its_source_from_the_keyboard(kbs, browser):
-    """The last memo answer, its text given a marker as a model writes one: a chip, reached with Tab-focus
-    and opened with Enter; Escape gives the focus back to it."""
+@pytest.mark.parametrize(("locale", "answer", "page_word"), [
+    ("en-US", "The memo counts 20,000 bottles of water [1]. It names no other delivery [9].", "page 1"),
+    ("zh-CN", "备忘录记载了 20,000 瓶水[1]。没有提到其他交付[9]。", "第 1 页"),
+])
+def test_a_marker_is_a_chip_that_opens_its_source_from_the_keyboard(kbs, browser, locale, answer, page_word):
+    """The last memo answer, its text given markers as a model writes them: a chip, reached with
+    Tab-focus and opened with Enter; Escape gives the focus back to it."""
     url, home = kbs
     store = ConversationStore(load_settings(home).conversations_dir)
     conversation = next(c for c in store.list() if c.kb == "memo" and len(c.messages) >= 2)
-    answer = conversation.messages[-1]
-    assert answer.role == "assistant" and answer.sources
-    answer.content = "The memo counts 20,000 bottles of water [1]. It names no other delivery [9]."
+    reply = conversation.messages[-1]
+    assert reply.role == "assistant" and reply.sources
+    reply.content = answer
     store.save(conversation)
-    page = new_page(browser, url)
+    page = new_page(browser, url, locale)
     page.locator("#chat-list label", has_text=conversation.title).first.click()
     chip = page.locator("#chat-box a.cc-cite")
     expect(chip).to_have_count(1, timeout=WAIT)  # [9] points at no passage the model was given: plain text
     expect(chip).to_have_text("1")
-    assert MEMO.name in chip.get_attribute("title")
+    assert chip.get_attribute("title") == f"{MEMO.name} · {page_word}"
     expect(page.locator("#chat-box")).to_contain_text("[9]")
     chip.focus()
     page.keyboard.press("Enter")
     panel = page.locator("#chat-source")
     expect(panel).to_be_visible(timeout=WAIT)
     expect(panel.locator("img.cc-viewer-page")).to_be_visible(timeout=WAIT)
+    expect(panel).to_contain_text(page_word)
+    screenshot(page, f"citations-marker-viewer-{locale[:2]}")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden(timeout=WAIT)
     expect(chip).to_be_focused()
