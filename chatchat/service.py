@@ -12,11 +12,13 @@ import numpy as np
 
 from chatchat.answer.answerer import AnswerEvent, Answerer, Retrieval, Retrieve, Scope, recorded
 from chatchat.answer.conversations import ChatMessage, Conversation, ConversationStore
+from chatchat.answer import prompts
 from chatchat.answer.prompts import Language
 from chatchat.config import KeyStore, Settings, load_settings
 from chatchat.errors import ChatchatError, InvalidName, NotFound
 from chatchat.ingest.docnames import kept_files, original_path
 from chatchat.ingest.job import FileResult, Ingestor, Progress
+from chatchat.llm.base import Message
 from chatchat.llm.manager import LLMManager, ModelRef
 from chatchat.models.catalog import Catalog, EmbeddingEntry
 from chatchat.models.layout import installed_path
@@ -29,7 +31,9 @@ from chatchat.retrieval.search import SEARCH_MODES, Search  # noqa: F401 (SEARCH
 from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
 
 if TYPE_CHECKING:
+    from chatchat.agent.loop import Approve
     from chatchat.models.manager import ModelManager
+    from chatchat.web.base import SearchProvider
     from chatchat.web.retriever import WebRetriever
 
 
@@ -284,12 +288,17 @@ class Services:
     def web_retriever(self, provider: str | None = None, top_k: int | None = None) -> WebRetriever:
         """The retrieve function over the web (chatchat.web): `provider` (else Settings' web_provider), if the
         policy lets this app search the web; a public one reads no page of this machine's network."""
-        from chatchat.web.registry import open_provider
         from chatchat.web.retriever import WebRetriever
 
-        engine = open_provider(self.settings, provider, allowed=self.policy.may_search_web(self.settings))
+        engine = self.web_engine(provider)
         return WebRetriever(self.settings, self.catalog, self.embedders, engine, top_k=top_k,
                             allow_private=not self.policy.public)
+
+    def web_engine(self, provider: str | None = None) -> SearchProvider:
+        """The search engine `provider` (else Settings' web_provider), if the policy lets this app search the web."""
+        from chatchat.web.registry import open_provider
+
+        return open_provider(self.settings, provider, allowed=self.policy.may_search_web(self.settings))
 
     def web_answer(self, question: str, *, provider: str | None = None, top_k: int | None = None,
                    **options: Any) -> Iterator[AnswerEvent]:
@@ -302,6 +311,31 @@ class Services:
         except ChatchatError as exc:
             return iter([AnswerEvent("error", text=exc.message, error=exc)])
         return web_answer(self.answerer, retriever, question, **options)
+
+    def agent_answer(self, question: str, *, model: str | None = None, history: Sequence[Message] = (),
+                     kbs: Sequence[str] = (), web: bool = False, web_provider: str | None = None,
+                     approve: Approve | None = None, cancel: threading.Event | None = None,
+                     temperature: float | None = None, max_tokens: int | None = None) -> Iterator[AnswerEvent]:
+        """An answer by the model with tools (chatchat.agent): "step" events for its tool calls, "done" with
+        them all. Knowledge-base search over `kbs`; the web (`web_provider`, else Settings') only with `web`,
+        if the policy allows it, and on a public app no page of this machine's network. `approve(tool,
+        arguments)` is asked before a tool that may change something runs (None: such tools are refused)."""
+        from chatchat.agent.chat import agent_answer, toolset
+
+        try:
+            language = prompts.detect_language(question)
+            names = [self.kb_info(name).name for name in kbs]  # unknown ones: NotFound, now
+            engine = self.web_engine(web_provider) if web else None
+            tools = toolset(self.settings, language, search=self.search_many, kbs=names, provider=engine,
+                            allow_private=not self.policy.public)
+            model_id = model or self.settings.default_llm
+            chat_model = self.llms.get(model_id)
+        except ChatchatError as exc:
+            yield AnswerEvent("error", text=exc.message, error=exc)
+            return
+        yield from agent_answer(self.settings, chat_model, list(history), question, language, tools, approve=approve,
+                                cancel=cancel, temperature=temperature,
+                                max_tokens=max_tokens or self.catalog.default_max_tokens(model_id, self.settings.max_tokens))
 
     def reply(self, conversation_id: str, question: str, *, model: str | None = None,
               cancel: threading.Event | None = None, **options: Any) -> Iterator[AnswerEvent]:
@@ -321,8 +355,12 @@ class Services:
         except ChatchatError as exc:
             yield AnswerEvent("error", text=exc.message, error=exc)
             return
-        answer = self.web_answer if conversation.mode == "web" else partial(self.answer, kb=kb, attached=attached)
-        events = answer(question, model=model_id, history=history, cancel=cancel, stages=True, **options)
+        if conversation.mode == "agent":  # the conversation's knowledge base, if any, is the search tool's
+            events = self.agent_answer(question, model=model_id, history=history, cancel=cancel,
+                                       kbs=[conversation.kb] if conversation.kb else [], **options)
+        else:
+            answer = self.web_answer if conversation.mode == "web" else partial(self.answer, kb=kb, attached=attached)
+            events = answer(question, model=model_id, history=history, cancel=cancel, stages=True, **options)
         yield from recorded(events, self.conversations, conversation_id, model_id)
 
     def _kb_of(self, conversation: Conversation) -> tuple[str | None, str | None]:

@@ -34,7 +34,7 @@ def test_the_model_calls_a_tool_reads_its_result_and_answers(settings):
         events = list(agent_answer(settings, _model(stand_in.url), [], "What is (3+4)*2?", "en",
                                    toolset(settings, "en")))
     steps = [e.step for e in events if e.kind == "step"]
-    assert [(s.tool, s.arguments, s.summary, s.ok) for s in steps] == [
+    assert [(s["tool"], s["arguments"], s["summary"], s["ok"]) for s in steps] == [
         ("calculator", {"expression": "（３＋４）×２"}, "14", True)]
     done = events[-1]
     assert done.kind == "done" and done.text.strip() == "The answer is 14." and len(done.steps) == 1
@@ -52,7 +52,7 @@ def test_a_missing_tool_and_a_failing_tool_go_back_to_the_model(settings):
         events = list(run_agent(_step(_model(stand_in.url)), [{"role": "user", "content": "x"}], basic_tools()))
     results = [m["content"] for m in stand_in.requests[1]["messages"] if m["role"] == "tool"]
     assert results == ["There is no tool named 'no_such_tool'.", "Division by zero in '1/0'."]
-    assert [e.step.ok for e in events if e.kind == "step"] == [False, False]
+    assert [e.step["ok"] for e in events if e.kind == "step"] == [False, False]
 
 
 def test_the_step_limit_ends_a_runaway_loop_with_a_message(settings):
@@ -78,7 +78,7 @@ def test_a_tool_that_may_change_something_runs_only_when_allowed(settings, tmp_p
             events = list(agent_answer(settings, _model(stand_in.url), [], "记一下", "zh", toolset(settings, "zh"),
                                        approve=lambda tool, args: asked.append((tool.name, args)) or allow))
         step = next(e.step for e in events if e.kind == "step")
-        assert step.ok is allow and step.server == "notes"
+        assert step["ok"] is allow and step["server"] == "notes"
         assert "你是 Chatchat 的助手" in stand_in.requests[0]["messages"][0]["content"]
     assert asked == [("notes__remember", {"note": "明天开会"})] * 2
     assert notes.read_text(encoding="utf-8") == "明天开会\n"

@@ -35,7 +35,7 @@ def _stream(reply: Reply) -> Iterator[str]:
                                       "function": {"name": name, "arguments": ""}}]})
         for piece in (text[:half], text[half:]):
             yield _chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-    for word in reply.get("content", "").split(" "):
+    for word in reply["content"].split(" ") if reply.get("content") else ():
         yield _chunk({"content": word + " "})
         time.sleep(reply.get("delay", 0))
     yield _chunk({}, "tool_calls" if reply.get("tool_calls") else "stop")

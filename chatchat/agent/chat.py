@@ -7,9 +7,10 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from chatchat.agent.builtin import basic_tools, kb_search_tool
-from chatchat.agent.loop import AgentEvent, Approve, run_agent
+from chatchat.agent.loop import Approve, run_agent
 from chatchat.agent.mcp_tools import McpToolbox
 from chatchat.agent.tools import Tool
+from chatchat.answer.answerer import AnswerEvent
 from chatchat.config import Settings
 from chatchat.errors import ChatchatError
 
@@ -57,10 +58,11 @@ def agent_answer(
     cancel: threading.Event | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
-) -> Iterator[AgentEvent]:
-    """Stream an agent answer to `question` after `history` (OpenAI-style messages). The MCP servers in
-    Settings are opened for the length of the answer; one that cannot be reached is named in a notice and
-    the others go on."""
+) -> Iterator[AnswerEvent]:
+    """Stream an agent answer to `question` after `history` (OpenAI-style messages) as AnswerEvents (see
+    run_agent). The MCP servers in Settings are opened for the length of the answer; one that cannot be
+    reached is named in a "notice" and the others go on. A problem the user can fix (a model that cannot
+    call tools, a provider that refuses) ends the answer as an "error" event, never an exception."""
     messages = [{"role": "system", "content": INSTRUCTIONS.get(language, INSTRUCTIONS["en"])}, *history,
                 {"role": "user", "content": question}]
 
@@ -69,10 +71,13 @@ def agent_answer(
                           temperature=settings.temperature if temperature is None else temperature,
                           max_tokens=max_tokens or settings.max_tokens)
 
-    with McpToolbox(list(settings.mcp_servers)) as box:
-        for problem in box.problems:
-            unreachable = AgentUnavailable(f"MCP server {problem}", key="mcp_unreachable", problem=problem)
-            yield AgentEvent("notice", unreachable.message, error=unreachable)
-        yield from run_agent(step, messages, [*tools, *box.tools], approve=approve, cancel=cancel,
-                             max_steps=settings.agent_max_steps)
+    try:
+        with McpToolbox(list(settings.mcp_servers)) as box:
+            for problem in box.problems:
+                unreachable = AgentUnavailable(f"MCP server {problem}", key="mcp_unreachable", problem=problem)
+                yield AnswerEvent("notice", text=unreachable.message, error=unreachable)
+            yield from run_agent(step, messages, [*tools, *box.tools], approve=approve, cancel=cancel,
+                                 max_steps=settings.agent_max_steps)
+    except ChatchatError as exc:
+        yield AnswerEvent("error", text=exc.message, error=exc)
 

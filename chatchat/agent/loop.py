@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Literal, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterator, Sequence
 
 from chatchat.agent.tools import Tool, ToolResult, call_tool
+from chatchat.answer.answerer import AnswerEvent
 from chatchat.errors import ChatchatError
 from chatchat.llm.tools import ToolCall
 
@@ -34,26 +35,6 @@ class AgentStep:
     server: str = ""  # the MCP server of the tool ('' built-in)
 
 
-@dataclass(frozen=True)
-class AgentEvent:
-    kind: Literal["step", "delta", "notice", "error", "done"]
-    text: str = ""  # delta: new text; done: the whole answer; notice, error: the message (a notice: it goes on)
-    step: AgentStep | None = None
-    steps: tuple[AgentStep, ...] = field(default=())  # done: every step taken
-    cancelled: bool = False
-    error: ChatchatError | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": self.kind, "text": self.text}
-        if self.step is not None:
-            data["step"] = asdict(self.step)
-        if self.kind == "done":
-            data.update(steps=[asdict(s) for s in self.steps], cancelled=self.cancelled)
-        if self.error is not None:
-            data["code"] = self.error.code
-        return data
-
-
 class AgentLimit(ChatchatError):
     code = "agent_step_limit"
 
@@ -66,15 +47,16 @@ def run_agent(
     approve: Approve | None = None,
     cancel: threading.Event | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
-) -> Iterator[AgentEvent]:
-    """Drive the model through tool calls. Every tool result goes back to the model as a `tool` message;
+) -> Iterator[AnswerEvent]:
+    """Drive the model through tool calls, as AnswerEvents: "delta", "step" (AgentStep as a dict), then
+    "done" with every step (or "error", then "done", when the step limit is reached). Every tool result goes back to the model as a `tool` message;
     a tool the model names that does not exist, bad arguments, a refusal or a failure come back as that
     tool's result, so the model can recover. After `max_steps` tool calls the model must answer."""
     cancel = cancel or threading.Event()
     by_name = {tool.name: tool for tool in tools}
     specs = [tool.spec() for tool in tools]
     history = [dict(m) for m in messages]
-    taken: list[AgentStep] = []
+    taken: list[dict[str, Any]] = []
     answer = ""
     while True:
         out_of_steps = len(taken) >= max_steps
@@ -84,19 +66,19 @@ def run_agent(
                 calls.append(piece)
             elif piece:
                 text += piece
-                yield AgentEvent("delta", piece)
+                yield AnswerEvent("delta", text=piece)
         answer += text
         if cancel.is_set():
-            yield AgentEvent("done", answer, steps=tuple(taken), cancelled=True)
+            yield AnswerEvent("done", text=answer, steps=tuple(taken), cancelled=True)
             return
         if not calls:
-            yield AgentEvent("done", answer, steps=tuple(taken))
+            yield AnswerEvent("done", text=answer, steps=tuple(taken))
             return
         if out_of_steps:  # the model was offered no tools and still asked for one
             limit = AgentLimit(f"The agent stopped after {max_steps} tool calls without an answer.",
                                key="agent_step_limit", steps=max_steps)
-            yield AgentEvent("error", limit.message, error=limit)
-            yield AgentEvent("done", answer, steps=tuple(taken))
+            yield AnswerEvent("error", text=limit.message, error=limit)
+            yield AnswerEvent("done", text=answer, steps=tuple(taken))
             return
         history.append({"role": "assistant", "content": text or None,
                         "tool_calls": [call.as_openai() for call in calls]})
@@ -107,17 +89,20 @@ def run_agent(
                 result = _run(by_name.get(call.name), call, approve, cancel)
             history.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
             if len(taken) < max_steps:
-                done = AgentStep(len(taken) + 1, call.name, call.arguments, _summary(result.text), result.ok,
-                                 round(result.seconds, 3), getattr(by_name.get(call.name), "server", ""))
+                done = asdict(AgentStep(len(taken) + 1, call.name, call.arguments, _summary(result.text), result.ok,
+                                        round(result.seconds, 3), getattr(by_name.get(call.name), "server", "")))
                 taken.append(done)
-                yield AgentEvent("step", step=done)
+                yield AnswerEvent("step", step=done)
 
 
 def _run(tool: Tool | None, call: ToolCall, approve: Approve | None, cancel: threading.Event) -> ToolResult:
     started = time.monotonic()
     if tool is None:
         return ToolResult(f"There is no tool named '{call.name}'.", False, 0.0)
-    if tool.confirm and not (approve is not None and approve(tool, call.arguments)):
+    if tool.confirm and approve is None:
+        return ToolResult(f"{tool.name} is not allowed to run here: it asks before running, and no one can be asked.",
+                          False, 0.0)
+    if tool.confirm and not approve(tool, call.arguments):
         return ToolResult(f"The user did not allow {tool.name} to run.", False, time.monotonic() - started)
     return call_tool(tool, call.arguments, cancel)
 

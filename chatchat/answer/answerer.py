@@ -52,23 +52,35 @@ class Source:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    kind: Literal["stage", "query", "delta", "sources", "error", "done"]
-    text: str = ""  # delta: the new text; done: the whole answer; error: the message to show; stage: its name
+    """One event of an answer, the one stream type of every face. An agent answer (chatchat.agent) adds
+    "step" (a tool call it made: `step` is {index, tool, arguments, summary, ok, seconds, server}) and
+    "notice" (something the reader should know while the answer goes on, e.g. an MCP server that could not
+    be reached); its "done" carries every step in `steps`. A plain chat offered the client's own tools
+    yields "tool_call" (`step` is the call in OpenAI's shape: {id, type, function: {name, arguments}})."""
+
+    kind: Literal["stage", "query", "delta", "sources", "step", "notice", "tool_call", "error", "done"]
+    text: str = ""  # delta: the new text; done: the whole answer; error, notice: the message; stage: its name
     sources: tuple[Source, ...] = ()  # sources
-    error: ChatchatError | None = None  # error
+    error: ChatchatError | None = None  # error (and a notice's cause, if any)
     cancelled: bool = False  # done: the user stopped the answer part-way
+    step: dict[str, Any] | None = None  # step, tool_call
+    steps: tuple[dict[str, Any], ...] = ()  # done of an agent answer: every step taken
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for SSE)."""
         data: dict[str, Any] = {"kind": self.kind}
         if self.kind == "sources":
             data["sources"] = [source.to_dict() for source in self.sources]
-        elif self.kind == "error":
-            data.update(text=self.text, code=self.error.code if self.error else "error")
+        elif self.kind in ("step", "tool_call"):
+            data["step"] = self.step
+        elif self.kind in ("error", "notice"):
+            data.update(text=self.text, code=self.error.code if self.error else self.kind)
         else:
             data["text"] = self.text
         if self.kind == "done":
             data["cancelled"] = self.cancelled
+            if self.steps:
+                data["steps"] = list(self.steps)
         return data
 
 
@@ -282,7 +294,7 @@ def recorded(events: Iterator[AnswerEvent], store: ConversationStore, conversati
             try:
                 store.add_message(conversation_id, ChatMessage(
                     role="assistant", content=event.text, model=model_id,
-                    sources=[s.to_dict() for s in sources], cancelled=event.cancelled,
+                    sources=[s.to_dict() for s in sources], cancelled=event.cancelled, steps=list(event.steps),
                 ))
             except ChatchatError as exc:
                 yield AnswerEvent("error", text=exc.message, error=exc)

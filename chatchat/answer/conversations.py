@@ -57,6 +57,7 @@ class ChatMessage(BaseModel):
     cancelled: bool = False  # the user stopped the answer part-way
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     feedback: Feedback | None = None
+    steps: list[dict] = Field(default_factory=list)  # an agent answer's tool calls (AnswerEvent "step" dicts)
 
 
 class Conversation(BaseModel):
@@ -64,7 +65,7 @@ class Conversation(BaseModel):
     title: str
     created: str
     updated: str
-    mode: Literal["llm", "kb", "file", "web"] = "llm"
+    mode: Literal["llm", "kb", "file", "web", "agent"] = "llm"
     kb: str | None = None  # knowledge base of a kb chat
     model: str | None = None  # model chosen for this conversation (None: the default)
     temp_kb: str | None = None  # knowledge base holding a file chat's files
@@ -87,7 +88,7 @@ class ConversationStore:
         self._lock = threading.Lock()
 
     def create(
-        self, title: str = "", mode: Literal["llm", "kb", "file", "web"] = "llm", kb: str | None = None, model: str | None = None
+        self, title: str = "", mode: Literal["llm", "kb", "file", "web", "agent"] = "llm", kb: str | None = None, model: str | None = None
     ) -> Conversation:
         if mode == "kb" and not kb:
             raise ChatchatError("A knowledge-base chat needs a knowledge base: pick one first.")
@@ -140,7 +141,7 @@ class ConversationStore:
             self.save(conversation)
         return conversation
 
-    def get_or_create(self, client_id: str, mode: Literal["llm", "kb", "file", "web"] = "llm", kb: str | None = None,
+    def get_or_create(self, client_id: str, mode: Literal["llm", "kb", "file", "web", "agent"] = "llm", kb: str | None = None,
                       model: str | None = None) -> Conversation:
         """The conversation a client names with an id of its own choosing (the seed API's conversation_id),
         made on first use. Our own ids name themselves; any other text is hashed to one."""

@@ -1,5 +1,6 @@
 """What the chat routes share: which model or knowledge base a request names, the answer events for
-it (a plain model answers the client's messages as they are; `kb:<name>` answers through chatchat.answer.answerer),
+it (a plain model answers the client's messages as they are, with the client's tools if it sent any;
+`kb:<name>` answers through chatchat.answer.answerer; `agent:<model>` with our tools, chatchat.agent),
 stop sequences, and a check of names before anything loads."""
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from chatchat.api.errors import ApiError
 from chatchat.api.streams import ThreadedStream
 from chatchat.errors import ChatchatError, NotFound
 from chatchat.llm.base import Message
+from chatchat.llm.tools import ToolCall
 from chatchat.service import Services
 
 KB_PREFIX = "kb:"
 WEB_PREFIX = "web:"  # web:<model>: <model> answers from the pages a search engine finds (chatchat.web)
+AGENT_PREFIX = "agent:"  # agent:<model>: <model> answers calling tools (chatchat.agent)
 
 
 def kb_of(model_id: str) -> list[str] | None:
@@ -43,6 +46,10 @@ class ChatJob:
     rag: bool = False  # answer through chatchat.answer.answerer (server-side prompt) even without a knowledge base
     web: bool = False  # set from model by check(): web:<model>, answered from the web
     web_provider: str | None = None  # the search engine (None: Settings' web_provider)
+    agent: bool = False  # set from model by check(): agent:<model>; `kb` and `web_provider` choose its tools
+    approve_tools: bool = False  # agent: let tools that ask before running run (no one can be asked)
+    tools: list[dict] | None = None  # plain chat: the client's own function specs (OpenAI semantics)
+    tool_choice: str | dict | None = None
 
 
 def check(job: ChatJob, services: Services, param: str = "model", kb_param: str = "model") -> None:
@@ -53,6 +60,17 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
             job.kb = list(dict.fromkeys(known_kb(services, name) for name in names))
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found" if kb_param == "model" else "not_found", param=kb_param) from exc
+    if job.model and job.model.startswith(AGENT_PREFIX):
+        job.agent, job.llm = True, job.model[len(AGENT_PREFIX):] or None
+        try:
+            job.kb = list(dict.fromkeys(known_kb(services, name) for name in job.kb or ())) or None
+        except NotFound as exc:
+            raise ApiError(exc.message, status=404, code="not_found", param="knowledge_bases") from exc
+        try:
+            if job.web_provider is not None:
+                services.web_engine(job.web_provider)
+        except ChatchatError as exc:
+            raise ApiError(exc.message, status=400, code="web_unavailable", param="web_provider") from exc
     if job.model and job.model.startswith(WEB_PREFIX):
         job.web, job.llm = True, job.model[len(WEB_PREFIX):] or None
         try:
@@ -60,18 +78,21 @@ def check(job: ChatJob, services: Services, param: str = "model", kb_param: str 
         except ChatchatError as exc:
             raise ApiError(exc.message, status=400, code="web_unavailable", param="web_provider") from exc
     try:
-        answering = (job.llm if job.kb or job.web else job.model) or services.settings.default_llm
+        answering = (job.llm if job.kb or job.web or job.agent else job.model) or services.settings.default_llm
         reason = services.unusable_reason(answering)
     except NotFound as exc:
         raise ApiError(exc.message, status=404, code="model_not_found", param=param) from exc
     if reason:
         raise ApiError(reason, status=404, code="model_not_found", param=param)
-    if (job.kb or job.rag or job.web) and (not job.messages or job.messages[-1]["role"] != "user"):
+    if (job.kb or job.rag or job.web or job.agent) and (not job.messages or job.messages[-1]["role"] != "user"):
         raise ApiError("The last message must be the user's question.", param="messages")
 
 
 def answer_events(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
-    events = _grounded(job, services, cancel) if job.kb or job.rag or job.web else _plain(job, services, cancel)
+    if job.agent:
+        events = _agent(job, services, cancel)
+    else:
+        events = _grounded(job, services, cancel) if job.kb or job.rag or job.web else _plain(job, services, cancel)
     return _stop_at(events, job.stop, cancel) if job.stop else events
 
 
@@ -96,6 +117,15 @@ def _grounded(job: ChatJob, services: Services, cancel: threading.Event) -> Iter
     return services.answer(question["content"], kb=job.kb, score_threshold=job.score_threshold, **options)
 
 
+def _agent(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
+    *history, question = job.messages
+    return services.agent_answer(
+        question["content"], model=job.llm, history=[m for m in history if m["role"] in ("user", "assistant")],
+        kbs=job.kb or (), web=job.web_provider is not None, web_provider=job.web_provider or None,
+        approve=(lambda tool, arguments: True) if job.approve_tools else None, cancel=cancel,
+        temperature=job.temperature, max_tokens=job.max_tokens)
+
+
 def _plain(job: ChatJob, services: Services, cancel: threading.Event) -> Iterator[AnswerEvent]:
     settings = services.settings
     parts: list[str] = []
@@ -107,7 +137,12 @@ def _plain(job: ChatJob, services: Services, cancel: threading.Event) -> Iterato
             max_tokens=job.max_tokens or services.catalog.default_max_tokens(job.model, settings.max_tokens),
             stop=job.stop or None,
             cancel=cancel,
+            tools=job.tools,
+            tool_choice=job.tool_choice or "auto",
         ):
+            if isinstance(delta, ToolCall):
+                yield AnswerEvent("tool_call", step=delta.as_openai())
+                continue
             parts.append(delta)
             yield AnswerEvent("delta", text=delta)
     except ChatchatError as exc:

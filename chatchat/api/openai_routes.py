@@ -4,6 +4,10 @@ A knowledge base is offered as the model `kb:<name>`: its answers are grounded i
 and carry their passages in the extra field `sources` (and, with `"footnotes": true`, as a Markdown
 block at the end of the answer). `web:<model>` answers the same way from the pages a search engine finds
 (the extra field `web_provider`, else the one picked in Settings); each source's `url` is its page.
+`agent:<model>` answers with tools (chatchat.agent): knowledge-base search over `knowledge_bases`, the web
+with `web_provider`; its tool calls come as the extra field `steps` (streamed: one chunk with an empty delta
+and the field `step` per call). A plain model is given the client's `tools`, and its calls come back as
+`message.tool_calls` (streamed: `delta.tool_calls`) with finish_reason "tool_calls", as OpenAI does.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import KB_PREFIX, WEB_PREFIX, ChatJob, check, footnote_block, started
+from chatchat.api.chat import AGENT_PREFIX, KB_PREFIX, WEB_PREFIX, ChatJob, check, footnote_block, started
 from chatchat.api.chat_schemas import ChatCompletionRequest
 from chatchat.api.deps import get_services, listed_kbs
 from chatchat.api.errors import ApiError, error_payload
@@ -101,24 +105,29 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
 
 # --- chat completions ---------------------------------------------------------------------------
 @router.post("/chat/completions", summary="Chat (streaming or not); kb:<name> answers from a knowledge base, "
-             "web:<model> from the web",
+             "web:<model> from the web, agent:<model> with tools",
              responses=CHAT_RESPONSES)
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     services = get_services(request)
+    agent = body.model.startswith(AGENT_PREFIX)
     job = ChatJob(
-        model=_kb_model(body),
-        llm=None if body.model.startswith((KB_PREFIX, WEB_PREFIX)) else body.model,
-        messages=[{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages],
+        model=body.model if agent else _kb_model(body),
+        llm=None if body.model.startswith((KB_PREFIX, WEB_PREFIX, AGENT_PREFIX)) else body.model,
+        messages=[m.message() for m in body.messages],
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         stop=body.stops(),
         top_k=body.top_k,
         score_threshold=body.score_threshold,
         web_provider=body.web_provider,
+        kb=list(body.knowledge_bases or ()) if agent else None,
+        approve_tools=body.approve_tools,
+        tools=[t.model_dump() for t in body.tools] if body.tools and not agent else None,
+        tool_choice=body.tool_choice,
     )
     await run_in_threadpool(check, job, services)
     stream, first = await started(job, services, request)
-    reply = _Reply(body, job, sum(estimate_tokens(m["content"]) for m in job.messages))
+    reply = _Reply(body, job, sum(estimate_tokens(m["content"] or "") for m in job.messages))
     if body.stream:
         return sse_response(reply.chunks(first, stream))
     return await reply.collect(first, stream)
@@ -144,8 +153,12 @@ class _Reply:
         self.completion_tokens = 0
         self.sources: tuple[Source, ...] = ()
         self.query: str | None = None  # the standalone question a follow-up was searched with
+        self.steps: list[dict] = []  # agent: the tool calls it made
+        self.tool_calls: list[dict] = []  # plain chat with the client's tools: the calls the model asks for
 
     def _finish_reason(self) -> str:
+        if self.tool_calls:
+            return "tool_calls"
         limit = self.job.max_tokens
         return "length" if limit and self.completion_tokens >= limit else "stop"
 
@@ -154,6 +167,8 @@ class _Reply:
                 "total_tokens": self.prompt_tokens + self.completion_tokens}
 
     def _extra(self) -> dict:
+        if self.job.agent:
+            return {"steps": self.steps}
         if not (self.job.kb or self.job.web):
             return {}
         return {"sources": [s.to_dict() for s in self.sources], **({"query": self.query} if self.query else {})}
@@ -168,6 +183,10 @@ class _Reply:
             return event.text
         if event.kind == "sources":
             self.sources = event.sources
+        elif event.kind == "step" and event.step is not None:
+            self.steps.append(event.step)
+        elif event.kind == "tool_call" and event.step is not None:
+            self.tool_calls.append(event.step)
         elif event.kind == "query":
             self.query = event.text
         elif event.kind == "error":
@@ -185,10 +204,15 @@ class _Reply:
             await stream.close()
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.body.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts) + self._footnotes()},
+            "choices": [{"index": 0, "message": self._message("".join(parts) + self._footnotes()),
                          "finish_reason": self._finish_reason(), "logprobs": None}],
             "usage": self._usage(), **self._extra(),
         }
+
+    def _message(self, content: str) -> dict:
+        if not self.tool_calls:
+            return {"role": "assistant", "content": content}
+        return {"role": "assistant", "content": content or None, "tool_calls": self.tool_calls}
 
     def _chunk(self, delta: dict, finish_reason: str | None = None, **extra) -> str:
         return sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.body.model,
@@ -207,6 +231,12 @@ class _Reply:
                     break
                 if text:
                     yield self._chunk({"content": text})
+                elif event.kind == "step":
+                    yield self._chunk({}, step=event.step)
+                elif event.kind == "notice":
+                    yield self._chunk({}, notice={"text": event.text, "code": event.error.code if event.error else "notice"})
+                elif event.kind == "tool_call":
+                    yield self._chunk({"tool_calls": [{"index": len(self.tool_calls) - 1, **(event.step or {})}]})
                 event = await stream.next()
             else:
                 if footnotes := self._footnotes():

@@ -1,10 +1,11 @@
 """Langchain-Chatchat 0.2.x chat routes, same paths and shapes: /chat/chat (server-sent events of
 {"text", "message_id"}), /chat/knowledge_base_chat and /chat/file_chat ({"answer"}… then {"docs"}),
-/chat/feedback. A chat sent with a conversation_id (and every file chat) is kept as a conversation, so
+/chat/agent_chat ({"answer"} and {"tools"}… then {"final_answer"}), /chat/feedback. A chat sent with a conversation_id (and every file chat) is kept as a conversation, so
 its history and the ratings of its answers live with it, as in the UI."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import AsyncIterator
 from urllib.parse import urlencode
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from chatchat.api.chat import ChatJob, check, started
+from chatchat.api.chat import AGENT_PREFIX, ChatJob, check, started
 from chatchat.api.deps import get_services
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine
@@ -48,6 +49,48 @@ async def file_chat(body: SeedFileChat, request: Request):
         raise ApiError(f"未找到临时知识库 {body.knowledge_id}，请先上传文件 (upload files with /knowledge_base/upload_temp_docs first)",
                        status=404, code="not_found", param="knowledge_id")
     return await _seed_chat(body, request, kbs=[conversation.temp_kb], conversation=conversation)
+
+
+@router.post("/chat/agent_chat", responses=STREAM_RESPONSE,
+             summary="Agent 对话 (the model calls tools; SSE of {\"answer\"} and {\"tools\"}, then {\"final_answer\"})")
+async def agent_chat(body: SeedChat, request: Request):
+    """The seed's agent chat, on chatchat.agent: its built-in tools and the MCP servers of Settings. Tools
+    that ask before running are refused (no one can be asked here). Streamed: {"answer": text} pieces,
+    {"tools": [lines]} per tool call as the seed wrote them, then {"final_answer"}; else one
+    {"answer": the tool blocks and the text, "final_answer": the text}."""
+    services = get_services(request)
+    job = ChatJob(
+        model=AGENT_PREFIX + (body.model_name or ""),
+        messages=[*({"role": h.role, "content": h.content} for h in body.history), {"role": "user", "content": body.query}],
+        temperature=body.temperature,
+        max_tokens=body.max_tokens if body.max_tokens and body.max_tokens > 0 else None,
+    )
+    await run_in_threadpool(check, job, services, "model_name")
+    stream, first = await started(job, services, request)
+
+    async def events() -> AsyncIterator[str]:
+        answer, final = "", ""
+        try:
+            event: AnswerEvent | None = first
+            while event is not None:
+                if event.kind == "error":
+                    yield _error(event)
+                    return
+                if event.kind == "delta":
+                    answer, final = answer + event.text, final + event.text
+                    if body.stream:
+                        yield sse({"answer": event.text})
+                elif event.kind == "step" and event.step is not None:
+                    block = _tool_block(event.step)
+                    answer += "\n".join(block)
+                    if body.stream:
+                        yield sse({"tools": block})
+                event = await stream.next()
+            yield sse({"final_answer": final} if body.stream else {"answer": answer, "final_answer": final})
+        finally:
+            await stream.close()
+
+    return sse_response(events())
 
 
 @router.post("/chat/feedback", response_model=BaseResponse, summary="返回llm模型对话评分 (rate an answer: score 0–100 and a reason)")
@@ -102,8 +145,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
             event: AnswerEvent | None = first
             while event is not None:
                 if event.kind == "error":
-                    status = event.error.status if event.error else 500
-                    yield sse({"code": status, "msg": event.text, **error_payload(status, event.text, getattr(event.error, "code", None))})
+                    yield _error(event)
                     return
                 if event.kind == "delta":
                     parts.append(event.text)
@@ -135,3 +177,18 @@ def _seed_doc(source: Source, base_url: str | None) -> str:
     if base_url:
         name += f"({base_url}knowledge_base/download_doc?" + urlencode({"knowledge_base_name": source.kb, "file_name": source.file}) + ")"
     return f"出处 [{source.index}] {name} 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"
+
+
+def _error(event: AnswerEvent) -> str:
+    status = event.error.status if event.error else 500
+    return sse({"code": status, "msg": event.text, **error_payload(status, event.text, getattr(event.error, "code", None))})
+
+
+def _tool_block(step: dict) -> list[str]:
+    """One tool call as the seed's agent_chat showed it (a fenced block of 工具名称/状态/输入/输出 lines)."""
+    if step["ok"]:
+        lines = ["工具状态: 调用成功", f"工具输入: {json.dumps(step['arguments'], ensure_ascii=False)}",
+                 f"工具输出: {step['summary']}"]
+    else:
+        lines = ["工具状态: 调用失败", f"错误信息: {step['summary']}"]
+    return ["\n```\n", f"工具名称: {step['tool']}", *lines, "\n```\n"]

@@ -1,4 +1,6 @@
 """`chatchat ask [--kb NAME | --files F... | --web [ENGINE]] [--model ID] "question"`: stream an answer to the terminal.
+`chatchat ask --agent [--kb NAME] [--web [ENGINE]] "question"`: the model answers calling tools (its steps are
+printed as they happen; a tool that asks before running asks y/N on a terminal, else it is refused).
 
 Exit codes: 0 answered; 1 the answer or one of --files failed (provider down, model crashed...);
 2 bad input (empty question, unknown model or knowledge base); 130 interrupted.
@@ -33,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--web", nargs="?", const="", metavar="ENGINE",
                    help="answer from web pages a search engine finds: searxng, duckduckgo, bing, tavily, brave or exa "
                         "(default: the one picked in Settings, web_provider)")
+    p.add_argument("--agent", action="store_true",
+                   help="let the model call tools (calculator, time, units, the MCP servers of Settings; with --kb "
+                        "knowledge-base search, with --web web search and page reading)")
     p.add_argument("--top-k", type=int, help="passages to retrieve")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
@@ -49,7 +54,10 @@ def _ask(args: argparse.Namespace) -> int:
     if args.question is None:
         print("error: no question given", file=sys.stderr)
         return EXIT_USAGE
-    if sum(bool(x) for x in (args.kb, args.files, args.web is not None)) > 1:
+    if args.agent and args.files:
+        print("error: --agent searches knowledge bases (--kb), not --files", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.agent and sum(bool(x) for x in (args.kb, args.files, args.web is not None)) > 1:
         print("error: use one of --kb, --files and --web", file=sys.stderr)
         return EXIT_USAGE
     settings = load_settings(home=args.home)
@@ -62,7 +70,7 @@ def _ask(args: argparse.Namespace) -> int:
     services = None
     kb = args.kb
     status = EXIT_OK
-    if kb or args.files or args.web is not None:
+    if kb or args.files or args.web is not None or args.agent:
         from chatchat.service import Services
 
         services = Services.open(settings)
@@ -85,6 +93,9 @@ def _ask(args: argparse.Namespace) -> int:
         options = {"model": args.model, "temperature": args.temperature, "max_tokens": args.max_tokens}
         if services is None:
             events = Answerer(settings, llms).answer(args.question, **options)
+        elif args.agent:
+            events = services.agent_answer(args.question, kbs=[kb] if kb else [], web=args.web is not None,
+                                           web_provider=args.web or None, approve=_ask_first, **options)
         elif args.web is not None:
             events = services.web_answer(args.question, provider=args.web or None, top_k=args.top_k, **options)
         else:
@@ -98,6 +109,8 @@ def _ask(args: argparse.Namespace) -> int:
             if event.kind == "error":
                 assert event.error is not None
                 return EXIT_USAGE if event.error.status in (400, 404, 409) else EXIT_FAILED
+        if args.agent and not args.json:
+            print()  # an agent answer has no sources block to end its last line
         return status
     finally:
         llms.unload_all()  # free llama.cpp before interpreter shutdown tears its bindings down
@@ -138,8 +151,26 @@ def _local_model(settings: Settings, path: Path) -> str:
     return entry.id
 
 
+def _ask_first(tool, arguments: dict) -> bool:
+    """Whether the person lets a tool that may change something run: y/N on a terminal; refused elsewhere."""
+    if not sys.stdin.isatty():
+        return False
+    shown = json.dumps(arguments, ensure_ascii=False)
+    reply = input(f"\nRun {tool.name}{f' ({tool.server})' if tool.server else ''} with {shown}? [y/N] ")
+    return reply.strip().lower() in ("y", "yes")
+
+
 def _show(event: AnswerEvent) -> None:
-    if event.kind == "delta":
+    if event.kind == "step":
+        assert event.step is not None
+        step = event.step
+        where = f" [{step['server']}]" if step["server"] else ""
+        mark = "" if step["ok"] else " (failed)"
+        print(f"[step {step['index']}] {step['tool']}{where}({json.dumps(step['arguments'], ensure_ascii=False)}) "
+              f"{step['seconds']:.2f}s{mark}: {step['summary']}", flush=True)
+    elif event.kind == "notice":
+        print(f"notice: {event.text}", file=sys.stderr)
+    elif event.kind == "delta":
         sys.stdout.write(event.text)
         sys.stdout.flush()
     elif event.kind == "sources":
