@@ -115,6 +115,7 @@ def object_filesystem(uri: str, options: dict[str, str]) -> tuple[pafs.FileSyste
             region=options.get("aws_region", "us-east-1"),
             endpoint_override=endpoint.split("://", 1)[-1] or None,
             scheme=scheme,
+            allow_delayed_open=True,  # a small object is one PutObject, not a multipart upload (moto refuses those)
         )
     elif parts.scheme == "az":
         fs = pafs.AzureFileSystem(
