@@ -39,8 +39,8 @@ def memo(services):
     return services, source
 
 
-def exchange(services: Services, answer: str, sources: list[dict], kb: str = "memo") -> tuple[str, ChatMessage]:
-    conversation = services.conversations.create(mode="kb", kb=kb)
+def exchange(services: Services, answer: str, sources: list[dict], kb: str | None = "memo") -> tuple[str, ChatMessage]:
+    conversation = services.conversations.create(mode="kb" if kb else "llm", kb=kb)
     reply = ChatMessage(role="assistant", content=answer, sources=sources)
     services.conversations.add_exchange(conversation.id, ChatMessage(role="user", content=QUESTION), reply)
     return conversation.id, reply
@@ -55,6 +55,16 @@ def test_markers_are_chips_linked_to_their_source_and_others_stay_text(memo):
                                       f'title="fake-memo.pdf · page 1">1</a>. And more [2].')
     assert f'<a class="cc-source" href="{link}"' in messages[2]["content"]  # the source line opens it too
     assert "fake-memo.pdf" in messages[2]["content"] and messages[2]["metadata"]["title"] == "Sources (1)"
+
+
+def test_a_web_answer_s_markers_open_the_page_itself(memo):
+    services, source = memo
+    page = {**source, "kb": "", "file": "Example", "page": None, "url": "https://example.org/a?b=1&c=2"}
+    hostile = {**page, "index": 2, "url": "javascript:alert(1)"}
+    cid, reply = exchange(services, "One [1]. Two [2].", [page, hostile], kb=None)
+    text = render(services.conversations.get(cid), "en")[1]["content"]
+    assert 'href="https://example.org/a?b=1&amp;c=2"' in text
+    assert "javascript:" not in text and f'href="#cc-source/{reply.id}/2"' in text
 
 
 def test_thumbs_and_the_answer_a_chatbot_message_belongs_to(memo):

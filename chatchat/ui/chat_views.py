@@ -59,12 +59,19 @@ def where(source: dict, lang: str) -> str:
     return " · ".join([str(source.get("file", "")), *place(source, lang)])
 
 
+def source_link(source: dict, message_id: str) -> str:
+    """Where a chip or a source line goes: a web page itself (a web answer's source), else the viewer."""
+    url = source.get("url") or ""
+    if url.startswith(("https://", "http://")):
+        return url
+    return SOURCE_LINK.format(message=message_id, n=source.get("index"))
+
+
 def chip(n: int, source: dict, message_id: str, by_app: bool, lang: str) -> str:
     """A citation marker as a chip that opens source n; one the app attached says so on hover."""
     kind = "cc-cite cc-by-app" if by_app else "cc-cite"
     title = where(source, lang) + (" — " + t("cite.by_app", lang) if by_app else "")
-    link = SOURCE_LINK.format(message=esc(message_id), n=n)
-    return f'<a class="{kind}" href="{link}" title="{esc(title)}">{n}</a>'
+    return f'<a class="{kind}" href="{esc(source_link(source, message_id))}" title="{esc(title)}">{n}</a>'
 
 
 def markers_by_app(message: ChatMessage) -> bool:
@@ -92,8 +99,8 @@ def sources_message(sources: list[dict], lang: str, message_id: str | None = Non
     for source in sources:
         head = f"[{source.get('index', '?')}] {esc(source['file'])}"
         if message_id is not None:
-            link = SOURCE_LINK.format(message=esc(message_id), n=source.get("index"))
-            head = f'<a class="cc-source" href="{link}" title="{esc(t("source.open", lang))}">{head}</a>'
+            link, title = esc(source_link(source, message_id)), esc(t("source.open", lang))
+            head = f'<a class="cc-source" href="{link}" title="{title}">{head}</a>'
         rest = "".join(f" · {esc(part)}" for part in place(source, lang, kb=several))
         lines.append(f"**{head}**{rest} · {t('source.score', lang)} {float(source.get('score', 0)):.3f}\n\n"
                      f"> {esc(source.get('snippet', ''))}")
