@@ -95,7 +95,8 @@ def _ask(args: argparse.Namespace) -> int:
             events = Answerer(settings, llms).answer(args.question, **options)
         elif args.agent:
             events = services.agent_answer(args.question, kbs=[kb] if kb else [], web=args.web is not None,
-                                           web_provider=args.web or None, approve=_ask_first, **options)
+                                           web_provider=args.web or None,
+                                           approve=_ask_first if sys.stdin.isatty() else None, **options)
         elif args.web is not None:
             events = services.web_answer(args.question, provider=args.web or None, top_k=args.top_k, **options)
         else:
@@ -152,9 +153,7 @@ def _local_model(settings: Settings, path: Path) -> str:
 
 
 def _ask_first(tool, arguments: dict) -> bool:
-    """Whether the person lets a tool that may change something run: y/N on a terminal; refused elsewhere."""
-    if not sys.stdin.isatty():
-        return False
+    """Whether the person at the terminal lets a tool that may change something run (y/N)."""
     shown = json.dumps(arguments, ensure_ascii=False)
     reply = input(f"\nRun {tool.name}{f' ({tool.server})' if tool.server else ''} with {shown}? [y/N] ")
     return reply.strip().lower() in ("y", "yes")
