@@ -76,10 +76,11 @@ def runs_frame(rows: list[dict], lang: str) -> pd.DataFrame:
 
 
 def chart_frame(rows: list[dict], lang: str) -> pd.DataFrame:
-    """One bar per figure and run, side by side (a bar plot stacks the bars of one x)."""
-    data = [{"bar": f"{t(f'eval.fig_{k}', lang)} · {run_name(r, lang)}", "run": run_name(r, lang), "value": r[k]}
+    """One bar per figure and run, side by side, named "figure · run" (a bar plot stacks the bars of one x, and
+    orders the x names alphabetically: the figure keys keep hit@1, @3, @5, MRR in that order)."""
+    data = [{"bar": f"{k} · {run_name(r, lang)}", "value": r[k]}
             for k in CHART_FIGURES for r in rows if r.get(k) is not None]
-    return pd.DataFrame(data, columns=["bar", "run", "value"])
+    return pd.DataFrame(data, columns=["bar", "value"])
 
 
 def progress_html(step: runs.Progress | None, lang: str) -> str:
@@ -159,8 +160,8 @@ class EvaluationPanel(Page):
     def _build_compare(self) -> None:
         with gr.Accordion(tr("eval.runs"), open=True):
             self.runs_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, elem_id="eval-runs")
-            self.chart = gr.BarPlot(x="bar", y="value", color="run", label=tr("eval.chart"), y_lim=[0, 1], sort=None,
-                                    x_title=" ", x_label_angle=-30, elem_id="eval-chart")
+            self.chart = gr.BarPlot(x="bar", y="value", label=tr("eval.chart"), y_lim=[0, 1], x_title=" ",
+                                    x_label_angle=-30, elem_id="eval-chart")
 
     def _build_trial(self) -> None:
         settings = self.services.settings
