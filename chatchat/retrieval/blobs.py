@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,51 +25,62 @@ if TYPE_CHECKING:
 _BLOCK = 4 << 20
 
 
-class Blobs:
+class Blobs(ABC):
     """The interface; `LocalBlobs` and `ObjectBlobs` implement it."""
 
+    @abstractmethod
     def child(self, name: str) -> "Blobs":
         """The blobs below `name` (one knowledge base's)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def read_text(self, key: str) -> str:
         """FileNotFoundError when there is no such blob."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def write_text(self, key: str, text: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def exists(self, key: str) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def folders(self) -> list[str]:
         """The names of the folders right below the root."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def files(self, prefix: str) -> list[str]:
         """The safe document names of the files below `prefix`, sorted."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def local_files(self, prefix: str) -> list[tuple[Path, str]]:
         """Each file below `prefix` as (a local path to read it at, its name), for a re-ingest."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def put(self, source: Path, key: str) -> None:
         """Keep the local file `source` as `key`."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def local_path(self, key: str) -> Path | None:
         """A local file holding the blob (the file itself, or a copy staged in the local cache), None when
         there is none. Raises InvalidName for a key that is not a safe name or goes through a link."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Delete one blob (none there: nothing happens)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def delete_tree(self) -> None:
         """Delete everything below the root, the root included."""
-        raise NotImplementedError
+        ...
 
 
 class LocalBlobs(Blobs):
