@@ -187,7 +187,8 @@ def _run_out(record: runs.Run) -> RunOut:
              summary="Run the test set (or `items`); other ingest settings run on a temporary copy")
 def start_run(name: KB, body: RunRequest, services: Services = Depends(get_services)) -> RunOut:
     name = known_kb(services, name, write=True)
-    items = _items_in(body.items) if body.items is not None else runs.testset_of(services, name).items()
+    stored = [i for i in runs.testset_of(services, name).items() if not i.draft]  # drafts run once kept
+    items = _items_in(body.items) if body.items is not None else stored
     options = runs.RunOptions(top_k=body.top_k, mode=body.mode, score_threshold=body.score_threshold, gate=body.gate,
                               rerank=body.rerank, answers=body.answers, max_tokens=body.max_tokens)
     rebuild = trials.Rebuild(body.embedding, body.chunk_size, body.chunk_overlap)
