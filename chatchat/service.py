@@ -16,7 +16,6 @@ from chatchat.answer import prompts
 from chatchat.answer.prompts import Language
 from chatchat.config import KeyStore, Settings, load_settings
 from chatchat.errors import ChatchatError, InvalidName, NotFound
-from chatchat.ingest.docnames import kept_files, original_path
 from chatchat.ingest.job import FileResult, Ingestor, Progress
 from chatchat.llm.base import Message
 from chatchat.llm.manager import LLMManager, ModelRef
@@ -59,7 +58,7 @@ class Services:
         settings = settings or load_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
         catalog = open_catalog(settings)  # the one catalog of the process: every part holds this object
-        store = Store(settings.kb_dir, settings.db_dir, settings.vector_index_threshold)
+        store = Store.from_settings(settings)  # the data dir, or object storage (setting db_uri)
         services = cls(settings, catalog, store, policy)
         if recover:
             services.recover()
@@ -168,15 +167,15 @@ class Services:
             self.embedders.get(entry.id)
             self.store.switch_embedding(kb, entry.id, entry.dim)
         base = self.store.get(kb)
-        names = kept_files(base.files_dir)
-        return self._ingestor(base, progress, cancel, force=True).run([base.files_dir / n for n in names], names)
+        kept = base.originals()  # on object storage: staged to the local cache
+        return self._ingestor(base, progress, cancel, force=True).run([p for p, _ in kept], [n for _, n in kept])
 
     def original(self, kb: str, file: str) -> Path:
         """The kept original of a registered document: inside the knowledge base's files folder, and never
         reached through a link (one placed in the folder must not serve a file from elsewhere)."""
         base = self.store.get(kb)
         try:
-            path = original_path(base.files_dir, file) if base.document(file) else None
+            path = base.original(file) if base.document(file) else None
         except InvalidName:
             path = None
         if path is None or not path.is_file():
