@@ -15,21 +15,10 @@ from chatchat.cli import main as cli_main
 from chatchat.config import save_settings
 from chatchat.policy import SpacePolicy
 from chatchat.service import Services
-from web_stand_in import StandIn
+from web_stand_in import offline, web  # noqa: F401 (fixtures)
 
 LLM = "smollm2-135m-instruct"
 QUESTION = "元宵节为什么要吃汤圆？"
-
-
-@pytest.fixture(scope="module")
-def web():
-    with StandIn() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(autouse=True)
-def offline(no_network):
-    """Every test runs with the network refused beyond 127.0.0.1."""
 
 
 def test_ask_web_cites_pages_by_address_and_says_what_could_not_be_read(settings, web, capsys):

@@ -28,18 +28,7 @@ from chatchat.web.fetch import MAX_PAGE_BYTES, Page, decode, fetch_pages
 from chatchat.web.retriever import STAGES, WebRetriever
 from chatchat.web.searxng import SearXNG
 from chatchat.web.tavily import Tavily
-from web_stand_in import DATA, KEY, SLOW_S, StandIn
-
-
-@pytest.fixture(scope="module")
-def web():
-    with StandIn() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(autouse=True)
-def offline(no_network):
-    """Every test runs with the network refused beyond 127.0.0.1."""
+from web_stand_in import DATA, KEY, SLOW_S, StandIn, offline, web  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 DATA = Path(__file__).parent / "data" / "web"
 KEY = "stand-in-key"
 SLOW_S = 3.0  # how long the slow search and the slow page take: longer than the tests' timeouts
@@ -161,3 +163,15 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
                 pass
 
     return Handler
+
+
+@pytest.fixture(scope="module")
+def web():
+    """The stand-in for a module's tests (import it with `offline`, which refuses the network beyond it)."""
+    with StandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(autouse=True)
+def offline(no_network):
+    """Every test of a module that imports this runs with the network refused beyond 127.0.0.1."""
