@@ -228,6 +228,12 @@ def test_provider_key_is_masked(page_en: Page, app):
     open_tab(page, "tab-models")
     expect(page.locator("#models-table")).to_contain_text("smollm2-135m-instruct", timeout=WAIT)
     screenshot(page, "models-en")
+    # a new default made in the Models tab shows in Settings without a reload (events.models)
+    page.locator("#models-table [role=gridcell]", has_text="minilm-l6-v2-int8").first.click()
+    page.locator("#models-default").click()
+    expect(page.locator("#models-table")).to_contain_text("★ all-MiniLM-L6-v2", timeout=WAIT)
+    open_tab(page, "tab-settings")
+    expect(page.locator("#set-embedding input")).to_have_value(re.compile("all-MiniLM-L6-v2"), timeout=WAIT)
 
 
 def test_delete_document_removes_it_from_search(page_en: Page):

@@ -15,7 +15,7 @@ from chatchat.ui.chat import ChatPage
 from chatchat.ui.common import Context, Refresh, caller_of, guarded
 from chatchat.ui.i18n import FRONTEND_LOCALE, I18N, choose_language, tr
 from chatchat.ui.knowledge import KnowledgePage
-from chatchat.ui.page import Events, Page
+from chatchat.ui.page import Events, Page, bump
 from chatchat.ui.settings import SettingsPage
 
 ASSETS = shipped("assets")
@@ -101,20 +101,37 @@ def header() -> gr.Radio:
 
 
 class _FunctionTab(Page):
-    """A tab still written as a `build(ctx)` function (until the Models tab is a page): it re-renders on
-    every named event."""
+    """The Models tab while it is still a `build(ctx)` function: it re-renders on every named event, and
+    announces `events.models` when its table shows models installed, loaded or made default differently."""
 
     def __init__(self, ctx: Context, events: Events, build: Callable[[Context], list[Refresh]]):
         super().__init__(ctx, events)
         self._build = build
 
     def build(self) -> None:
-        self._refreshes = self._build(self.ctx)
+        with gr.Column() as self._box:
+            self._refreshes = self._build(self.ctx)
+        self._seen = gr.State(None)
+
+    def _table(self, box: Any) -> Any:
+        for child in getattr(box, "children", []):
+            if getattr(child, "elem_id", None) == "models-table":
+                return child
+            if (found := self._table(child)) is not None:
+                return found
+        return None
+
+    def _announce(self, seen: list | None):
+        loaded = set(self.services.llms.loaded())
+        now = [[s.entry.id, s.installed, s.default, s.entry.id in loaded] for s in self.services.models.models()]
+        return now, (gr.skip() if seen is None or now == seen else bump())
 
     def register_events(self) -> None:
         for event in (self.events.kbs, self.events.models, self.events.settings):
             for refresh in self._refreshes:
                 event.change(refresh.fn, refresh.inputs, refresh.outputs, concurrency_limit=None)
+        self._table(self._box).change(guarded(self._announce), [self._seen], [self._seen, self.events.models],
+                                      concurrency_limit=None, show_progress="hidden")
 
     def refreshes(self) -> list[Refresh]:
         return self._refreshes

