@@ -103,3 +103,11 @@ def test_stop_ends_the_answer_while_the_model_streams(settings):
                 stop.set()
     assert events[-1].kind == "done" and events[-1].cancelled and events[-1].text.count("word") < 50
 
+
+
+def test_a_model_error_ends_the_answer_as_an_error_event_not_an_exception(settings):
+    script = [{"tool_calls": [("calculator", "2+2")]}]  # arguments that are not a JSON object
+    with tool_model_stand_in.running(script) as stand_in:
+        events = list(agent_answer(settings, _model(stand_in.url), [], "2+2?", "en", toolset(settings, "en")))
+    assert [e.kind for e in events] == ["error"]
+    assert events[0].error.key == "tool_arguments" and "calculator" in events[0].text

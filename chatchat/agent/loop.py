@@ -80,7 +80,7 @@ def run_agent(
             yield AnswerEvent("error", text=limit.message, error=limit)
             yield AnswerEvent("done", text=answer, steps=tuple(taken))
             return
-        history.append({"role": "assistant", "content": text or None,
+        history.append({"role": "assistant", "content": text,  # "": a chat template may join it as text
                         "tool_calls": [call.as_openai() for call in calls]})
         for call in calls:
             if len(taken) >= max_steps or cancel.is_set():
