@@ -117,7 +117,7 @@ def test_a_pdf_source_opens_its_page_with_the_passage_highlighted_and_the_origin
     assert original.status_code == 200 and original.headers["content-type"] == "application/pdf"
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden(timeout=WAIT)
-    assert page.evaluate("document.activeElement.getAttribute('href') || ''").startswith("#cc-source/")
+    expect(page.locator("#chat-box a.cc-source", has_text=MEMO.name).first).to_be_focused(timeout=WAIT)  # given back
     page.context.close()
 
 

@@ -46,6 +46,11 @@ if (!window.__ccSourceListening) {
     window.__ccSourceTrigger("click", {link: window.__ccSourceFrom});
   }, true);
   document.addEventListener("keydown", (event) => {
+    // Enter on a source link is its click (below); the message around it must not take it as a select
+    if (event.key === "Enter" && event.target.closest && event.target.closest('a[href^="#cc-source/"]')) {
+      event.stopPropagation();
+      return;
+    }
     const close = document.querySelector("#chat-source-close");
     if (event.key === "Escape" && close && close.offsetParent !== null) {
       event.preventDefault();
@@ -55,12 +60,17 @@ if (!window.__ccSourceListening) {
 }
 """
 FOCUS_PANEL_JS = "() => setTimeout(() => document.querySelector('#chat-source .cc-viewer-title')?.focus(), 50)"
-FOCUS_CHIP_JS = """() => setTimeout(() => {
+FOCUS_CHIP_JS = """() => {
   const from = window.__ccSourceFrom;
-  const chip = from && [...document.querySelectorAll('#chat-box a[href^="#cc-source/"]')]
-    .find((a) => a.getAttribute("href") === from);
-  if (chip) chip.focus();
-}, 50)"""
+  let tries = 20;  // the chatbot may still be redrawing: look again for up to a second
+  const focus = () => {
+    const chip = from && [...document.querySelectorAll('#chat-box a[href^="#cc-source/"]')]
+      .find((a) => a.getAttribute("href") === from);
+    if (chip) chip.focus();
+    else if (--tries > 0) setTimeout(focus, 50);
+  };
+  setTimeout(focus, 50);
+}"""
 
 
 def find_source(message: ChatMessage, n: int) -> dict:
