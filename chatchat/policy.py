@@ -214,12 +214,12 @@ class SpacePolicy(Policy):
 
     def check_visible(self, kb_name: str, caller: Caller) -> None:
         if kb_name not in self.protected and kb_name != self.own_kb(caller):
-            raise NotFound(f"No knowledge base named '{kb_name}'.")
+            raise NotFound(f"No knowledge base named '{kb_name}'.", key="kb_not_found", name=kb_name)
 
     def check_writable(self, kb_name: str, caller: Caller) -> None:
         if kb_name in self.protected:
             raise ProtectedKB(f"The knowledge base '{kb_name}' is the shared demo: you can search it but not change "
-                              "it. Upload your files to your own knowledge base instead.")
+                              "it. Upload your files to your own knowledge base instead.", key="kb_protected", name=kb_name)
 
     def check_create(self, caller: Caller) -> None:
         raise ProtectedKB("This shared Space does not create knowledge bases over the API; "

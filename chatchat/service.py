@@ -111,7 +111,8 @@ class Services:
         size = chunk_size or self.settings.chunk_size
         overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
         if not 50 <= size <= 8000 or not 0 <= overlap < size:
-            raise InvalidName(f"Chunk size must be 50–8000 and overlap 0–{size - 1} (got {size}/{overlap}).")
+            raise InvalidName(f"Chunk size must be 50–8000 and overlap 0–{size - 1} (got {size}/{overlap}).",
+                              key="chunking_invalid", size=size, overlap=overlap, max_overlap=size - 1)
         return self.store.create(
             name,
             embedding=entry.id,

@@ -36,14 +36,16 @@ def check_kb_name(name: str) -> str:
     """Knowledge-base names are shown to users and used as folder names: letters of any script,
     digits, `_ - .` and spaces inside, 1–64 characters, not starting with a dot."""
     if not isinstance(name, str):
-        raise InvalidName("A knowledge-base name must be text.")
+        raise InvalidName("A knowledge-base name must be text.", key="kb_name_type")
     cleaned = unicodedata.normalize("NFC", name.strip())
     bad = [ch for ch in cleaned if not (ch.isalnum() or ch in "_-. ")]
     if not cleaned or len(cleaned) > MAX_NAME or cleaned.startswith(".") or bad:
-        detail = f" (it contains {''.join(sorted(set(bad)))!r})" if bad else ""
+        chars = repr("".join(sorted(set(bad))))
+        detail = f" (it contains {chars})" if bad else ""
         raise InvalidName(
             f"'{name}' is not a valid knowledge-base name{detail}: use 1–{MAX_NAME} letters (any language), "
-            "digits, spaces, '_', '-' or '.', not starting with '.'."
+            "digits, spaces, '_', '-' or '.', not starting with '.'.",
+            key="kb_name_chars" if bad else "kb_name_invalid", name=name, max=MAX_NAME, chars=chars,
         )
     return cleaned
 

@@ -43,9 +43,10 @@ class Search:
         """language: the query's (detected when not given)."""
         mode = mode or self.settings.search_mode
         if mode not in SEARCH_MODES:
-            raise InvalidName(f"Unknown search mode '{mode}'; use one of {', '.join(SEARCH_MODES)}.")
+            raise InvalidName(f"Unknown search mode '{mode}'; use one of {', '.join(SEARCH_MODES)}.",
+                              key="search_mode_unknown", mode=mode, modes=", ".join(SEARCH_MODES))
         if not query or not query.strip():
-            raise InvalidName("The search query is empty.")
+            raise InvalidName("The search query is empty.", key="query_empty")
         base = self.store.get(kb)
         vector = None
         if mode != "fulltext":

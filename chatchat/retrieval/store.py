@@ -103,7 +103,8 @@ class Store:
                 info = read_info(blobs, key)
             except FileNotFoundError:
                 known = ", ".join(self._listed_names()) or "none yet"
-                raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.") from None
+                raise NotFound(f"No knowledge base named '{name}'. Existing: {known}.", key="kb_not_found_known",
+                               name=name, known=known) from None
             folder.mkdir(parents=True, exist_ok=True)
             kb = KnowledgeBase(self.db, blobs, folder, info, self.index_threshold)
             self._open[key] = kb
@@ -122,11 +123,13 @@ class Store:
     ) -> KBInfo:
         folder = self._folder(name)
         if chunk_overlap >= chunk_size:
-            raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).")
+            raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).",
+                              key="overlap_too_large", overlap=chunk_overlap, size=chunk_size)
         with self._lock:
             blobs = self.blobs.child(folder.name)
             if blobs.exists("kb.json"):
-                raise AlreadyExists(f"A knowledge base named '{folder.name}' already exists.")
+                raise AlreadyExists(f"A knowledge base named '{folder.name}' already exists.", key="kb_exists",
+                                    name=folder.name)
             info = KBInfo(
                 name=folder.name,
                 description=description,
