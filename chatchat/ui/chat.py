@@ -1,5 +1,5 @@
-"""The Chat tab: conversations (new, rename, delete, search, export), three modes (LLM, knowledge base,
-file chat), streamed answers with a Stop button and their sources, retry and copy; citation chips that
+"""The Chat tab: conversations (new, rename, delete, search, export), five modes (LLM, knowledge base,
+file chat, search engine and agent: chat_modes), streamed answers with a Stop button and their sources, retry and copy; citation chips that
 open the source viewer, and feedback on each answer.
 
 The answers come from `services.reply` (drawn by chat_turn.Turn) and the conversations from
@@ -18,6 +18,7 @@ from chatchat.errors import ChatchatError, InvalidName
 from chatchat.jobs import Job
 from chatchat.retrieval.context import kb_names
 from chatchat.ui.chat_feedback import FeedbackBar
+from chatchat.ui.chat_modes import KB_MODES, ChatModes
 from chatchat.ui.chat_turn import Turn, Turns
 from chatchat.ui.chat_views import attached_html, demo_model, export_file, model_choices, render, thumbs
 from chatchat.policy import Caller
@@ -27,7 +28,6 @@ from chatchat.ui.page import Events, Page, bump
 from chatchat.ui.progress import follow, summarize
 from chatchat.ui.source_viewer import SourceViewer
 
-MODES = ("llm", "kb", "file")
 MAX_TOKENS_SLIDER = 8192
 
 
@@ -36,6 +36,7 @@ class ChatPage(Page):
         super().__init__(ctx, events)
         self.store = self.services.conversations
         self.turns = Turns()  # each session's running answer and its Stop switch
+        self.modes = ChatModes(self.services)  # search-engine and agent chat
 
     # --- components -----------------------------------------------------------------------------
     def build(self) -> None:
@@ -51,6 +52,7 @@ class ChatPage(Page):
                     feedback_options=("Like", "Dislike"), layout="bubble", group_consecutive_messages=True,
                     show_label=False, placeholder=tr("chat.welcome"),  # translated in the browser from the first paint
                 )
+                self.modes.build_panel()
                 self.feedback = FeedbackBar(self.services, self.chatbot, self.conv_id, self.ctx.lang)
                 with gr.Row(equal_height=True, elem_classes=["cc-input"]):
                     self.question = gr.Textbox(show_label=False, placeholder=tr("chat.placeholder"), lines=1,
@@ -98,11 +100,12 @@ class ChatPage(Page):
             self.hint_settings = gr.Button(tr("chat.go_settings"), size="sm", scale=0, min_width=160, visible=False,
                                            elem_id="chat-hint-settings")
         with gr.Row(equal_height=True, elem_classes=["cc-chat-bar"]):
-            self.mode = gr.Radio([(tr(f"chat.mode.{m}"), m) for m in MODES], value="llm", label=tr("chat.mode"),
+            self.mode = gr.Radio([(tr(f"chat.mode.{m}"), m) for m in self.modes.modes()], value="llm", label=tr("chat.mode"),
                                  elem_id="chat-mode", scale=2)
             self.kb = gr.Dropdown(label=tr("kb.select"), choices=[], value=None, visible=False, elem_id="chat-kb",
                                   scale=2, multiselect=True)
             self.model = gr.Dropdown(label=tr("chat.model"), choices=[], value=None, elem_id="chat-model", scale=2)
+            self.modes.build_bar()
         with gr.Group(visible=False) as self.file_box:
             self.files = gr.File(label=tr("chat.files"), file_count="multiple", height=110, elem_id="chat-files")
             self.attached = gr.HTML(elem_id="chat-attached")
@@ -121,11 +124,14 @@ class ChatPage(Page):
         and while the demo model answers, what it is and how to get a real one."""
         no_model = not model_choices(self.services)
         no_kb = mode_ == "kb" and not kb_choices(self.services, caller, lang_)
-        demo = None if no_model or no_kb else demo_model(self.services, model_)
+        no_web = self.modes.no_provider(mode_)
+        demo = None if no_model or no_kb or no_web else demo_model(self.services, model_)
         if no_model:
             text = t("chat.no_model_lite" if self.services.settings.lite else "chat.no_model", lang_)
         elif no_kb:
             text = t("chat.no_kb", lang_)
+        elif no_web:
+            text = t("web.no_provider", lang_)
         elif demo:
             text = t("chat.demo_model", lang_, name=demo)
         else:
@@ -135,7 +141,8 @@ class ChatPage(Page):
             self.hint: text,
             self.hint_models: gr.update(visible=no_model or bool(demo)),
             self.hint_kb: gr.update(visible=no_kb and not no_model),
-            self.hint_settings: gr.update(visible=bool(demo) and self.services.policy.may_change_settings()),
+            self.hint_settings: gr.update(visible=(bool(demo) or no_web) and self.services.policy.may_change_settings(),
+                                          value=t("web.go_settings" if no_web else "chat.go_settings", lang_)),
         }
 
     def pickers(self, conversation: Conversation | None, mode_: str, kb_: str | None, model_: str | None,
@@ -151,9 +158,10 @@ class ChatPage(Page):
         model_ = model_ if model_ in ids else (default if default in ids else (ids[0] if ids else None))
         return {
             self.mode: mode_,
-            self.kb: gr.update(choices=kbs, value=kb_, visible=mode_ == "kb"),
+            self.kb: gr.update(choices=kbs, value=kb_, visible=mode_ in KB_MODES),
             self.model: gr.update(choices=models, value=model_),
             self.file_box: gr.update(visible=mode_ == "file"),
+            **self.modes.setup_view(mode_),
         }
 
     def own(self, cid: str, caller: Caller) -> Conversation:
@@ -199,7 +207,7 @@ class ChatPage(Page):
     @property
     def view_outputs(self) -> list:
         return [self.conv_id, self.convs, self.chatbot, self.export_btn, self.attached, self.title, self.rename_box,
-                self.delete_box, self.mode, self.kb, self.model, self.file_box, self.hint_box, self.hint,
+                self.delete_box, self.mode, self.kb, self.model, self.modes.use_web, self.file_box, self.hint_box, self.hint,
                 self.hint_models, self.hint_kb, self.hint_settings, *self.feedback.outputs, *self.viewer.outputs]
 
     # --- handlers ---------------------------------------------------------------------------------
@@ -220,11 +228,11 @@ class ChatPage(Page):
         if cid:
             conversation = self.own(cid, caller)
             conversation.mode = mode_
-            conversation.kb = ",".join(kb_names(kb_)) or None if mode_ == "kb" else conversation.kb
+            conversation.kb = ",".join(kb_names(kb_)) or None if mode_ in KB_MODES else conversation.kb
             conversation.model = model_
             self.store.save(conversation)
-        return {self.kb: gr.update(visible=mode_ == "kb"), self.file_box: gr.update(visible=mode_ == "file"),
-                **self.hints(mode_, model_, caller, lang_)}
+        return {self.kb: gr.update(visible=mode_ in KB_MODES), self.file_box: gr.update(visible=mode_ == "file"),
+                **self.modes.setup_view(mode_), **self.hints(mode_, model_, caller, lang_)}
 
     @guarded
     def refresh_pickers(self, cid, mode_, kb_, model_, lang_, request: gr.Request):
@@ -246,46 +254,42 @@ class ChatPage(Page):
             raise InvalidName(t("kb.pick_first", lang_))
         if mode_ == "file":
             raise InvalidName(t("chat.files_first", lang_))
-        return self.create(caller, mode=mode_, kb=",".join(kb_names(kb_)) if mode_ == "kb" else None, model=model_)
+        return self.create(caller, mode=mode_, kb=",".join(kb_names(kb_)) or None if mode_ in KB_MODES else None,
+                           model=model_)
 
-    def stream(self, cid: str, text: str, model_: str | None, options: dict, lang_: str, caller: Caller,
-               base: list[dict]):
-        """Ask, and yield the chatbot as the answer streams in. The question and the answer are saved by
-        `reply`; a question that could not be asked was not saved, so it is given back to edit."""
-        stop = self.turns.begin(caller.session)
-        turn = Turn(self.services, cid, text, model_, options, lang_, stop, base)
+    def stream(self, conversation: Conversation, text: str, model_: str | None, options: dict, lang_: str,
+               caller: Caller):
+        """Ask, and yield the chatbot as the answer streams in (and the approval panel of an agent's tool
+        that asks first). The question and the answer are saved by `reply`; a question that could not be
+        asked was not saved, so it is given back to edit."""
+        cid, session = conversation.id, caller.session
+        stop = self.turns.begin(session)
+        options = self.modes.with_approval(conversation.mode, options, session, stop)
+        turn = Turn(self.services, cid, text, model_, options, lang_, stop, render(conversation, lang_),
+                    asking=lambda: self.modes.approvals.pending(session))
         yield {self.chatbot: turn.shown, self.question: "", self.send_btn: gr.update(visible=False),
                self.stop_btn: gr.update(visible=True), self.conv_id: cid}
         try:
             for frame in turn.frames():
-                yield {self.chatbot: frame}
+                yield {self.chatbot: frame, **self.modes.panel_view(turn.pending, lang_)}
         finally:
             self.turns.end(caller.session, stop)
-        buttons = {self.send_btn: gr.update(visible=True), self.stop_btn: gr.update(visible=False)}
+        buttons = {self.send_btn: gr.update(visible=True), self.stop_btn: gr.update(visible=False),
+                   **self.modes.panel_view(None, lang_)}
         if turn.failed is not None:
             warn(turn.failed)
             yield {self.chatbot: turn.shown, **({} if turn.asked else {self.question: text}), **buttons}
             return
         yield {self.chatbot: turn.shown, **buttons}
 
-    def options_of(self, model_: str | None, temperature_, top_k_, threshold_, max_tokens_) -> dict:
-        """The answer's options. max_tokens left at the setting's value means the model's own default
-        (the tiny demo model rambles on for minutes with a large one)."""
-        settings = self.services.settings
-        tokens = int(max_tokens_)
-        if tokens == self._tokens_default():
-            tokens = self.services.catalog.default_max_tokens(model_ or settings.default_llm, settings.max_tokens)
-        return {"temperature": float(temperature_), "top_k": int(top_k_), "score_threshold": float(threshold_),
-                "max_tokens": tokens}
-
     def check_kb(self, conversation: Conversation, caller: Caller) -> None:
-        if conversation.mode == "kb":
+        if conversation.mode in KB_MODES:
             for name in kb_names(conversation.kb):
                 self.services.policy.check_visible(name, caller)
 
     @guarded
-    def send(self, text, cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
-             request: gr.Request):
+    def send(self, text, cid, query, mode_, kb_, model_, use_web_, temperature_, top_k_, threshold_, max_tokens_,
+             lang_, request: gr.Request):
         caller = caller_of(request)
         if self.turns.busy(caller.session):
             raise InvalidName(t("chat.busy", lang_))
@@ -294,12 +298,13 @@ class ChatPage(Page):
         cid = self.ensure_conversation(cid, mode_, kb_, model_, lang_, caller)
         conversation = self.own(cid, caller)
         self.check_kb(conversation, caller)
-        options = self.options_of(model_, temperature_, top_k_, threshold_, max_tokens_)
-        yield from self.stream(cid, text.strip(), model_, options, lang_, caller, render(conversation, lang_))
+        options = self.modes.options(conversation.mode, model_, self._tokens_default(),
+                                     (temperature_, top_k_, threshold_, max_tokens_), use_web_)
+        yield from self.stream(conversation, text.strip(), model_, options, lang_, caller)
         yield self.open_view(cid, query, mode_, kb_, model_, lang_, caller)
 
     @guarded
-    def retry(self, cid, query, mode_, kb_, model_, temperature_, top_k_, threshold_, max_tokens_, lang_,
+    def retry(self, cid, query, mode_, kb_, model_, use_web_, temperature_, top_k_, threshold_, max_tokens_, lang_,
               request: gr.Request):
         """Ask the last question again: its answer is replaced."""
         caller = caller_of(request)
@@ -314,8 +319,9 @@ class ChatPage(Page):
         text = messages[asked].content
         conversation.messages = messages[:asked]
         self.store.save(conversation)
-        options = self.options_of(model_, temperature_, top_k_, threshold_, max_tokens_)
-        yield from self.stream(cid, text, model_, options, lang_, caller, render(conversation, lang_))
+        options = self.modes.options(conversation.mode, model_, self._tokens_default(),
+                                     (temperature_, top_k_, threshold_, max_tokens_), use_web_)
+        yield from self.stream(conversation, text, model_, options, lang_, caller)
         yield self.open_view(cid, query, mode_, kb_, model_, lang_, caller)
 
     def stop(self, request: gr.Request) -> None:
@@ -389,9 +395,9 @@ class ChatPage(Page):
         lang, changed = self.ctx.lang, self.events.conversations
         picked = [self.mode, self.kb, self.model]
         view_inputs = [self.conv_id, self.search, *picked, lang]
-        answer_inputs = [self.conv_id, self.search, *picked, self.temperature, self.top_k, self.threshold,
+        answer_inputs = [self.conv_id, self.search, *picked, self.modes.use_web, self.temperature, self.top_k, self.threshold,
                          self.max_tokens, lang]
-        answer_outputs = [*self.view_outputs, self.question, self.send_btn, self.stop_btn]
+        answer_outputs = [*self.view_outputs, self.question, self.send_btn, self.stop_btn, *self.modes.outputs]
         hint_outputs = [self.hint_box, self.hint, self.hint_models, self.hint_kb, self.hint_settings]
         lane = {"concurrency_id": "chat", "concurrency_limit": 4, "show_progress": "hidden"}
         now = {"concurrency_limit": None}
@@ -407,8 +413,8 @@ class ChatPage(Page):
         self.convs.input(self.show, [self.convs, self.search, *picked, lang], self.view_outputs, **now)
         self.search.input(self.find, [self.search, self.conv_id], self.convs, show_progress="hidden", **now)
         for control in picked:
-            control.input(self.change_setup, [self.conv_id, *picked, lang], [self.kb, self.file_box, *hint_outputs],
-                          **now)
+            control.input(self.change_setup, [self.conv_id, *picked, lang],
+                          [self.kb, self.file_box, self.modes.use_web, *hint_outputs], **now)
         fire(self.files.upload(self.attach, [self.files, self.conv_id, self.search, self.model, lang],
                                [*self.view_outputs, self.files, self.send_btn], concurrency_id="ingest",
                                concurrency_limit=2))
@@ -426,10 +432,11 @@ class ChatPage(Page):
         self.hint_settings.click(lambda: gr.Tabs(selected="settings"), None, tabs, **now)
         for event in (self.events.kbs, self.events.models, self.events.settings):
             event.change(self.refresh_pickers, [self.conv_id, *picked, lang],
-                         [*picked, self.file_box, *hint_outputs], **now)
+                         [*picked, self.file_box, self.modes.use_web, *hint_outputs], **now)
         changed.change(self.changed, [self.conv_id, self.search], [self.convs, self.export_btn], **now)
         self.feedback.register_events(changed)
         self.viewer.register_events()
+        self.modes.register_events()
 
     def refreshes(self) -> list[Refresh]:
         return [Refresh(self.show, [self.conv_id, self.search, self.mode, self.kb, self.model, self.ctx.lang],

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from chatchat.answer.answerer import AnswerEvent
 from chatchat.jobs import Job
+from chatchat.ui.agent_steps import Asking, steps_message
 from chatchat.ui.chat_views import sources_message
 from chatchat.ui.i18n import error_text, t
 
@@ -50,10 +51,12 @@ class Turns:
 class Turn:
     """The bubbles of one question and its answer, drawn as the answer's events come. After `frames()`
     has ended: `failed` is the message of an answer that failed (None if it did not), `asked` says the
-    question was saved (reply() said so with its first stage) and `pressed` that the person pressed Stop."""
+    question was saved (reply() said so with its first stage) and `pressed` that the person pressed Stop.
+    An agent answer's steps are drawn folded under it as they come; `asking()` is the approval request
+    open now (drawn by the page), and a frame is yielded each time it changes."""
 
     def __init__(self, services: Any, cid: str, text: str, model: str | None, options: dict, lang: str,
-                 stop: threading.Event, base: list[dict]):
+                 stop: threading.Event, base: list[dict], asking: Callable[[], Asking | None] = lambda: None):
         self.services, self.cid, self.text, self.model, self.options = services, cid, text, model, options
         self.lang, self.stop = lang, stop
         self.answer = {"role": "assistant", "content": f"*{t('chat.stage.wait', lang)}*"}
@@ -61,6 +64,9 @@ class Turn:
         self.failed: str | None = None
         self.asked = False
         self.pressed = False
+        self.asking, self.pending = asking, None
+        self.steps: list[dict] = []
+        self.steps_shown: dict | None = None
 
     def _events(self) -> Iterator[AnswerEvent | None]:
         def work(progress, cancel: threading.Event) -> None:
@@ -83,6 +89,9 @@ class Turn:
         try:
             for event in self._events():
                 if event is None:
+                    if self.asking() is not self.pending:
+                        self.pending = self.asking()
+                        yield self.shown
                     if self.stop.is_set():
                         stopped_at = stopped_at or time.monotonic()
                         if time.monotonic() - stopped_at > STOP_GRACE:
@@ -99,6 +108,11 @@ class Turn:
                     if time.monotonic() - drawn >= STREAM_INTERVAL:
                         yield self.shown
                         drawn = time.monotonic()
+                elif event.kind == "step" and event.step:
+                    self._step(event.step)
+                    yield self.shown
+                elif event.kind == "notice":
+                    self.shown.append({"role": "assistant", "content": f"ℹ {event.text}"})
                 elif event.kind == "query":  # a follow-up: what the knowledge base was searched with
                     self.shown.append({"role": "assistant",
                                        "content": t("chat.searched_as", self.lang, query=event.text)})
@@ -108,9 +122,20 @@ class Turn:
                     self.failed = error_text(event.error, self.lang) if event.error else event.text
             self.pressed = self.stop.is_set()
         finally:
+            self.pending = None
+            if self.steps_shown is not None:
+                self.steps_shown.update(steps_message(self.steps, self.lang))
             self.stop.set()  # also when the page went away mid-answer: the answer so far is saved, marked stopped
         if self.failed is not None:
             self.answer["content"] = f"⚠ {self.failed}"
         elif self.pressed:
             self.answer["content"] = "".join(parts) + ("\n\n" if parts else "") + f"*{t('chat.stopped', self.lang)}*"
         yield self.shown
+
+    def _step(self, step: dict) -> None:
+        """A tool step: drawn (with those before it) in one folded message under the answer."""
+        self.steps.append(step)
+        if self.steps_shown is None:
+            self.steps_shown = {}
+            self.shown.insert(next(i for i, m in enumerate(self.shown) if m is self.answer) + 1, self.steps_shown)
+        self.steps_shown.update(steps_message(self.steps, self.lang, running=True))

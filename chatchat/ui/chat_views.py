@@ -17,6 +17,7 @@ from chatchat.answer.feedback import rating_of
 from chatchat.errors import ChatchatError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
+from chatchat.ui.agent_steps import steps_message
 from chatchat.ui.common import esc
 from chatchat.ui.i18n import t
 
@@ -121,6 +122,8 @@ def rows(conversation: Conversation | None, lang: str) -> list[tuple[dict, ChatM
             continue
         stopped = f"\n\n*{t('chat.stopped', lang)}*" if message.cancelled else ""
         shown.append(({"role": "assistant", "content": cited(message, lang) + stopped}, message))
+        if message.steps:  # an agent answer's tool calls, folded under it
+            shown.append((steps_message(message.steps, lang), message))
         if message.sources:
             shown.append((sources_message(message.sources, lang, message.id), message))
     return shown

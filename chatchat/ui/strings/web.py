@@ -95,4 +95,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.agent_step_limit": ("The agent stopped after {steps} tool calls without an answer.",
                                "智能体调用了 {steps} 次工具仍未得出回答，已停止。"),
     "error.mcp_unreachable": ("MCP server {problem}", "MCP 服务器 {problem}"),
+    "chat.mode.agent": ("Agent", "智能体"),
+    "agent.use_web": ("Use the web", "使用网络搜索"),
+    "agent.kb_info": ("The knowledge bases its search tool may read", "其检索工具可以查阅的知识库"),
+    "agent.steps": ("Tool steps ({n})", "工具调用（{n}）"),
+    "agent.step_failed": ("failed", "失败"),
+    "agent.approve_question": ("Allow the tool {tool} to run?", "允许运行工具 {tool} 吗？"),
+    "agent.allow": ("Allow", "允许"),
+    "agent.deny": ("Deny", "拒绝"),
+    "web.no_provider": (
+        "**No search engine is picked yet:** pick one in Settings.",
+        "**还没有选择搜索引擎：** 请在“设置”中选择一个。",
+    ),
+    "web.go_settings": ("Open Settings", "前往设置"),
 }
