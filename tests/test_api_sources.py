@@ -130,3 +130,24 @@ def test_absolute_links_name_the_server(app):
     url, preview_url = links(services, MD.name, 0, base=str(client.base_url) + "/")
     assert url.startswith(str(client.base_url) + "/api/knowledge_bases/%E8%B5%84%E6%96%99/documents/")
     assert client.get(preview_url).status_code == 200 and client.get(url).status_code == 200
+
+
+def test_every_source_of_a_kb_answer_carries_links_that_open(app):
+    """The demo model (SmolLM2) answers from the knowledge base over /v1 and the seed's route: each source
+    has url and preview_url on this server, they open, and the answer's markers point at its sources."""
+    client, services = app
+    body = {"model": "kb:资料", "messages": [{"role": "user", "content": "What is the stuff method in LangChain?"}],
+            "max_tokens": 48, "temperature": 0}
+    reply = client.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["sources"] and data["choices"][0]["message"]["content"] == data["cited_content"]
+    for source in data["sources"]:
+        assert source["url"].startswith("/api/knowledge_bases/") and source["preview_url"], source
+        assert client.get(source["url"]).status_code == 200
+        shown = client.get(source["preview_url"])
+        assert shown.status_code == 200 and shown.headers["content-type"] in ("image/png", "text/html; charset=utf-8")
+    assert all(1 <= m["index"] <= len(data["sources"]) and m["by"] in ("model", "app") for m in data["markers"])
+    seed = client.post("/chat/knowledge_base_chat", json={"query": "What is the stuff method?", "knowledge_base_name": "资料",
+                                                           "max_tokens": 24, "stream": False})
+    assert "[预览](http" in seed.text and "/preview?chunk=" in seed.text

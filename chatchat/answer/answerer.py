@@ -16,9 +16,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator, Literal, Sequence
 
-from chatchat.answer import prompts
+from chatchat.answer import citations, prompts
 from chatchat.answer.conversations import ChatMessage, ConversationStore
 from chatchat.answer.followup import standalone_query
+from chatchat.answer.links import source_links
 from chatchat.answer.prompts import Language
 from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
@@ -44,7 +45,9 @@ class Source:
     score: float
     chunk_index: int | None = None  # the chunk that matched
     span: tuple[int, int] | None = None  # the chunks the model read around it, first and last
-    url: str = ""  # a web page's address (web answers); empty for a knowledge base's passage
+    url: str = ""  # a web page's address, or a knowledge base's original (a PDF's at its page: #page=N)
+    doc_id: str | None = None  # the document version cited: a preview of a later one answers 404
+    preview_url: str | None = None  # the passage shown for a reader (chatchat.api.source_routes); None for the web
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +68,7 @@ class AnswerEvent:
     cancelled: bool = False  # done: the user stopped the answer part-way
     step: dict[str, Any] | None = None  # step, tool_call
     steps: tuple[dict[str, Any], ...] = ()  # done of an agent answer: every step taken
+    markers: tuple[citations.Marker, ...] = ()  # done: the [n] in `text`, written by the model or attached by the app
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for SSE)."""
@@ -79,6 +83,7 @@ class AnswerEvent:
             data["text"] = self.text
         if self.kind == "done":
             data["cancelled"] = self.cancelled
+            data["markers"] = [marker.to_dict() for marker in self.markers]
             if self.steps:
                 data["steps"] = list(self.steps)
         return data
@@ -176,8 +181,9 @@ def _source(index: int, passage: Passage) -> Source:
     snippet = " ".join(hit.text.split())
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1] + "…"
+    url, preview_url = (hit.url, None) if hit.url else source_links(hit.kb, hit.file, hit.page, hit.doc_id, hit.chunk_index)
     return Source(index, hit.kb, hit.file, hit.page, hit.section, snippet, round(float(hit.score), 4),
-                  hit.chunk_index, (passage.first, passage.last), hit.url)
+                  hit.chunk_index, (passage.first, passage.last), url, hit.doc_id or None, preview_url)
 
 
 class Answerer:
@@ -273,7 +279,10 @@ class Answerer:
             parts.append(delta)
             yield AnswerEvent("delta", text=delta)
         yield AnswerEvent("sources", sources=tuple(_source(i, p) for i, p in enumerate(prompt.passages, 1)))
-        yield AnswerEvent("done", text="".join(parts), cancelled=bool(cancel and cancel.is_set()))
+        answer = "".join(parts)
+        # markers are checked against the passages the model read ([n] outside 1..n dropped), or attached by the app
+        cited = citations.cite(answer, [p.text for p in prompt.passages]) if prompt.passages else citations.CitedAnswer(answer, ())
+        yield AnswerEvent("done", text=cited.text, markers=cited.markers, cancelled=bool(cancel and cancel.is_set()))
 
 
 def _refusal(text: str, nearest: Sequence[Passage] = ()) -> Iterator[AnswerEvent]:
@@ -293,7 +302,7 @@ def recorded(events: Iterator[AnswerEvent], store: ConversationStore, conversati
         if event.kind == "done" and (event.text or event.cancelled):
             try:
                 store.add_message(conversation_id, ChatMessage(
-                    role="assistant", content=event.text, model=model_id,
+                    role="assistant", content=event.text, model=model_id, markers=[m.to_dict() for m in event.markers],
                     sources=[s.to_dict() for s in sources], cancelled=event.cancelled, steps=list(event.steps),
                 ))
             except ChatchatError as exc:

@@ -15,7 +15,7 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -54,6 +54,7 @@ class ChatMessage(BaseModel):
     created: str = Field(default_factory=_now)
     model: str | None = None  # which model answered
     sources: list[dict] = Field(default_factory=list)  # rag.Source.to_dict() of each cited passage
+    markers: list[dict] = Field(default_factory=list)  # citations.Marker.to_dict() of each [n] in content (by: model | app)
     cancelled: bool = False  # the user stopped the answer part-way
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     feedback: Feedback | None = None
@@ -198,8 +199,9 @@ class ConversationStore:
             self.save(conversation)
         return conversation
 
-    def export_markdown(self, conversation_id: str) -> str:
-        """The conversation as Markdown, under its current title, with times in the local time zone."""
+    def export_markdown(self, conversation_id: str, note: Callable[[ChatMessage], str] | None = None) -> str:
+        """The conversation as Markdown, under its current title, with times in the local time zone;
+        `note`: a line to show under a message ('' for none), e.g. feedback.feedback_markdown."""
         conversation = self.get(conversation_id)
         lines = [f"# {conversation.title or 'Conversation'}", ""]
         if conversation.mode == "kb" and conversation.kb:
@@ -213,6 +215,8 @@ class ConversationStore:
                 lines.append(f"> [{source.get('index', '?')}] {source['file']}{page}: {source.get('snippet', '')}")
             if message.sources:
                 lines.append("")
+            if note is not None and (said := note(message)):
+                lines += [f"*{said}*", ""]
         return "\n".join(lines).rstrip() + "\n"
 
     def _path(self, conversation_id: str) -> Path:

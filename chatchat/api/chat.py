@@ -187,7 +187,8 @@ def footnote_block(sources: tuple[Source, ...] | list[Source]) -> str:
     several = len({source.kb for source in sources}) > 1
     for source in sources:
         where = f"{source.file}, p. {source.page}" if source.page is not None else source.file
-        where = f"[{where}]({source.url})" if source.url else where
+        # a web page links to itself; a knowledge base's original is a relative route no Markdown reader opens
+        where = f"[{where}]({source.url})" if source.url.startswith(("http://", "https://")) else where
         where = f"{source.kb} / {where}" if several else where
         lines.append(f"[{source.index}] **{where}**: {source.snippet}")
     return "\n\n---\n" + "  \n".join(lines)

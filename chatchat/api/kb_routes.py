@@ -118,7 +118,10 @@ def document_chunks(name: KB, file: Doc, services: Services = Depends(get_servic
 )
 def document_original(name: KB, file: Doc, services: Services = Depends(get_services)) -> FileResponse:
     name, file = kb_document(services, name, file)
-    return FileResponse(services.original(name, file), filename=PurePosixPath(file).name)
+    # a PDF inline, so that a source's url (…/original#page=N) opens in the browser's viewer at its page
+    inline = PurePosixPath(file).suffix.lower() == ".pdf"
+    return FileResponse(services.original(name, file), filename=PurePosixPath(file).name,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 @router.post("/{name}/search", response_model=HitList, summary="Search: top-k, threshold, hybrid / vector / full-text")

@@ -155,6 +155,7 @@ class _Reply:
         self.query: str | None = None  # the standalone question a follow-up was searched with
         self.steps: list[dict] = []  # agent: the tool calls it made
         self.tool_calls: list[dict] = []  # plain chat with the client's tools: the calls the model asks for
+        self.done: AnswerEvent | None = None  # the answer with its checked or attached [n] markers
 
     def _finish_reason(self) -> str:
         if self.tool_calls:
@@ -171,7 +172,8 @@ class _Reply:
             return {"steps": self.steps}
         if not (self.job.kb or self.job.web):
             return {}
-        return {"sources": [s.to_dict() for s in self.sources], **({"query": self.query} if self.query else {})}
+        cited = {"cited_content": self.done.text, "markers": [m.to_dict() for m in self.done.markers]} if self.done else {}
+        return {"sources": [s.to_dict() for s in self.sources], **cited, **({"query": self.query} if self.query else {})}
 
     def _footnotes(self) -> str:
         return footnote_block(self.sources) if self.body.footnotes and (self.job.kb or self.job.web) else ""
@@ -189,6 +191,8 @@ class _Reply:
             self.tool_calls.append(event.step)
         elif event.kind == "query":
             self.query = event.text
+        elif event.kind == "done":
+            self.done = event
         elif event.kind == "error":
             raise event.error or ApiError(event.text, status=500, code="answer_failed")
         return ""
@@ -204,10 +208,15 @@ class _Reply:
             await stream.close()
         return {
             "id": self.id, "object": "chat.completion", "created": self.created, "model": self.body.model,
-            "choices": [{"index": 0, "message": self._message("".join(parts) + self._footnotes()),
+            "choices": [{"index": 0, "message": self._message(self._content(parts) + self._footnotes()),
                          "finish_reason": self._finish_reason(), "logprobs": None}],
             "usage": self._usage(), **self._extra(),
         }
+
+    def _content(self, parts: list[str]) -> str:
+        """A grounded answer as the answerer ended it (its [n] markers checked or attached by the app), else
+        the text as streamed. A stream sends the model's words as they come, and `cited_content` at the end."""
+        return self.done.text if self.done and (self.job.kb or self.job.web) else "".join(parts)
 
     def _message(self, content: str) -> dict:
         if not self.tool_calls:

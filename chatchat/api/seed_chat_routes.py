@@ -139,6 +139,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
 
     async def events() -> AsyncIterator[str]:
         parts: list[str] = []
+        answer: str | None = None  # the answerer's last word: the text with its [n] markers
         sources: tuple[Source, ...] = ()
         finished = False
         try:
@@ -153,11 +154,16 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
                         yield sse({"answer": event.text} if grounded else {"text": event.text, "message_id": message_id})
                 elif event.kind == "sources":
                     sources = event.sources
+                elif event.kind == "done":
+                    answer = event.text
                 event = await stream.next()
             finished = True
             docs = [_seed_doc(s, None if own_files else base_url) for s in sources]
             if not body.stream:
-                yield sse({"answer": "".join(parts), "docs": docs} if grounded else {"text": "".join(parts), "message_id": message_id})
+                # the model's words, as a stream of this answer would have sent them; the conversation keeps the
+                # text with the [n] markers the app checked or attached
+                text = "".join(parts)
+                yield sse({"answer": text, "docs": docs} if grounded else {"text": text, "message_id": message_id})
             elif grounded:
                 yield sse({"docs": docs})
         finally:
@@ -165,7 +171,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
             if conversation is not None and (parts or finished):
                 services.conversations.add_exchange(
                     conversation.id, ChatMessage(role="user", content=body.query),
-                    ChatMessage(role="assistant", content="".join(parts), model=llm, id=answer_id, cancelled=not finished,
+                    ChatMessage(role="assistant", content="".join(parts) if answer is None else answer, model=llm, id=answer_id, cancelled=not finished,
                                 sources=[s.to_dict() for s in sources]))
 
     return sse_response(events())
@@ -176,6 +182,8 @@ def _seed_doc(source: Source, base_url: str | None) -> str:
     name = f"[{source.file}]"
     if base_url:
         name += f"({base_url}knowledge_base/download_doc?" + urlencode({"knowledge_base_name": source.kb, "file_name": source.file}) + ")"
+        if source.preview_url:
+            name += f" [预览]({base_url.rstrip('/')}{source.preview_url})"
     return f"出处 [{source.index}] {name} 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"
 
 

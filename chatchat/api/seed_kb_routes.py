@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import Field
 
+from chatchat.answer.links import source_links
 from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.schemas import KB_NAME_HELP, KB_NAME_PATTERN
@@ -127,7 +128,9 @@ def _like(pattern: str) -> re.Pattern:
 
 
 def _seed_document(hit: Hit, score: float) -> SeedDocument:
-    metadata = {"source": hit.file, "page": hit.page, "section": hit.section, "doc_id": hit.doc_id, "chunk_index": hit.chunk_index}
+    url, preview_url = source_links(hit.kb, hit.file, hit.page, hit.doc_id, hit.chunk_index)
+    metadata = {"source": hit.file, "page": hit.page, "section": hit.section, "doc_id": hit.doc_id, "chunk_index": hit.chunk_index,
+                "url": url, "preview_url": preview_url}
     return SeedDocument(page_content=hit.text, metadata=metadata, id=f"{hit.doc_id}:{hit.chunk_index}", score=score)
 
 
