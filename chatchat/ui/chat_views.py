@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from chatchat.answer.conversations import ChatMessage, Conversation
-from chatchat.answer.feedback import rating_of
+from chatchat.answer.feedback import feedback_markdown, rating_of
 from chatchat.errors import ChatchatError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
@@ -77,7 +77,7 @@ def chip(n: int, source: dict, message_id: str, by_app: bool, lang: str) -> str:
 
 def markers_by_app(message: ChatMessage) -> bool:
     """The app attached this answer's markers (the model wrote none it was allowed to)."""
-    return False  # PROVISIONAL: until answer/citations.py's markers are stored with the answer
+    return any(marker.get("by") == "app" for marker in message.markers)
 
 
 def cited(message: ChatMessage, lang: str) -> str:
@@ -168,5 +168,5 @@ def export_file(services: Services, conversation: Conversation) -> str:
     folder = EXPORT_DIR / conversation.id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_text(services.conversations.export_markdown(conversation.id), encoding="utf-8")
+    path.write_text(services.conversations.export_markdown(conversation.id, note=feedback_markdown), encoding="utf-8")
     return str(path)
