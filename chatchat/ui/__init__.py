@@ -3,24 +3,23 @@ and English, mounted on the API's FastAPI app by `mount`."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
 
-from chatchat.resources import shipped
+from chatchat.resources import ASSETS_DIR
 from chatchat.service import Services
-from chatchat.ui import models
 from chatchat.ui.chat import ChatPage
 from chatchat.ui.common import Context, Refresh, caller_of, guarded
 from chatchat.ui.i18n import FRONTEND_LOCALE, I18N, choose_language, tr
 from chatchat.ui.knowledge import KnowledgePage
-from chatchat.ui.page import Events, Page, bump
+from chatchat.ui.models import ModelsPage
+from chatchat.ui.page import Events, Page
 from chatchat.ui.settings import SettingsPage
 
-ASSETS = shipped("assets")
-LOGO = ASSETS / "logo.svg"
-STYLE = ASSETS / "style.css"
+LOGO = ASSETS_DIR / "logo.svg"
+STYLE = ASSETS_DIR / "style.css"
 LANG_KEY = "chatchat-lang"  # localStorage: the language a person picked in this browser
 
 # What the browser knows of its person's languages: their own pick (if any) and navigator.languages.
@@ -100,49 +99,12 @@ def header() -> gr.Radio:
     return lang
 
 
-class _FunctionTab(Page):
-    """The Models tab while it is still a `build(ctx)` function: it re-renders on every named event, and
-    announces `events.models` when its table shows models installed, loaded or made default differently."""
-
-    def __init__(self, ctx: Context, events: Events, build: Callable[[Context], list[Refresh]]):
-        super().__init__(ctx, events)
-        self._build = build
-
-    def build(self) -> None:
-        with gr.Column() as self._box:
-            self._refreshes = self._build(self.ctx)
-        self._seen = gr.State(None)
-
-    def _table(self, box: Any) -> Any:
-        for child in getattr(box, "children", []):
-            if getattr(child, "elem_id", None) == "models-table":
-                return child
-            if (found := self._table(child)) is not None:
-                return found
-        return None
-
-    def _announce(self, seen: list | None):
-        loaded = set(self.services.llms.loaded())
-        now = [[s.entry.id, s.installed, s.default, s.entry.id in loaded] for s in self.services.models.models()]
-        return now, (gr.skip() if seen is None or now == seen else bump())
-
-    def register_events(self) -> None:
-        for event in (self.events.kbs, self.events.models, self.events.settings):
-            for refresh in self._refreshes:
-                event.change(refresh.fn, refresh.inputs, refresh.outputs, concurrency_limit=None)
-        self._table(self._box).change(guarded(self._announce), [self._seen], [self._seen, self.events.models],
-                                      concurrency_limit=None, show_progress="hidden")
-
-    def refreshes(self) -> list[Refresh]:
-        return self._refreshes
-
-
 def make_pages(ctx: Context, events: Events) -> dict[str, Page]:
     """The tabs by id, in their order."""
     return {
         "chat": ChatPage(ctx, events),
         "kb": KnowledgePage(ctx, events),
-        "models": _FunctionTab(ctx, events, models.build),
+        "models": ModelsPage(ctx, events),
         "settings": SettingsPage(ctx, events),
     }
 

@@ -11,8 +11,9 @@ from chatchat.models.downloads import human
 from chatchat.errors import InvalidName, ModelError
 from chatchat.models.manager import ModelStatus
 from chatchat.service import Services
-from chatchat.ui.common import Context, Refresh, esc, guarded, info
+from chatchat.ui.common import Refresh, esc, guarded, info
 from chatchat.ui.i18n import error_text, t, tr
+from chatchat.ui.page import Page, bump
 
 POLL_SECONDS = 1.0  # download progress refresh while a download runs
 
@@ -104,119 +105,135 @@ def downloads_html(services: Services, lang: str) -> str:
     return f'<div class="cc-progress"><ul class="cc-files">{"".join(rows)}</ul></div>' if rows else ""
 
 
-def build(ctx: Context) -> list[Refresh]:
-    services: Services = ctx.services
-    lang = ctx.lang
-    selected = gr.State(None)
+class ModelsPage(Page):
+    """The Models tab. It announces `events.models` whenever what its table shows changes (a download that
+    ends, a delete, a new default, a model loaded or unloaded), and re-renders on `events.models` and
+    `events.settings` from the other tabs."""
 
-    hint = gr.Markdown(visible=False, elem_classes=["cc-hint"], elem_id="models-hint")
-    hw = gr.Markdown(elem_classes=["cc-note"], elem_id="models-hardware")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="models-table", max_height=460,
-                         column_widths=["24%", "16%", "8%", "9%", "8%", "8%", "14%", "13%"])
-    # on a Hugging Face Space the visitors share one machine: the models are the owner's to change
-    with gr.Row(elem_classes=["cc-doc-actions"], visible=services.policy.may_manage_models()):
-        picked = gr.Markdown(tr("models.pick"), elem_id="models-selected")
-        load_btn = gr.Button(tr("models.load"), size="sm", variant="primary", interactive=False, elem_id="models-load")
-        unload_btn = gr.Button(tr("models.unload"), size="sm", interactive=False, elem_id="models-unload")
-        default_btn = gr.Button(tr("models.make_default"), size="sm", interactive=False, elem_id="models-default")
-        pull_btn = gr.Button(tr("models.download"), size="sm", interactive=False, elem_id="models-download")
-        cancel_btn = gr.Button(tr("models.cancel"), size="sm", variant="stop", interactive=False, elem_id="models-cancel")
-        delete_btn = gr.Button(tr("models.delete"), size="sm", variant="stop", interactive=False, elem_id="models-delete")
-    progress = gr.HTML(elem_id="models-progress")
-    gr.Markdown(tr("models.legend"), elem_classes=["cc-note"])
-    timer = gr.Timer(POLL_SECONDS, active=False)
-    actions = [load_btn, unload_btn, default_btn, pull_btn, cancel_btn, delete_btn]
+    def build(self) -> None:
+        self.selected = gr.State(None)
+        self.seen = gr.State(None)  # the table's last state, to tell a change worth announcing
+        self.hint = gr.Markdown(visible=False, elem_classes=["cc-hint"], elem_id="models-hint")
+        self.hardware = gr.Markdown(elem_classes=["cc-note"], elem_id="models-hardware")
+        self.table = gr.Dataframe(interactive=False, wrap=True, elem_id="models-table", max_height=460,
+                                  column_widths=["24%", "16%", "8%", "9%", "8%", "8%", "14%", "13%"])
+        # on a Hugging Face Space the visitors share one machine: the models are the owner's to change
+        with gr.Row(elem_classes=["cc-doc-actions"], visible=self.services.policy.may_manage_models()):
+            self.picked = gr.Markdown(tr("models.pick"), elem_id="models-selected")
+            self.load_btn = gr.Button(tr("models.load"), size="sm", variant="primary", interactive=False,
+                                      elem_id="models-load")
+            self.unload_btn = gr.Button(tr("models.unload"), size="sm", interactive=False, elem_id="models-unload")
+            self.default_btn = gr.Button(tr("models.make_default"), size="sm", interactive=False,
+                                         elem_id="models-default")
+            self.pull_btn = gr.Button(tr("models.download"), size="sm", interactive=False, elem_id="models-download")
+            self.cancel_btn = gr.Button(tr("models.cancel"), size="sm", variant="stop", interactive=False,
+                                        elem_id="models-cancel")
+            self.delete_btn = gr.Button(tr("models.delete"), size="sm", variant="stop", interactive=False,
+                                        elem_id="models-delete")
+        self.progress = gr.HTML(elem_id="models-progress")
+        gr.Markdown(tr("models.legend"), elem_classes=["cc-note"])
+        self.timer = gr.Timer(POLL_SECONDS, active=False)
+        self.actions = [self.load_btn, self.unload_btn, self.default_btn, self.pull_btn, self.cancel_btn,
+                        self.delete_btn]
+        self.outputs = [self.hint, self.hardware, self.table, self.progress, self.timer, *self.actions, self.seen,
+                        self.events.models]
 
-    def buttons(model_id: str | None) -> dict:
+    def register_events(self) -> None:
+        lang = self.ctx.lang
+        inputs = [self.selected, lang, self.seen]
+        self.table.select(self._pick, [lang], [self.selected, self.picked, *self.actions], concurrency_limit=None)
+        for button, handler in ((self.load_btn, self._load), (self.unload_btn, self._unload),
+                                (self.default_btn, self._make_default), (self.pull_btn, self._download),
+                                (self.cancel_btn, self._cancel), (self.delete_btn, self._delete)):
+            button.click(guarded(handler), inputs, self.outputs,
+                         concurrency_id="models" if handler == self._load else None)
+        self.timer.tick(guarded(self._view), inputs, self.outputs, concurrency_limit=None, show_progress="hidden")
+        for event in (self.events.models, self.events.settings):
+            event.change(guarded(self._view), inputs, self.outputs, concurrency_limit=None, show_progress="hidden")
+
+    def refreshes(self) -> list[Refresh]:
+        return [Refresh(guarded(self._view), [self.selected, self.ctx.lang, self.seen], self.outputs)]
+
+    # --- rendering ---------------------------------------------------------------------------------
+    def _buttons(self, model_id: str | None) -> dict:
         if not model_id:
-            return {button: gr.update(interactive=False) for button in actions}
-        status = services.models.status(model_id)
+            return {button: gr.update(interactive=False) for button in self.actions}
+        status = self.services.models.status(model_id)
         job = status.job
         downloading = job is not None and job.active
         chat = status.kind == "llm" and getattr(status.entry, "chat", True)
-        loaded = model_id in services.llms.loaded()
+        loaded = model_id in self.services.llms.loaded()
         return {
-            load_btn: gr.update(interactive=chat and status.installed and not loaded),
-            unload_btn: gr.update(interactive=loaded),
-            default_btn: gr.update(interactive=status.installed and not status.default and (chat or status.kind == "embedding")),
-            pull_btn: gr.update(interactive=status.entry.is_local and not status.installed and not downloading),
-            cancel_btn: gr.update(interactive=downloading),
-            delete_btn: gr.update(interactive=status.installed and status.entry.is_local and not status.shipped
-                                  and not status.default),
+            self.load_btn: gr.update(interactive=chat and status.installed and not loaded),
+            self.unload_btn: gr.update(interactive=loaded),
+            self.default_btn: gr.update(interactive=status.installed and not status.default
+                                        and (chat or status.kind == "embedding")),
+            self.pull_btn: gr.update(interactive=status.entry.is_local and not status.installed and not downloading),
+            self.cancel_btn: gr.update(interactive=downloading),
+            self.delete_btn: gr.update(interactive=status.installed and status.entry.is_local and not status.shipped
+                                       and not status.default),
         }
 
-    def view(model_id: str | None, lang_: str) -> dict:
+    def _snapshot(self) -> list:
+        loaded = set(self.services.llms.loaded())
+        return [[s.entry.id, s.installed, s.default, s.entry.id in loaded] for s in self.services.models.models()]
+
+    def _view(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        services = self.services
         active = any(job.active for job in services.models.downloads.jobs())
-        installed = chat_models_installed(services)
+        now = self._snapshot()
         return {
-            hint: gr.update(value=t("models.empty", lang_), visible=not installed),
-            hw: hardware_line(services, lang_),
-            table: catalog_frame(services, lang_),
-            progress: downloads_html(services, lang_),
-            timer: gr.Timer(active=active),
-            **buttons(model_id),
+            self.hint: gr.update(value=t("models.empty", lang_), visible=not chat_models_installed(services)),
+            self.hardware: hardware_line(services, lang_),
+            self.table: catalog_frame(services, lang_),
+            self.progress: downloads_html(services, lang_),
+            self.timer: gr.Timer(active=active),
+            self.seen: now,
+            self.events.models: gr.skip() if seen is None or now == seen else bump(),
+            **self._buttons(model_id),
         }
 
-    outputs = [hint, hw, table, progress, timer, *actions]
-
-    @guarded
-    def show(model_id: str | None, lang_: str):
-        return view(model_id, lang_)
-
-    def pick(evt: gr.SelectData, lang_: str):
+    def _pick(self, evt: gr.SelectData, lang_: str) -> dict:
         row = evt.row_value or []
         model_id = str(row[1]) if len(row) > 1 else None
         label = t("models.selected", lang_, name=row[0].lstrip("★● ")) if model_id else t("models.pick", lang_)
-        return {selected: model_id, picked: label, **buttons(model_id)}
+        return {self.selected: model_id, self.picked: label, **self._buttons(model_id)}
 
-    def need(model_id: str | None, lang_: str) -> str:
-        if not services.policy.may_manage_models():
+    # --- actions -----------------------------------------------------------------------------------
+    def _need(self, model_id: str | None, lang_: str) -> str:
+        if not self.services.policy.may_manage_models():
             raise ModelError(t("models.space_read_only", lang_))
         if not model_id:
             raise InvalidName(t("models.pick", lang_))
         return model_id
 
-    @guarded
-    def load(model_id: str | None, lang_: str):
-        model = services.llms.get(need(model_id, lang_))
+    def _load(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        model = self.services.llms.get(self._need(model_id, lang_))
         info(t("models.loaded_msg", lang_, name=model.model_id))
-        return view(model_id, lang_)
+        return self._view(model_id, lang_, seen)
 
-    @guarded
-    def unload(model_id: str | None, lang_: str):
-        services.llms.unload(need(model_id, lang_))
+    def _unload(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        self.services.llms.unload(self._need(model_id, lang_))
         info(t("models.unloaded_msg", lang_, name=model_id))
-        return view(model_id, lang_)
+        return self._view(model_id, lang_, seen)
 
-    @guarded
-    def make_default(model_id: str | None, lang_: str):
-        services.models.set_default(need(model_id, lang_))
+    def _make_default(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        self.services.models.set_default(self._need(model_id, lang_))
         info(t("models.default_msg", lang_, name=model_id))
-        return view(model_id, lang_)
+        return self._view(model_id, lang_, seen)
 
-    @guarded
-    def download(model_id: str | None, lang_: str):
-        services.models.pull(need(model_id, lang_))
+    def _download(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        self.services.models.pull(self._need(model_id, lang_))
         info(t("models.download_started", lang_, name=model_id))
-        return view(model_id, lang_)
+        return self._view(model_id, lang_, seen)
 
-    @guarded
-    def cancel(model_id: str | None, lang_: str):
-        services.models.cancel(need(model_id, lang_))
-        return view(model_id, lang_)
+    def _cancel(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        self.services.models.cancel(self._need(model_id, lang_))
+        return self._view(model_id, lang_, seen)
 
-    @guarded
-    def delete(model_id: str | None, lang_: str):
-        model_id = need(model_id, lang_)
-        services.llms.unload(model_id)
-        services.models.delete(model_id)
+    def _delete(self, model_id: str | None, lang_: str, seen: list | None) -> dict:
+        model_id = self._need(model_id, lang_)
+        self.services.llms.unload(model_id)
+        self.services.models.delete(model_id)
         info(t("models.deleted_msg", lang_, name=model_id))
-        return view(model_id, lang_)
-
-    table.select(pick, [lang], [selected, picked, *actions], concurrency_limit=None)
-    for button, handler in ((load_btn, load), (unload_btn, unload), (default_btn, make_default),
-                            (pull_btn, download), (cancel_btn, cancel), (delete_btn, delete)):
-        button.click(handler, [selected, lang], outputs, concurrency_id="models" if handler is load else None)
-    timer.tick(show, [selected, lang], outputs, concurrency_limit=None, show_progress="hidden")
-
-    return [Refresh(show, [selected, lang], outputs)]
+        return self._view(model_id, lang_, seen)
