@@ -58,6 +58,7 @@ def new_page(browser, url: str, locale: str = "en-US") -> Page:
 
 
 def ask(page: Page, text: str) -> None:
+    expect(page.locator("#chat-send")).to_be_visible(timeout=WAIT)  # the last answer has ended
     text_field(page, "chat-input").fill(text)
     page.locator("#chat-send").click()
 
@@ -96,7 +97,7 @@ def test_a_tool_that_asks_first_waits_for_allow_or_deny(setup, browser):
     url, model, _, notes = setup
     page = new_page(browser, url)
     radio(page, "chat-mode", "Agent")
-    panel = page.locator("#chat-approval")
+    panel = page.locator("#chat-approval-text")
     model.script = [{"tool_calls": [("notes__remember", {"note": "buy milk"})]}, {"content": "Noted."}]
     ask(page, "Remember: buy milk")
     expect(panel).to_be_visible(timeout=WAIT)
@@ -141,10 +142,9 @@ def test_a_web_answer_cites_the_page_and_its_source_opens_it(setup, browser):
     ask(page, WEB_QUESTION)
     chat = page.locator("#chat-box")
     expect(chat).to_contain_text("reunion", timeout=WAIT)
-    link = chat.locator(f'a.cc-source[href="{web.url}/pages/lantern-festival.html"]')
-    expect(link).to_have_count(1, timeout=WAIT)
-    assert web.requests and any(path.startswith("/search") for path in web.requests)
+    assert any(path.startswith("/search") for path in web.requests)  # the SearXNG stand-in was asked
     page.locator("#chat-box .message", has_text="Sources (").last.locator("button").first.click()
+    link = chat.locator(f'a.cc-source[href="{web.url}/pages/lantern-festival.html"]')
     expect(link).to_be_visible(timeout=WAIT)
     screenshot(page, "web-answer-en")
     with page.context.expect_page(timeout=WAIT) as opened:

@@ -68,6 +68,8 @@ class ChatModes:
             tokens = self.services.catalog.default_max_tokens(model_ or settings.default_llm, settings.max_tokens)
         if mode_ == "agent":
             return {"temperature": float(temperature), "max_tokens": tokens, "web": bool(use_web) and self.web_allowed()}
+        if mode_ == "web":  # web pages are ranked among themselves: no score threshold
+            return {"temperature": float(temperature), "top_k": int(top_k), "max_tokens": tokens}
         return {"temperature": float(temperature), "top_k": int(top_k), "score_threshold": float(threshold),
                 "max_tokens": tokens}
 
