@@ -65,10 +65,20 @@ def ask(page: Page, text: str) -> None:
 
 def open_steps(page: Page, title: str):
     """The folded steps message under the last answer, opened."""
-    steps = page.locator("#chat-box .message", has_text=title).last
-    expect(steps).to_be_visible(timeout=WAIT)
-    steps.locator("button, .title, [class*=title]").first.click()
-    return steps
+    return unfold(page, title, "code")
+
+
+def unfold(page: Page, title: str, inside: str):
+    """The last chatbot message titled `title`, unfolded once the answer has ended (its last redraw
+    folds every message again) until `inside` in it shows."""
+    expect(page.locator("#chat-send")).to_be_visible(timeout=WAIT)
+    page.wait_for_timeout(2000)  # the redraws that follow the answer (its conversation's list and export) land
+    message = page.locator("#chat-box .message", has_text=title).last
+    expect(message).to_be_visible(timeout=WAIT)
+    if not message.locator(inside).first.is_visible():
+        message.locator("button").first.click()
+    expect(message.locator(inside).first).to_be_visible(timeout=WAIT)
+    return message
 
 
 def test_agent_steps_show_under_the_answer_live_and_after_a_reload(setup, browser):
@@ -143,7 +153,7 @@ def test_a_web_answer_cites_the_page_and_its_source_opens_it(setup, browser):
     chat = page.locator("#chat-box")
     expect(chat).to_contain_text("reunion", timeout=WAIT)
     assert any(path.startswith("/search") for path in web.requests)  # the SearXNG stand-in was asked
-    page.locator("#chat-box .message", has_text="Sources (").last.locator("button").first.click()
+    unfold(page, "Sources (", "a.cc-source")
     link = chat.locator(f'a.cc-source[href="{web.url}/pages/lantern-festival.html"]')
     expect(link).to_be_visible(timeout=WAIT)
     screenshot(page, "web-answer-en")

@@ -274,13 +274,14 @@ class ChatPage(Page):
                 yield {self.chatbot: frame, **self.modes.panel_view(turn.pending, lang_)}
         finally:
             self.turns.end(caller.session, stop)
-        buttons = {self.send_btn: gr.update(visible=True), self.stop_btn: gr.update(visible=False),
-                   **self.modes.panel_view(None, lang_)}
         if turn.failed is not None:
             warn(turn.failed)
-            yield {self.chatbot: turn.shown, **({} if turn.asked else {self.question: text}), **buttons}
-            return
-        yield {self.chatbot: turn.shown, **buttons}
+        yield {self.chatbot: turn.shown, **({} if turn.asked or turn.failed is None else {self.question: text}),
+               **self.modes.panel_view(None, lang_)}
+
+    def idle(self) -> dict:
+        """Send is back (and Stop gone) with the answer's last redraw, its stored view."""
+        return {self.send_btn: gr.update(visible=True), self.stop_btn: gr.update(visible=False)}
 
     def check_kb(self, conversation: Conversation, caller: Caller) -> None:
         if conversation.mode in KB_MODES:
@@ -301,7 +302,7 @@ class ChatPage(Page):
         options = self.modes.options(conversation.mode, model_, self._tokens_default(),
                                      (temperature_, top_k_, threshold_, max_tokens_), use_web_)
         yield from self.stream(conversation, text.strip(), model_, options, lang_, caller)
-        yield self.open_view(cid, query, mode_, kb_, model_, lang_, caller)
+        yield {**self.open_view(cid, query, mode_, kb_, model_, lang_, caller), **self.idle()}
 
     @guarded
     def retry(self, cid, query, mode_, kb_, model_, use_web_, temperature_, top_k_, threshold_, max_tokens_, lang_,
@@ -322,7 +323,7 @@ class ChatPage(Page):
         options = self.modes.options(conversation.mode, model_, self._tokens_default(),
                                      (temperature_, top_k_, threshold_, max_tokens_), use_web_)
         yield from self.stream(conversation, text, model_, options, lang_, caller)
-        yield self.open_view(cid, query, mode_, kb_, model_, lang_, caller)
+        yield {**self.open_view(cid, query, mode_, kb_, model_, lang_, caller), **self.idle()}
 
     def stop(self, request: gr.Request) -> None:
         self.turns.stop(caller_of(request).session)
