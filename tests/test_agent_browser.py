@@ -75,8 +75,11 @@ def unfold(page: Page, title: str, inside: str):
     page.wait_for_timeout(2000)  # the redraws that follow the answer (its conversation's list and export) land
     message = page.locator("#chat-box .message", has_text=title).last
     expect(message).to_be_visible(timeout=WAIT)
-    if not message.locator(inside).first.is_visible():
+    for _ in range(3):  # a click also selects the message, and the answer's feedback bar redraws it folded
+        if message.locator(inside).first.is_visible():
+            break
         message.locator("button").first.click()
+        page.wait_for_timeout(1500)
     expect(message.locator(inside).first).to_be_visible(timeout=WAIT)
     return message
 
