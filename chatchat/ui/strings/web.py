@@ -108,4 +108,17 @@ STRINGS: dict[str, tuple[str, str]] = {
         "**还没有选择搜索引擎：** 请在“设置”中选择一个。",
     ),
     "web.go_settings": ("Open Settings", "前往设置"),
+    "web.save": ("Save search engine and tools", "保存搜索引擎与工具设置"),
+    "mcp.title": ("MCP tool servers (agent chat)", "MCP 工具服务器（智能体对话）"),
+    "mcp.name": ("Name", "名称"),
+    "mcp.target": ("Command or URL", "命令或地址"),
+    "mcp.target_info": (
+        "A command line that starts a stdio server, or a streamable HTTP URL such as http://127.0.0.1:8000/mcp",
+        "启动 stdio 服务器的命令行，或 streamable HTTP 地址，例如 http://127.0.0.1:8000/mcp",
+    ),
+    "mcp.enabled": ("On", "启用"),
+    "mcp.ask": ("Ask before running", "运行前询问"),
+    "mcp.add": ("Add or update", "添加或更新"),
+    "mcp.remove": ("Remove (by name)", "删除（按名称）"),
+    "mcp.max_steps": ("Tool calls an agent answer may make", "智能体每次回答最多调用工具的次数"),
 }
