@@ -17,7 +17,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 import tool_model_stand_in  # noqa: E402
-from browser import CHROMIUM, browser, radio, running_app, screenshot, text_field  # noqa: E402, F401 (browser: fixture)
+from browser import CHROMIUM, browser, choose, open_tab, radio, running_app, screenshot, text_field  # noqa: E402, F401 (browser: fixture)
 from chatchat.config import load_settings, save_settings  # noqa: E402
 from web_stand_in import StandIn  # noqa: E402
 
@@ -163,4 +163,29 @@ def test_a_web_answer_cites_the_page_and_its_source_opens_it(setup, browser):
     with page.context.expect_page(timeout=WAIT) as opened:
         link.click()
     expect(opened.value).to_have_url(f"{web.url}/pages/lantern-festival.html", timeout=WAIT)
+    page.context.close()
+
+
+def test_settings_keep_the_search_engine_and_the_mcp_servers(setup, browser):
+    url, _, _, notes = setup
+    home = notes.parent / "home"
+    page = new_page(browser, url)
+    open_tab(page, "tab-settings")
+    table = page.locator("#set-mcp-table")
+    expect(table).to_contain_text("notes", timeout=WAIT)
+    expect(table).to_contain_text("mcp_test_server.py")
+    text_field(page, "set-mcp-name").fill("clock")
+    text_field(page, "set-mcp-target").fill("http://127.0.0.1:9/mcp")
+    page.locator("#set-mcp-ask input").uncheck()
+    page.locator("#set-mcp-add").click()
+    expect(table).to_contain_text("http://127.0.0.1:9/mcp", timeout=WAIT)
+    choose(page, "set-web-provider", "Brave")
+    page.locator("#set-web-save").click()
+    expect(page.locator("#set-web-provider input")).to_have_value("Brave Search", timeout=WAIT)
+    page.wait_for_timeout(1000)
+    saved = yaml.safe_load((home / "settings.yaml").read_text(encoding="utf-8"))
+    assert saved["web_provider"] == "brave"
+    servers = {s["name"]: s for s in saved["mcp_servers"]}
+    assert servers["clock"]["url"] == "http://127.0.0.1:9/mcp" and not servers["clock"]["ask_before_run"]
+    assert servers["notes"]["ask_before_run"]
     page.context.close()

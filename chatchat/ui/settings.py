@@ -21,6 +21,7 @@ from chatchat.service import SEARCH_MODES, Services
 from chatchat.ui.common import Refresh, guarded, info
 from chatchat.ui.i18n import t, tr
 from chatchat.ui.page import Page, bump
+from chatchat.ui.settings_web import WebToolsSection
 
 # the settings this tab edits, in the order of its inputs
 FIELDS = (
@@ -93,6 +94,9 @@ class SettingsPage(Page):
                 if not self.services.policy.may_change_settings():
                     gr.Markdown(tr("settings.space_read_only"), elem_classes=["cc-note"])
         self._build_keys()
+        self.web_tools = WebToolsSection(self.services, self.events, self.ctx.lang)  # search engine, MCP servers
+        if self.services.policy.may_change_settings():
+            self.web_tools.build()
         self.inputs = [self.lite, self.default_llm, self.default_embedding, self.top_k, self.threshold,
                        self.search_mode, self.history, self.temperature, self.max_tokens, self.chunk_size,
                        self.chunk_overlap, self.language, self.hf_endpoint, self.download_source, self.relevance_gate]
@@ -245,8 +249,11 @@ class SettingsPage(Page):
         for trigger in (self.save_key.click, self.key.submit):
             trigger(self.store_key, [self.provider, self.key, lang], key_outputs)
         self.forget_key.click(self.drop_key, [self.provider, lang], key_outputs)
+        if self.services.policy.may_change_settings():
+            self.web_tools.register_events()
         self.events.models.change(self.models_changed, None, [self.default_llm, self.default_embedding],
                                  concurrency_limit=None)
 
     def refreshes(self) -> list[Refresh]:
-        return [Refresh(self.show, [self.ctx.lang], self.outputs)]
+        tools = self.web_tools.refreshes() if self.services.policy.may_change_settings() else []
+        return [Refresh(self.show, [self.ctx.lang], self.outputs), *tools]
