@@ -357,7 +357,7 @@ class Services:
             return
         if conversation.mode == "agent":  # the conversation's knowledge base, if any, is the search tool's
             events = self.agent_answer(question, model=model_id, history=history, cancel=cancel,
-                                       kbs=[conversation.kb] if conversation.kb else [], **options)
+                                       kbs=kb_names(conversation.kb), **options)
         else:
             answer = self.web_answer if conversation.mode == "web" else partial(self.answer, kb=kb, attached=attached)
             events = answer(question, model=model_id, history=history, cancel=cancel, stages=True, **options)

@@ -12,14 +12,14 @@ import gradio as gr
 import pytest
 import yaml
 
-from chatchat.answer.conversations import ChatMessage
+from chatchat.answer.conversations import ChatMessage, Mode
 from chatchat.models.downloads import JobStatus
 from chatchat.errors import InvalidName, SettingsError
 from chatchat.models.hardware import Fit
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.service import SEARCH_MODES
 from chatchat.policy import Caller, SpacePolicy
-from chatchat.ui import build_ui, chat
+from chatchat.ui import build_ui
 from chatchat.ui.chat_views import export_file, render
 from chatchat.ui.common import guarded, kb_choices
 from chatchat.ui.i18n import STRINGS, choose_language, t
@@ -46,7 +46,7 @@ def test_every_key_the_ui_uses_exists():
         "stage": ["waiting", "parse", "split", "embed", "store", "done", "added", "replaced", "unchanged", "failed", "cancelled"],
         "status": ["ingesting", "ready", "failed", "deleting"],
         "search.mode": list(SEARCH_MODES),
-        "chat.mode": list(chat.MODES),
+        "chat.mode": list(typing.get_args(Mode)),
         "fit": list(typing.get_args(Fit)),
         "models.job": [s for s in typing.get_args(JobStatus) if s in ("queued", "running", "failed")],
         "docs": ["file", "pages", "chunks", "status", "error", "added"],

@@ -40,6 +40,11 @@ def readable_time(iso: str) -> str:
         return iso
 
 
+# llm: the model alone; kb: from knowledge bases; file: from files attached to the conversation; web: from
+# pages a search engine finds; agent: the model calls tools
+Mode = Literal["llm", "kb", "file", "web", "agent"]
+
+
 class Feedback(BaseModel):
     """A reader's rating of an answer (the seed API's /chat/feedback)."""
 
@@ -66,7 +71,7 @@ class Conversation(BaseModel):
     title: str
     created: str
     updated: str
-    mode: Literal["llm", "kb", "file", "web", "agent"] = "llm"
+    mode: Mode = "llm"
     kb: str | None = None  # knowledge base of a kb chat
     model: str | None = None  # model chosen for this conversation (None: the default)
     temp_kb: str | None = None  # knowledge base holding a file chat's files
@@ -89,7 +94,7 @@ class ConversationStore:
         self._lock = threading.Lock()
 
     def create(
-        self, title: str = "", mode: Literal["llm", "kb", "file", "web", "agent"] = "llm", kb: str | None = None, model: str | None = None
+        self, title: str = "", mode: Mode = "llm", kb: str | None = None, model: str | None = None
     ) -> Conversation:
         if mode == "kb" and not kb:
             raise ChatchatError("A knowledge-base chat needs a knowledge base: pick one first.")
@@ -142,7 +147,7 @@ class ConversationStore:
             self.save(conversation)
         return conversation
 
-    def get_or_create(self, client_id: str, mode: Literal["llm", "kb", "file", "web", "agent"] = "llm", kb: str | None = None,
+    def get_or_create(self, client_id: str, mode: Mode = "llm", kb: str | None = None,
                       model: str | None = None) -> Conversation:
         """The conversation a client names with an id of its own choosing (the seed API's conversation_id),
         made on first use. Our own ids name themselves; any other text is hashed to one."""
