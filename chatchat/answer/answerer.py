@@ -68,7 +68,8 @@ class AnswerEvent:
     cancelled: bool = False  # done: the user stopped the answer part-way
     step: dict[str, Any] | None = None  # step, tool_call
     steps: tuple[dict[str, Any], ...] = ()  # done of an agent answer: every step taken
-    markers: tuple[citations.Marker, ...] = ()  # done: the [n] in `text`, written by the model or attached by the app
+    cited: str = ""  # done of a grounded answer: `text` with its [n] markers (the model's checked, or the app's)
+    markers: tuple[citations.Marker, ...] = ()  # done: the [n] in `cited`, written by the model or attached by the app
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for SSE)."""
@@ -83,7 +84,7 @@ class AnswerEvent:
             data["text"] = self.text
         if self.kind == "done":
             data["cancelled"] = self.cancelled
-            data["markers"] = [marker.to_dict() for marker in self.markers]
+            data.update(cited=self.cited or self.text, markers=[marker.to_dict() for marker in self.markers])
             if self.steps:
                 data["steps"] = list(self.steps)
         return data
@@ -282,7 +283,8 @@ class Answerer:
         answer = "".join(parts)
         # markers are checked against the passages the model read ([n] outside 1..n dropped), or attached by the app
         cited = citations.cite(answer, [p.text for p in prompt.passages]) if prompt.passages else citations.CitedAnswer(answer, ())
-        yield AnswerEvent("done", text=cited.text, markers=cited.markers, cancelled=bool(cancel and cancel.is_set()))
+        yield AnswerEvent("done", text=answer, cited=cited.text, markers=cited.markers,
+                          cancelled=bool(cancel and cancel.is_set()))
 
 
 def _refusal(text: str, nearest: Sequence[Passage] = ()) -> Iterator[AnswerEvent]:
@@ -302,7 +304,8 @@ def recorded(events: Iterator[AnswerEvent], store: ConversationStore, conversati
         if event.kind == "done" and (event.text or event.cancelled):
             try:
                 store.add_message(conversation_id, ChatMessage(
-                    role="assistant", content=event.text, model=model_id, markers=[m.to_dict() for m in event.markers],
+                    role="assistant", content=event.cited or event.text, model=model_id,
+                    markers=[m.to_dict() for m in event.markers],
                     sources=[s.to_dict() for s in sources], cancelled=event.cancelled, steps=list(event.steps),
                 ))
             except ChatchatError as exc:

@@ -172,7 +172,8 @@ class _Reply:
             return {"steps": self.steps}
         if not (self.job.kb or self.job.web):
             return {}
-        cited = {"cited_content": self.done.text, "markers": [m.to_dict() for m in self.done.markers]} if self.done else {}
+        cited = ({"cited_content": self.done.cited or self.done.text, "markers": [m.to_dict() for m in self.done.markers]}
+                 if self.done else {})
         return {"sources": [s.to_dict() for s in self.sources], **cited, **({"query": self.query} if self.query else {})}
 
     def _footnotes(self) -> str:
@@ -216,7 +217,7 @@ class _Reply:
     def _content(self, parts: list[str]) -> str:
         """A grounded answer as the answerer ended it (its [n] markers checked or attached by the app), else
         the text as streamed. A stream sends the model's words as they come, and `cited_content` at the end."""
-        return self.done.text if self.done and (self.job.kb or self.job.web) else "".join(parts)
+        return (self.done.cited or self.done.text) if self.done and (self.job.kb or self.job.web) else "".join(parts)
 
     def _message(self, content: str) -> dict:
         if not self.tool_calls:

@@ -155,7 +155,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
                 elif event.kind == "sources":
                     sources = event.sources
                 elif event.kind == "done":
-                    answer = event.text
+                    answer = event.cited or event.text
                 event = await stream.next()
             finished = True
             docs = [_seed_doc(s, None if own_files else base_url) for s in sources]

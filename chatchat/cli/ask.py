@@ -178,7 +178,8 @@ def _show(event: AnswerEvent) -> None:
             print("\nSources:")
         for source in event.sources:
             page = f", page {source.page}" if source.page is not None else ""
-            link = f" <{source.url}>" if source.url else ""
+            # a web page's address; a knowledge base's original is a route of the server, not of this terminal
+            link = f" <{source.url}>" if source.url.startswith(("http://", "https://")) else ""
             print(f"  [{source.index}] {source.file}{page}{link} (score {source.score:.2f}): {source.snippet}")
     elif event.kind == "done" and event.cancelled:
         print("(stopped)", file=sys.stderr)

@@ -194,16 +194,16 @@ def _answer(services: Services, kb: str, item: Item, judge: Judge, top_k: int, t
     """The chat's answer, as the chat gives it (its Settings' mode and gate: `try these settings` changes
     what is searched above, the answerer keeps the app's)."""
     started = time.perf_counter()
-    text, sources, error = "", (), None
+    text, marked_text, sources, error = "", "", (), None
     for event in services.answer(item.question, kb=kb, top_k=top_k, score_threshold=threshold, temperature=0.0,
                                  max_tokens=max_tokens, cancel=cancel):
         if event.kind == "sources":
             sources = event.sources
         elif event.kind == "done":
-            text = event.text
+            text, marked_text = event.text, event.cited or event.text
         elif event.kind == "error":
             error = event.text
-    marked = {int(n) for n in _CITATION.findall(text)}
+    marked = {int(n) for n in _CITATION.findall(marked_text)}
     cited = list(dict.fromkeys(s.file for s in sources if not marked or s.index in marked))
     return {
         "answer": text, "error": error, "seconds": round(time.perf_counter() - started, 3), "cited": cited,

@@ -56,7 +56,7 @@ def with_unread_note(events: Iterator[AnswerEvent], retriever: WebRetriever) -> 
                 note = "\n\n" + note
                 yield AnswerEvent("delta", text=note)
         if event.kind == "done" and note:
-            event = replace(event, text=event.text + note)
+            event = replace(event, text=event.text + note, cited=event.cited + note if event.cited else "")
         yield event
 
 
