@@ -27,7 +27,11 @@ from chatchat.policy import (CONVERSATION, CONVERSATION_KB_PREFIX, Policy, conve
 from chatchat.retrieval.context import Passage, expand, kb_names
 from chatchat.retrieval.embeddings import EmbedderPool
 from chatchat.retrieval.search import SEARCH_MODES, Search  # noqa: F401 (SEARCH_MODES: the faces import it from here)
-from chatchat.retrieval.store import DocumentRecord, Hit, KBInfo, KnowledgeBase, Store
+from chatchat.retrieval.chunks import Hit
+from chatchat.retrieval.kb_info import KBInfo
+from chatchat.retrieval.knowledge_base import KnowledgeBase
+from chatchat.retrieval.registry import DocumentRecord
+from chatchat.retrieval.store import Store
 
 if TYPE_CHECKING:
     from chatchat.agent.loop import Approve

@@ -9,7 +9,7 @@ import pytest
 from chatchat.answer.answerer import Answerer, Retrieval, Scope
 from chatchat.answer.prompts import Language
 from chatchat.retrieval.context import Passage
-from chatchat.retrieval.store import Hit
+from chatchat.retrieval.chunks import Hit
 from chatchat.service import Services
 
 PAGE = Hit(text="The Great Wall of China is more than 21,000 kilometres long.", file="Great Wall", page=None,

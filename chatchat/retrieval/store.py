@@ -20,20 +20,16 @@ from typing import TYPE_CHECKING
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.policy import legacy_owner, visible
-from chatchat.retrieval.chunks import Hit, chunk_schema
+from chatchat.retrieval.chunks import chunk_schema
 from chatchat.retrieval.kb_info import KBInfo, check_kb_name, now_iso, read_info, write_info
 from chatchat.retrieval.knowledge_base import KnowledgeBase
 from chatchat.retrieval.location import Location, locate
-from chatchat.retrieval.registry import DOC_SCHEMA, DocumentRecord
+from chatchat.retrieval.registry import DOC_SCHEMA
 
 if TYPE_CHECKING:
     import lancedb
 
     from chatchat.config import Settings
-
-# Hit and DocumentRecord are still taken from here by service.py (mid-edit by its owner); their home modules
-# are chatchat.retrieval.chunks and .registry. To go once service.py imports them from there.
-__all__ = ["DocumentRecord", "Hit", "KBInfo", "KnowledgeBase", "Store"]
 
 
 class Store:
