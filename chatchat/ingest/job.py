@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from chatchat.ingest import ocr_boxes
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.retrieval.embeddings import Embedder
 from chatchat.fs import sha256_of
@@ -151,6 +152,7 @@ class Ingestor:
                 writer.add_chunks(rows)
             self._check_cancel()
             self.kb.keep_original(staged, name)
+            ocr_boxes.keep(self.kb.blobs, name, digest, elements)  # where OCR read a scanned page's lines
         self._report(name, index, count, "done", len(chunks), len(chunks))
         replaced = existing is not None and existing.status == "ready"
         return FileResult(file=name, status="replaced" if replaced else "added", chunks=writer.stored, pages=pages)

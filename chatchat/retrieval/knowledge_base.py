@@ -20,6 +20,7 @@ import numpy as np
 from filelock import FileLock
 
 from chatchat.errors import InvalidName, NotFound
+from chatchat.ingest import ocr_boxes
 from chatchat.retrieval.blobs import Blobs
 from chatchat.retrieval.chunks import KEEP_VERSIONS, Candidates, ChunkRow, ChunkTable, Hit
 from chatchat.retrieval.kb_info import KBInfo, write_info
@@ -105,6 +106,7 @@ class KnowledgeBase:
             raise NotFound(f"No document '{file}' in knowledge base '{self.name}'.")
         for doc_id in versions:
             self._remove(doc_id)
+        ocr_boxes.forget(self.blobs, file)
         try:
             self.blobs.delete(f"files/{file}")
         except InvalidName:
