@@ -124,7 +124,8 @@ class LocalBlobs(Blobs):
         if path.is_file():
             path.unlink()
         for folder in path.parents:  # the sub-folders a folder upload made, once empty
-            if folder == self.root or not folder.is_relative_to(self.root) or any(folder.iterdir()):
+            if (folder == self.root or not folder.is_relative_to(self.root) or not folder.is_dir()
+                    or any(folder.iterdir())):
                 break
             folder.rmdir()
 
