@@ -12,11 +12,11 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]
 START_TIMEOUT = 180  # seconds; a loaded 2-core CI machine is slow to import gradio and lancedb
+PAGE_WAIT = 90_000  # ms a new session's first refresh may take on a busy machine
 
 
 def free_port() -> int:
@@ -95,6 +96,16 @@ def browser():
         chromium = launch_browser(playwright)
         yield chromium
         chromium.close()
+
+
+def new_page(browser, url: str, locale: str = "en-US", *, height: int = 1000, wait: float = PAGE_WAIT,
+             **context: Any) -> Page:
+    """The app at `url` in a new browser context (a new session: its own cookies) with this locale, once the
+    session's first refresh ran (the language switch has its value). `context`: more new_context options."""
+    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": height}, **context).new_page()
+    page.goto(url + "/")
+    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=wait)
+    return page
 
 
 def screenshot(page, name: str) -> Path:

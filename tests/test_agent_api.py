@@ -76,6 +76,11 @@ def test_agent_alone_is_the_default_model_and_streams_each_step_as_a_chunk(app):
     assert all(c["choices"][0]["delta"] == {} for c in chunks if "step" in c)
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert text.strip() == "1024 it is." and chunks[-1]["steps"] == steps
+    stages = [c["stage"] for c in chunks if "stage" in c]  # where the agent is, before each turn and tool run
+    assert stages == [{"name": "agent_think", "step": 1, "of": 6},
+                      {"name": "agent_tool", "step": 1, "of": 6, "tool": "calculator"},
+                      {"name": "agent_think", "step": 2, "of": 6}]
+    assert all(c["choices"][0]["delta"] == {} for c in chunks if "stage" in c)
 
 
 def test_knowledge_bases_give_the_agent_a_search_tool(app):

@@ -17,7 +17,8 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 import tool_model_stand_in  # noqa: E402
-from browser import CHROMIUM, browser, choose, open_tab, radio, running_app, screenshot, text_field  # noqa: E402, F401 (browser: fixture)
+from browser import (  # noqa: E402, F401 (browser: fixture)
+    CHROMIUM, browser, choose, new_page, open_tab, radio, running_app, screenshot, text_field)
 from chatchat.config import load_settings, save_settings  # noqa: E402
 from web_stand_in import StandIn  # noqa: E402
 
@@ -48,13 +49,6 @@ def setup(tmp_path_factory):
         })
         with running_app(home) as url:
             yield url, model, web, notes
-
-
-def new_page(browser, url: str, locale: str = "en-US") -> Page:
-    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000}).new_page()
-    page.goto(url + "/")
-    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
-    return page
 
 
 def ask(page: Page, text: str) -> None:
@@ -89,10 +83,16 @@ def test_agent_steps_show_under_the_answer_live_and_after_a_reload(setup, browse
     page = new_page(browser, url)
     radio(page, "chat-mode", "Agent")
     expect(page.locator("#chat-use-web")).to_be_visible(timeout=WAIT)
-    model.script = [{"tool_calls": [("calculator", {"expression": "(3+4)*2"})]}, {"content": "It is 14."}]
+    # a slow model (the packaged demo one takes minutes): the bubble says which step the agent is at meanwhile
+    model.script = [{"tool_calls": [("calculator", {"expression": "(3+4)*2"})], "wait": 4},
+                    {"content": "It is 14.", "wait": 4}]
     ask(page, "What is (3+4)*2?")
     chat = page.locator("#chat-box")
+    expect(chat).to_contain_text("Thinking… step 1 of 6", timeout=WAIT)
+    expect(chat).to_contain_text("Thinking… step 2 of 6", timeout=WAIT)
+    assert "It is 14." not in chat.inner_text()  # the stage came before the answer
     expect(chat).to_contain_text("It is 14.", timeout=WAIT)
+    expect(chat).not_to_contain_text("Thinking…")
     steps = open_steps(page, "Tool steps (1)")
     expect(steps).to_contain_text("calculator", timeout=WAIT)
     expect(steps).to_contain_text("(3+4)*2")
@@ -138,9 +138,10 @@ def test_agent_steps_in_chinese(setup, browser):
     url, model, _, _ = setup
     page = new_page(browser, url, locale="zh-CN")
     radio(page, "chat-mode", "智能体")
-    model.script = [{"tool_calls": [("convert_units", {"value": 10, "from_unit": "斤", "to_unit": "kg"})]},
+    model.script = [{"tool_calls": [("convert_units", {"value": 10, "from_unit": "斤", "to_unit": "kg"})], "wait": 4},
                     {"content": "10 斤是 5 公斤。"}]
     ask(page, "10斤是多少公斤？")
+    expect(page.locator("#chat-box")).to_contain_text("思考中…第 1 步，共 6 步", timeout=WAIT)
     expect(page.locator("#chat-box")).to_contain_text("10 斤是 5 公斤。", timeout=WAIT)
     expect(open_steps(page, "工具调用（1）")).to_contain_text("10 斤 = 5 kg", timeout=WAIT)
     screenshot(page, "agent-steps-zh")

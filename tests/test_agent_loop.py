@@ -8,11 +8,14 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 import tool_model_stand_in
 from chatchat.agent.builtin import basic_tools
 from chatchat.agent.chat import agent_answer, toolset
 from chatchat.agent.loop import run_agent
 from chatchat.config import McpServer
+from chatchat.errors import ChatchatError
 from chatchat.llm.openai_engine import OpenAIChatModel
 from chatchat.models.catalog import ProviderEntry
 
@@ -46,6 +49,24 @@ def test_the_model_calls_a_tool_reads_its_result_and_answers(settings):
     assert second["messages"][-2]["tool_calls"][0]["function"]["name"] == "calculator"
 
 
+def _stages(events) -> list[tuple]:
+    return [(e.text, e.step) for e in events if e.kind == "stage"]
+
+
+def test_a_stage_comes_before_each_model_turn_and_each_tool_run(settings):
+    """A small local model takes minutes to pick a tool: the faces show where the agent is meanwhile."""
+    script = [{"tool_calls": [("calculator", {"expression": "6*7"})]}, {"content": "42."}]
+    with tool_model_stand_in.running(script) as stand_in:
+        events = list(run_agent(_step(_model(stand_in.url)), [{"role": "user", "content": "6*7?"}], basic_tools()))
+    kinds = [e.kind for e in events]
+    assert kinds[:4] == ["stage", "stage", "step", "stage"] and kinds[-1] == "done"
+    assert set(kinds[4:-1]) == {"delta"}  # the last stage comes before the answer's first word
+    assert _stages(events) == [("agent_think", {"step": 1, "of": 6}),
+                               ("agent_tool", {"step": 1, "of": 6, "tool": "calculator"}),
+                               ("agent_think", {"step": 2, "of": 6})]
+    assert events[0].to_dict() == {"kind": "stage", "text": "agent_think", "step": {"step": 1, "of": 6}}
+
+
 def test_a_missing_tool_and_a_failing_tool_go_back_to_the_model(settings):
     script = [{"tool_calls": [("no_such_tool", {}), ("calculator", {"expression": "1/0"})]}, {"content": "Sorry."}]
     with tool_model_stand_in.running(script) as stand_in:
@@ -65,6 +86,8 @@ def test_the_step_limit_ends_a_runaway_loop_with_a_message(settings):
     error = next(e for e in events if e.kind == "error")
     assert "after 3 tool calls" in error.text and error.error.key == "agent_step_limit"
     assert events[-1].kind == "done"
+    thinking = [stage for stage in _stages(events) if stage[0] != "agent_tool"]
+    assert thinking == [("agent_think", {"step": n, "of": 3}) for n in (1, 2, 3)] + [("agent_answer", {"step": 3, "of": 3})]
 
 
 def test_a_tool_that_may_change_something_runs_only_when_allowed(settings, tmp_path):
@@ -109,5 +132,16 @@ def test_a_model_error_ends_the_answer_as_an_error_event_not_an_exception(settin
     script = [{"tool_calls": [("calculator", "2+2")]}]  # arguments that are not a JSON object
     with tool_model_stand_in.running(script) as stand_in:
         events = list(agent_answer(settings, _model(stand_in.url), [], "2+2?", "en", toolset(settings, "en")))
-    assert [e.kind for e in events] == ["error"]
-    assert events[0].error.key == "tool_arguments" and "calculator" in events[0].text
+    assert [e.kind for e in events] == ["stage", "error"]  # the reply failed after the model was asked
+    assert events[1].error.key == "tool_arguments" and "calculator" in events[1].text
+
+
+def test_a_model_that_cannot_call_tools_fails_before_any_stage(settings):
+    """So the API can still answer such a request with an HTTP error, not a stream that starts and fails."""
+    from chatchat.llm.tools import no_tools_error
+
+    def step(messages, specs, cancel):
+        raise no_tools_error("base-model")
+
+    with pytest.raises(ChatchatError):
+        next(run_agent(step, [{"role": "user", "content": "x"}], basic_tools()))

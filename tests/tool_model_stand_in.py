@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api_server import free_port
 
-Reply = dict[str, Any]  # {"content": str} or {"tool_calls": [(name, arguments dict), ...]}
+# {"content": str} or {"tool_calls": [(name, arguments dict), ...]}; "delay": seconds between words,
+# "wait": seconds before the first chunk (a slow model thinking)
+Reply = dict[str, Any]
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -27,6 +29,7 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
 
 
 def _stream(reply: Reply) -> Iterator[str]:
+    time.sleep(reply.get("wait", 0))
     yield _chunk({"role": "assistant"})
     for index, (name, arguments) in enumerate(reply.get("tool_calls", [])):
         text = json.dumps(arguments, ensure_ascii=False)

@@ -48,8 +48,9 @@ def run_agent(
     cancel: threading.Event | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
 ) -> Iterator[AnswerEvent]:
-    """Drive the model through tool calls, as AnswerEvents: "delta", "step" (AgentStep as a dict), then
-    "done" with every step (or "error", then "done", when the step limit is reached). Every tool result goes back to the model as a `tool` message;
+    """Drive the model through tool calls, as AnswerEvents: "stage" before each model turn and each tool run
+    (see `stage`), "delta", "step" (AgentStep as a dict), then "done" with every step (or "error", then
+    "done", when the step limit is reached). Every tool result goes back to the model as a `tool` message;
     a tool the model names that does not exist, bad arguments, a refusal or a failure come back as that
     tool's result, so the model can recover. After `max_steps` tool calls the model must answer."""
     cancel = cancel or threading.Event()
@@ -60,8 +61,10 @@ def run_agent(
     answer = ""
     while True:
         out_of_steps = len(taken) >= max_steps
+        replies = step(history, [] if out_of_steps else specs, cancel)  # a model that cannot fails here, unstaged
+        yield stage("agent_answer" if out_of_steps else "agent_think", len(taken) + 1, max_steps)
         text, calls = "", []
-        for piece in step(history, [] if out_of_steps else specs, cancel):
+        for piece in replies:
             if isinstance(piece, ToolCall):
                 calls.append(piece)
             elif piece:
@@ -86,6 +89,7 @@ def run_agent(
             if len(taken) >= max_steps or cancel.is_set():
                 result = ToolResult("not run: the step limit was reached", False, 0.0)
             else:
+                yield stage("agent_tool", len(taken) + 1, max_steps, call.name)
                 result = _run(by_name.get(call.name), call, approve, cancel)
             history.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
             if len(taken) < max_steps:
@@ -93,6 +97,14 @@ def run_agent(
                                         round(result.seconds, 3), getattr(by_name.get(call.name), "server", "")))
                 taken.append(done)
                 yield AnswerEvent("step", step=done)
+
+
+def stage(name: str, index: int, of: int, tool: str = "") -> AnswerEvent:
+    """What the agent is doing now, for a face to show while it waits (a small local model takes minutes
+    to pick a tool): "agent_think" (the model decides step `index` of at most `of` tool calls),
+    "agent_tool" (`tool` runs as step `index`) or "agent_answer" (all `of` steps used: it must answer now).
+    `step` carries {"step": index, "of": of} and, while a tool runs, "tool"."""
+    return AnswerEvent("stage", text=name, step={"step": min(index, of), "of": of, **({"tool": tool} if tool else {})})
 
 
 def _run(tool: Tool | None, call: ToolCall, approve: Approve | None, cancel: threading.Event) -> ToolResult:

@@ -58,7 +58,8 @@ class AnswerEvent:
     """One event of an answer, the one stream type of every face. An agent answer (chatchat.agent) adds
     "step" (a tool call it made: `step` is {index, tool, arguments, summary, ok, seconds, server}) and
     "notice" (something the reader should know while the answer goes on, e.g. an MCP server that could not
-    be reached); its "done" carries every step in `steps`. A plain chat offered the client's own tools
+    be reached) and stages of its own (chatchat.agent.loop.stage: `step` is {step, of[, tool]}); its "done"
+    carries every step in `steps`. A plain chat offered the client's own tools
     yields "tool_call" (`step` is the call in OpenAI's shape: {id, type, function: {name, arguments}})."""
 
     kind: Literal["stage", "query", "delta", "sources", "step", "notice", "tool_call", "error", "done"]
@@ -66,7 +67,7 @@ class AnswerEvent:
     sources: tuple[Source, ...] = ()  # sources
     error: ChatchatError | None = None  # error (and a notice's cause, if any)
     cancelled: bool = False  # done: the user stopped the answer part-way
-    step: dict[str, Any] | None = None  # step, tool_call
+    step: dict[str, Any] | None = None  # step, tool_call; an agent's stage: where it is
     steps: tuple[dict[str, Any], ...] = ()  # done of an agent answer: every step taken
     cited: str = ""  # done of a grounded answer: `text` with its [n] markers (the model's checked, or the app's)
     markers: tuple[citations.Marker, ...] = ()  # done: the [n] in `cited`, written by the model or attached by the app
@@ -82,6 +83,8 @@ class AnswerEvent:
             data.update(text=self.text, code=self.error.code if self.error else self.kind)
         else:
             data["text"] = self.text
+        if self.kind == "stage" and self.step:
+            data["step"] = self.step
         if self.kind == "done":
             data["cancelled"] = self.cancelled
             data.update(cited=self.cited or self.text, markers=[marker.to_dict() for marker in self.markers])

@@ -243,6 +243,8 @@ class _Reply:
                     yield self._chunk({"content": text})
                 elif event.kind == "step":
                     yield self._chunk({}, step=event.step)
+                elif event.kind == "stage":  # an agent's: {"name": "agent_think", "step": 2, "of": 6[, "tool"]}
+                    yield self._chunk({}, stage={"name": event.text, **(event.step or {})})
                 elif event.kind == "notice":
                     yield self._chunk({}, notice={"text": event.text, "code": event.error.code if event.error else "notice"})
                 elif event.kind == "tool_call":

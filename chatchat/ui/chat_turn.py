@@ -1,6 +1,7 @@
 """One answer of the Chat tab as it is written: `services.reply` runs in a thread of its own
 (chatchat.jobs.Job) and the page redraws the bubble from its events, so that it shows each stage
-(searching, loading the model, reading the prompt) and Stop ends the turn at any of them."""
+(searching, loading the model, reading the prompt; an agent's thinking and tool runs, step by step, after
+its words so far) and Stop ends the turn at any of them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from chatchat.answer.answerer import AnswerEvent
 from chatchat.jobs import Job
 from chatchat.ui.agent_steps import Asking, steps_message
 from chatchat.ui.chat_views import sources_message
+from chatchat.ui.common import esc
 from chatchat.ui.i18n import error_text, t
 
 STREAM_INTERVAL = 0.05  # seconds between redraws of a streaming answer
@@ -99,9 +101,8 @@ class Turn:
                     continue
                 if event.kind == "stage":
                     self.asked = True
-                    if not parts:
-                        self.answer["content"] = f"*{t('chat.stage.' + event.text, self.lang)}*"
-                        yield self.shown
+                    self.answer["content"] = "".join(parts) + ("\n\n" if parts else "") + self._stage(event)
+                    yield self.shown
                 elif event.kind == "delta":
                     parts.append(event.text)
                     self.answer["content"] = "".join(parts)
@@ -120,6 +121,8 @@ class Turn:
                     self.shown.append(sources_message([s.to_dict() for s in event.sources], self.lang))
                 elif event.kind == "error":
                     self.failed = error_text(event.error, self.lang) if event.error else event.text
+                elif event.kind == "done" and not event.cancelled:  # no stage left showing, also after no words
+                    self.answer["content"] = "".join(parts)
             self.pressed = self.stop.is_set()
         finally:
             self.pending = None
@@ -131,6 +134,11 @@ class Turn:
         elif self.pressed:
             self.answer["content"] = "".join(parts) + ("\n\n" if parts else "") + f"*{t('chat.stopped', self.lang)}*"
         yield self.shown
+
+    def _stage(self, event: AnswerEvent) -> str:
+        """A stage as the bubble shows it, after the words so far: an agent's with its step and tool."""
+        where = {k: esc(str(v)) for k, v in (event.step or {}).items()}
+        return f"*{t('chat.stage.' + event.text, self.lang, **where)}*"
 
     def _step(self, step: dict) -> None:
         """A tool step: drawn (with those before it) in one folded message under the answer."""

@@ -51,6 +51,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.searched_as": ("*Searched the knowledge base for:* {query}", "*检索时的问题：* {query}"),
     "chat.stage.load": ("Loading model…", "正在加载模型……"),
     "chat.stage.think": ("Thinking…", "正在思考……"),
+    # an agent answer's stages (chatchat.agent.loop.stage): {step} of at most {of} tool calls
+    "chat.stage.agent_think": ("Thinking… step {step} of {of}", "思考中…第 {step} 步，共 {of} 步"),
+    "chat.stage.agent_tool": ("Running {tool}… step {step} of {of}", "正在运行 {tool}…第 {step} 步，共 {of} 步"),
+    "chat.stage.agent_answer": ("Writing the answer… all {of} steps used", "正在作答…{of} 步已用完"),
     "chat.reading": ("Reading files…", "正在读取文件……"),
     "chat.go_settings": ("Add a cloud key", "填写云端密钥"),
     "chat.demo_model": (
