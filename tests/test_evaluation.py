@@ -173,6 +173,27 @@ def test_a_run_while_files_are_ingested_is_refused(services) -> None:
     assert runs.run(services, "growing", items).summary["hit_at_1"] == 1.0  # once it is done
 
 
+def test_a_run_between_two_files_of_a_batch_is_refused(services) -> None:
+    """Between the files of a batch (the next one parsed, no document 'ingesting' and no write lock held)
+    the knowledge base is still being changed."""
+    services.create_kb("batch")
+    items = [Item(question="什么是 PagedAttention？", answers=["PagedAttention"])]
+    outcomes: list[str] = []
+
+    def between_files(step) -> None:
+        if step.file_index == 1 and step.stage == "parse" and not outcomes:
+            try:
+                runs.run(services, "batch", items)
+                outcomes.append("ran")
+            except runs.KBBusy:
+                outcomes.append("refused")
+
+    results = services.add_files("batch", [SAMPLES / "大模型推理优化策略.md", SAMPLES / "分布式训练技术原理.md"],
+                                 progress=between_files)
+    assert [r.status for r in results] == ["added", "added"] and outcomes == ["refused"]
+    assert runs.run(services, "batch", items, save_as="").summary["n"] == 1  # once the batch is done
+
+
 def test_source_only_questions_and_a_chinese_xlsx(services, tmp_path: Path) -> None:
     services.create_kb("样例")
     files = ["分布式训练技术原理.md", "大模型推理优化策略.md", "大模型指令对齐训练原理.md"]

@@ -91,9 +91,12 @@ def testset_of(services: Services, kb: str) -> TestSet:
 
 def check_idle(services: Services, kb: str) -> None:
     """Refuse while files are being added to or removed from `kb` (its figures would move under the run):
-    a document still 'ingesting', or the knowledge base's write lock held (by this process or another)."""
+    an ingest batch running (between its files too), a document still 'ingesting', or the knowledge base's
+    write lock held (by this process or another)."""
+    from chatchat.ingest.job import batch_running
+
     base = services.store.get(kb)
-    busy = any(doc.status in ("ingesting", "deleting") for doc in base.documents())
+    busy = batch_running(base.folder) or any(doc.status in ("ingesting", "deleting") for doc in base.documents())
     if not busy:
         probe = FileLock(str(base.folder / ".write.lock"))  # the lock KnowledgeBase.writing() holds
         try:

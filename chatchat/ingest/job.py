@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from filelock import FileLock, Timeout
 
 from chatchat.ingest import ocr_boxes
 from chatchat.ingest.docnames import safe_file_name
@@ -23,6 +27,8 @@ from chatchat.retrieval.knowledge_base import KnowledgeBase
 from chatchat.retrieval.registry import DocumentRecord
 
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
+BATCH_MARKS = ".ingest-*.lock"  # in a knowledge base's folder: one held by each running batch
+STALE_MARK = 60.0  # seconds after which an unheld mark (its batch crashed) is removed
 
 
 @dataclass
@@ -69,14 +75,15 @@ class Ingestor:
     def run(self, paths: list[Path], names: list[str] | None = None) -> list[FileResult]:
         names = names or [p.name for p in paths]
         results: list[FileResult] = []
-        for index, (path, name) in enumerate(zip(paths, names)):
-            if self.cancel.is_set():
-                results.append(FileResult(file=str(name), status="cancelled", error="cancelled before it started"))
-                continue
-            results.append(self._one(Path(path), str(name), index, len(paths)))
-        if any(r.status in ("added", "replaced") for r in results):
-            with self.kb.writing():
-                self.kb.optimize()
+        with _batch_mark(self.kb.folder):
+            for index, (path, name) in enumerate(zip(paths, names)):
+                if self.cancel.is_set():
+                    results.append(FileResult(file=str(name), status="cancelled", error="cancelled before it started"))
+                    continue
+                results.append(self._one(Path(path), str(name), index, len(paths)))
+            if any(r.status in ("added", "replaced") for r in results):
+                with self.kb.writing():
+                    self.kb.optimize()
         return results
 
     def _report(self, file: str, index: int, count: int, stage: str, done: int = 0, total: int = 0) -> None:
@@ -177,6 +184,37 @@ class Ingestor:
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("cancelled; nothing of this file was stored")
+
+
+@contextmanager
+def _batch_mark(folder: Path) -> Iterator[None]:
+    """Held for the length of a batch, its parsing and the gaps between its files included (the write lock
+    is held only while a file is stored): `batch_running` sees it from any thread or process."""
+    path = folder / BATCH_MARKS.replace("*", uuid.uuid4().hex)
+    mark = FileLock(str(path))
+    mark.acquire()
+    try:
+        yield
+    finally:
+        mark.release()
+        path.unlink(missing_ok=True)
+
+
+def batch_running(folder: Path) -> bool:
+    """Whether files are being added to the knowledge base in `folder` now, by this process or another."""
+    for path in folder.glob(BATCH_MARKS):
+        probe = FileLock(str(path))
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        try:
+            if time.time() - path.stat().st_mtime > STALE_MARK:  # a fresh one may be a batch about to take it
+                path.unlink()
+        except FileNotFoundError:
+            pass
+    return False
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
