@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from chatchat.models.catalog import LLMEntry, load_catalog
+from chatchat.models.catalog import load_catalog
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists
 from chatchat.policy import DEMO_KB
@@ -61,13 +61,6 @@ def ensure_demo_kb(
     except AlreadyExists:
         pass
     return services.add_files(DEMO_KB, demo_documents(), progress=progress, cancel=cancel)
-
-
-def better_model(services: Services) -> LLMEntry | None:
-    """The model manager's pick for this machine, when it is not the model in use: what a first run
-    points the user to after the demo answer."""
-    pick = services.models.recommend()
-    return pick if pick is not None and pick.id != services.settings.default_llm else None
 
 
 def start_space(services: Services) -> None:

@@ -74,14 +74,6 @@ def test_space_settings(on_space, settings) -> None:
     assert unknown_model.lite is True
 
 
-def test_better_model_is_the_model_managers_pick_unless_already_in_use(services: Services) -> None:
-    pick = space.better_model(services)
-    if pick is not None:  # None: nothing in the catalog fits this machine better
-        assert pick.recommended and pick.id != services.settings.default_llm
-        services.settings.default_llm = pick.id
-        assert space.better_model(services) is None
-
-
 def test_off_a_space_nothing_is_protected(monkeypatch, services: Services) -> None:
     monkeypatch.delenv("SPACE_ID", raising=False)
     open_policy = policy.current()
