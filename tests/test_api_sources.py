@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import io
+import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -151,3 +153,28 @@ def test_every_source_of_a_kb_answer_carries_links_that_open(app):
     seed = client.post("/chat/knowledge_base_chat", json={"query": "What is the stuff method?", "knowledge_base_name": "资料",
                                                            "max_tokens": 24, "stream": False})
     assert "[预览](http" in seed.text and "/preview?chunk=" in seed.text
+
+
+def test_a_file_chats_sources_open_while_its_conversation_lasts(app):
+    """A file chat's own knowledge base is internal (no route reaches it by name), yet its answers' sources
+    link there: the seed's file chat over HTTP, then its docs' original and preview links answer 200 until
+    the conversation (and with it its files) is deleted."""
+    client, services = app
+    uploaded = client.post("/knowledge_base/upload_temp_docs", files=[("files", (PDF.name, PDF.read_bytes()))]).json()
+    assert uploaded["code"] == 200 and uploaded["data"]["failed_files"] == [], uploaded
+    knowledge_id = uploaded["data"]["id"]
+    reply = client.post("/chat/file_chat", json={"query": "What is the stuff method in LangChain?", "knowledge_id": knowledge_id,
+                                                 "max_tokens": 4, "stream": False, "top_k": 2})
+    assert reply.status_code == 200, reply.text
+    docs = " ".join(doc for line in reply.text.splitlines() if line.startswith("data: ")
+                    for doc in json.loads(line[6:]).get("docs", []))
+    original, preview_url = re.search(rf"\[{re.escape(PDF.name)}\]\((http[^)#]+)#page=\d+\) \[预览\]\((http[^)]+)\)", docs).groups()
+    assert client.get(original).status_code == 200 and client.get(original).content == PDF.read_bytes()
+    shown = client.get(preview_url)
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    stored = services.conversations.get(knowledge_id).messages[-1].sources[0]  # what the conversation keeps
+    assert client.get(stored["url"]).status_code == 200 and client.get(stored["preview_url"]).status_code == 200
+
+    services.delete_conversation(knowledge_id)
+    for link in (original, preview_url, stored["preview_url"]):
+        assert client.get(link).status_code == 404, link

@@ -11,7 +11,7 @@ from fastapi.security import HTTPBearer
 from chatchat.api.errors import ApiError
 from chatchat.ingest.docnames import safe_file_name
 from chatchat.errors import InvalidName, NotFound
-from chatchat.policy import Caller
+from chatchat.policy import Caller, owned_conversation
 from chatchat.service import Services
 from chatchat.retrieval.kb_info import KBInfo
 
@@ -64,6 +64,10 @@ def kb_document(services: Services, kb: str, file: str, param: str = "file", wri
     listed under (sub-paths included: wiki/Home.md). A name the ingest job could not have stored (`..`,
     an absolute path, control characters) or that no document has is a 404 and never reaches the file system."""
     kb = known_kb(services, kb, write)
+    return kb, _document(services, kb, file, param)
+
+
+def _document(services: Services, kb: str, file: str, param: str) -> str:
     wanted = unicodedata.normalize("NFC", file)
     try:
         usable = bool(file) and safe_file_name(file) == wanted
@@ -71,4 +75,19 @@ def kb_document(services: Services, kb: str, file: str, param: str = "file", wri
         usable = False
     if not usable or services.store.get(kb).document(wanted) is None:
         raise ApiError(f"No document {file!r} in knowledge base '{kb}'.", status=404, code="not_found", param=param)
-    return kb, wanted
+    return wanted
+
+
+def cited_document(services: Services, kb: str, file: str) -> tuple[str, str]:
+    """The document a source's url or preview_url names: one of a knowledge base the caller may see (as
+    kb_document), or of a file chat's own knowledge base when the caller may open that conversation (its
+    answers link their sources there); anything else is a 404."""
+    try:
+        info = services.kb_info(kb)
+    except NotFound:
+        info = None
+    conversation = owned_conversation(info.owner) if info else None
+    if conversation is None:
+        return kb_document(services, kb, file)
+    services.policy.check_conversation(API_CALLER, conversation)
+    return info.name, _document(services, info.name, file, "file")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path as PathParam, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from chatchat.api.deps import get_services, kb_document, known_kb, listed_kbs, may_create_kb
+from chatchat.api.deps import cited_document, get_services, kb_document, known_kb, listed_kbs, may_create_kb
 from chatchat.api.schemas import (
     KB_NAME_HELP,
     KB_NAME_PATTERN,
@@ -117,7 +117,7 @@ def document_chunks(name: KB, file: Doc, services: Services = Depends(get_servic
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def document_original(name: KB, file: Doc, services: Services = Depends(get_services)) -> FileResponse:
-    name, file = kb_document(services, name, file)
+    name, file = cited_document(services, name, file)
     # a PDF inline, so that a source's url (…/original#page=N) opens in the browser's viewer at its page
     inline = PurePosixPath(file).suffix.lower() == ".pdf"
     return FileResponse(services.original(name, file), filename=PurePosixPath(file).name,

@@ -158,7 +158,7 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
                     answer = event.cited or event.text
                 event = await stream.next()
             finished = True
-            docs = [_seed_doc(s, None if own_files else base_url) for s in sources]
+            docs = [_seed_doc(s, base_url, own_files) for s in sources]
             if not body.stream:
                 # the model's words, as a stream of this answer would have sent them; the conversation keeps the
                 # text with the [n] markers the app checked or attached
@@ -177,13 +177,16 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
     return sse_response(events())
 
 
-def _seed_doc(source: Source, base_url: str | None) -> str:
-    """A source as the seed's "docs" entries; a file chat's files have no download link (so the seed's)."""
+def _seed_doc(source: Source, base_url: str, own_files: bool = False) -> str:
+    """A source as the seed's "docs" entries, linked to the seed's download (a file chat's file, whose knowledge
+    base has no name to download by: to its original) and to its preview."""
     name = f"[{source.file}]"
-    if base_url:
+    if own_files:
+        name += f"({base_url.rstrip('/')}{source.url})"
+    else:
         name += f"({base_url}knowledge_base/download_doc?" + urlencode({"knowledge_base_name": source.kb, "file_name": source.file}) + ")"
-        if source.preview_url:
-            name += f" [预览]({base_url.rstrip('/')}{source.preview_url})"
+    if source.preview_url:
+        name += f" [预览]({base_url.rstrip('/')}{source.preview_url})"
     return f"出处 [{source.index}] {name} 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"
 
 

@@ -1,7 +1,8 @@
 """The preview a source's `preview_url` opens (chatchat.answer.links), on the same server and behind the
 same API key as every route: the PDF page as a PNG with the passage highlighted, else a small HTML page
 (chatchat.answer.preview). A preview names the document version it cites (doc_id): a document deleted or
-replaced since answers 404."""
+replaced since answers 404. A file chat's sources are previewed for a caller who may open that conversation
+(deps.cited_document)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 
 from chatchat.answer.links import source_links
 from chatchat.answer.preview import HTML, HTML_POLICY, PNG, View, preview
-from chatchat.api.deps import get_services, kb_document
+from chatchat.api.deps import cited_document, get_services
 from chatchat.api.kb_routes import KB, Doc
 from chatchat.service import Services
 
@@ -34,7 +35,7 @@ def source_preview(
     view: Annotated[View, Query(description="auto: the page image for a PDF, else the passage page")] = "auto",
     services: Services = Depends(get_services),
 ) -> Response:
-    name, file = kb_document(services, name, file)
+    name, file = cited_document(services, name, file)
     original, _ = source_links(name, file, None, None, None)
     shown = preview(services, name, file, chunk, doc_id, view, original)
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
