@@ -1,4 +1,4 @@
-"""`chatchat models …`: list, pull, remove, fit-check, add and choose local models."""
+"""`chatchat models …`: list, pull, remove, fit-check, add and choose local models; list and add a model server's."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from chatchat.models.user_catalog import open_catalog, user_catalog_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    models = sub.add_parser("models", help="manage local models (list, pull, rm, fit, add, default)")
+    models = sub.add_parser("models", help="manage models (list, pull, rm, fit, add, default, discover)")
     cmds = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     p = cmds.add_parser("list", help="the catalog: installed or not, size, fit, default")
@@ -67,6 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("default", help="make an installed model the default chat or embedding model")
     p.add_argument("id")
     p.set_defaults(handler=_default)
+
+    p = cmds.add_parser("discover", help="list what a model server (Ollama, vLLM, Xinference, LM Studio, LocalAI, "
+                                         "llama.cpp, FastChat) or provider offers; --add one of its models")
+    p.add_argument("provider", help="ollama, vllm, xinference, lmstudio, localai, llamacpp, fastchat, custom, or a cloud's id")
+    p.add_argument("--base-url", help="the server's address when it is not the preset's (saved with an added model)")
+    p.add_argument("--add", metavar="MODEL", help="add this model (listed or not: an Azure deployment) to your models.yaml")
+    p.add_argument("--embedding", action="store_true", help="add it as an embedding model (default: a chat model)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_discover)
 
 
 def _manager(args: argparse.Namespace) -> ModelManager:
@@ -228,3 +237,27 @@ def _default(args: argparse.Namespace) -> int:
     print(f"default model set: {args.id} (saved in {settings.settings_path})")
     return EXIT_OK
 
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from chatchat.config import KeyStore
+    from chatchat.models.discovery import add_served, list_models, with_address
+
+    settings = load_settings(home=args.home)
+    catalog = open_catalog(settings)
+    provider = with_address(catalog.provider(args.provider), args.base_url)
+    key = KeyStore(settings.home).get(provider.id, provider.key_env)
+    if args.add:
+        model_id = add_served(settings, catalog, provider, args.add, "embedding" if args.embedding else "llm", api_key=key)
+        print(f"added '{model_id}' to {user_catalog_path(settings)}; make it the default with: "
+              f"chatchat models default {model_id}")
+        return EXIT_OK
+    models = list_models(provider, key)
+    if args.json:
+        print(json.dumps([m.__dict__ for m in models], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for m in models:
+        print(f"  {m.id:<48} {m.kind or '':<10} {m.context or ''}")
+    print(f"{len(models)} model(s) at {provider.base_url}. Add one with: chatchat models discover {provider.id} "
+          "--add MODEL [--embedding]", file=sys.stderr)
+    return EXIT_OK

@@ -1,5 +1,6 @@
-"""Chat models behind an OpenAI-compatible HTTP API: the cloud providers in models.yaml, or a
-user's own vLLM / Ollama / llama.cpp server.
+"""Chat models behind an OpenAI-compatible HTTP API: the cloud providers in models.yaml (Azure OpenAI
+through the SDK's AzureOpenAI: deployment paths, the api-version query, an api-key header), or a user's
+own vLLM / Ollama / llama.cpp server.
 
 Every failure becomes a ProviderError that names the provider and what to fix. Tools offered to a chat
 go to the provider as they are; the calls come back in streamed pieces and leave as whole ToolCall events.
@@ -8,7 +9,7 @@ go to the provider as they are; the calls come back in streamed pieces and leave
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlparse
 
 from chatchat.config import KeyStore, Settings
@@ -17,13 +18,38 @@ from chatchat.llm.base import ChatModel, Event, ModelRef, Request, estimate_toke
 from chatchat.llm.tools import ToolCalls
 from chatchat.models.catalog import ProviderEntry
 
+if TYPE_CHECKING:
+    import openai
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLOUD_CONTEXT = 8192  # assumed context of a provider model the catalog does not describe
 
 
 def needs_key(provider: ProviderEntry) -> bool:
-    """Clouds need a key; a server of the user's own (custom, or on this machine) may not."""
-    return provider.id != "custom" and urlparse(provider.base_url).hostname not in LOOPBACK
+    """Clouds need a key; a server of the user's own (a discover preset, or on this machine) may not."""
+    return not provider.discover and urlparse(provider.base_url).hostname not in LOOPBACK
+
+
+def check_address(provider: ProviderEntry) -> None:
+    """Refuse a preset address that still holds its placeholder (Azure's https://{resource}.openai.azure.com)."""
+    if "{" in provider.base_url:
+        raise ProviderError(
+            f"Set the address of your {provider.name} first ({provider.base_url}): Models tab → Model servers.",
+            key="provider_address_unset", provider=provider.name, url=provider.base_url,
+        )
+
+
+def client_for(provider: ProviderEntry, api_key: str | None, timeout: float) -> openai.OpenAI:
+    """The SDK client for a provider: AzureOpenAI where `api: azure` (the model name is the deployment), else
+    OpenAI at the provider's base URL. A preset address still holding its placeholder is refused."""
+    import openai
+
+    check_address(provider)
+    common: dict[str, Any] = dict(api_key=api_key or "not-needed", max_retries=1,
+                                  timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)))
+    if provider.api == "azure":
+        return openai.AzureOpenAI(azure_endpoint=provider.base_url, api_version=provider.api_version, **common)
+    return openai.OpenAI(base_url=provider.base_url, **common)
 
 
 class OpenAIChatModel(ChatModel):
@@ -40,8 +66,6 @@ class OpenAIChatModel(ChatModel):
         context: int = CLOUD_CONTEXT,
         timeout: float = 60.0,
     ):
-        import openai
-
         if not api_key and needs_key(provider):
             where = f" or set the environment variable {provider.key_env}" if provider.key_env else ""
             raise ProviderError(
@@ -52,12 +76,7 @@ class OpenAIChatModel(ChatModel):
         self.provider = provider
         self.model = model
         self.timeout = timeout
-        self._client = openai.OpenAI(
-            base_url=provider.base_url,
-            api_key=api_key or "not-needed",
-            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
-            max_retries=1,
-        )
+        self._client = client_for(provider, api_key, timeout)
 
     @classmethod
     def load(cls, ref: ModelRef, path: Path | None, settings: Settings, *, timeout: float) -> "OpenAIChatModel":

@@ -135,6 +135,21 @@ class ProviderEntry(BaseModel):
         default_factory=dict, description="embedding model name: dimension"
     )
     docs: str | None = None
+    discover: bool = Field(
+        False, description="a server the user runs (Ollama, vLLM…): its models are listed by its GET /models "
+                           "when asked (chatchat.models.discovery), and it may need no key"
+    )
+    api: Literal["openai", "azure"] = Field(
+        "openai", description="azure: base_url is the resource, model names are deployments, the key goes in an "
+                              "api-key header and every call carries api_version"
+    )
+    api_version: str | None = Field(None, description="Azure OpenAI's api-version query")
+
+    @model_validator(mode="after")
+    def _azure_needs_version(self) -> "ProviderEntry":
+        if self.api == "azure" and not self.api_version:
+            raise ValueError("api azure needs api_version")
+        return self
 
 
 class RerankerEntry(_Sourced):

@@ -64,6 +64,12 @@ def _write_user_entry(settings: Settings, section: str, data: dict | None, drop:
     atomic_write(path, text)
 
 
+def put_entry(settings: Settings, section: Literal["llms", "embeddings", "providers"], data: dict) -> None:
+    """Add one entry to the user's models.yaml, or replace the one with its id (a served model, a provider's
+    own address: chatchat.models.discovery)."""
+    _write_user_entry(settings, section, data, drop=data["id"])
+
+
 def add_model(
     settings: Settings,
     *,

@@ -13,6 +13,7 @@ from chatchat.models.manager import ModelStatus
 from chatchat.service import Services
 from chatchat.ui.common import Refresh, esc, guarded, info
 from chatchat.ui.i18n import error_text, t, tr
+from chatchat.ui.model_servers import ServersSection
 from chatchat.ui.page import Page, bump
 
 POLL_SECONDS = 1.0  # download progress refresh while a download runs
@@ -23,13 +24,13 @@ def chat_models_installed(services: Services) -> bool:
                for s in services.models.models("llm"))
 
 
-def _state(status: ModelStatus, lang: str) -> str:
+def _state(status: ModelStatus, lang: str, served: set[str]) -> str:
     job = status.job
     if job is not None and job.active:
         fraction = job.progress.fraction if job.progress else None
         return t("models.downloading", lang, pct=f"{fraction * 100:.0f}%" if fraction is not None else "…")
     if not status.entry.is_local:
-        return t("models.cloud", lang)
+        return t("models.served" if status.entry.provider in served else "models.cloud", lang)
     if status.installed:
         return t("models.installed", lang)
     if job is not None and job.status == "failed":
@@ -53,6 +54,7 @@ def _fit(status: ModelStatus, lang: str) -> str:
 
 def catalog_frame(services: Services, lang: str) -> pd.DataFrame:
     loaded = set(services.llms.loaded())
+    served = {p.id for p in services.catalog.providers.values() if p.discover}  # servers the user runs
     rows = []
     for status in services.models.models():
         entry = status.entry
@@ -61,7 +63,7 @@ def catalog_frame(services: Services, lang: str) -> pd.DataFrame:
         marks = ("★ " if status.default else "") + ("● " if entry.id in loaded else "")
         rows.append([
             marks + entry.name, entry.id, t(f"models.kind.{kind}", lang), getattr(entry, "engine", "onnx"),
-            human(size) if size else "", ", ".join(entry.languages), _state(status, lang), _fit(status, lang),
+            human(size) if size else "", ", ".join(entry.languages), _state(status, lang, served), _fit(status, lang),
         ])
     headers = [t(f"models.col.{c}", lang) for c in ("name", "id", "kind", "engine", "size", "languages", "state", "fit")]
     return pd.DataFrame(rows, columns=headers)
@@ -132,6 +134,9 @@ class ModelsPage(Page):
                                         elem_id="models-delete")
         self.progress = gr.HTML(elem_id="models-progress")
         gr.Markdown(tr("models.legend"), elem_classes=["cc-note"])
+        self.servers = ServersSection(self.services, self.events, self.ctx.lang)  # model servers, providers' models
+        if self.services.policy.may_manage_models():
+            self.servers.build()
         self.timer = gr.Timer(POLL_SECONDS, active=False)
         self.actions = [self.load_btn, self.unload_btn, self.default_btn, self.pull_btn, self.cancel_btn,
                         self.delete_btn]
@@ -150,9 +155,12 @@ class ModelsPage(Page):
         self.timer.tick(guarded(self._view), inputs, self.outputs, concurrency_limit=None, show_progress="hidden")
         for event in (self.events.models, self.events.settings):
             event.change(guarded(self._view), inputs, self.outputs, concurrency_limit=None, show_progress="hidden")
+        if self.services.policy.may_manage_models():
+            self.servers.register_events()
 
     def refreshes(self) -> list[Refresh]:
-        return [Refresh(guarded(self._view), [self.selected, self.ctx.lang, self.seen], self.outputs)]
+        servers = self.servers.refreshes() if self.services.policy.may_manage_models() else []
+        return [Refresh(guarded(self._view), [self.selected, self.ctx.lang, self.seen], self.outputs), *servers]
 
     # --- rendering ---------------------------------------------------------------------------------
     def _buttons(self, model_id: str | None) -> dict:

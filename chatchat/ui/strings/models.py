@@ -68,4 +68,78 @@ STRINGS: dict[str, tuple[str, str]] = {
         "a larger model.",
         "模型「{model}」调用工具「{tool}」时给出的参数不是 JSON 对象。请重试，或换用更大的模型。",
     ),
+    # model servers the user runs, and any provider's model list (chatchat/ui/model_servers.py, models/discovery.py)
+    "servers.title": ("#### Model servers and providers", "#### 模型服务器与服务商"),
+    "servers.note": (
+        "Pick your server (Ollama, vLLM, Xinference, LM Studio, LocalAI, llama.cpp, FastChat) or a cloud provider, "
+        "check its address and click **List models**: nothing is contacted before that. Then add one of its models "
+        "as a chat or embedding model; you can also type a name the list does not show (an Azure deployment). "
+        "A key, where the server wants one, goes in **Settings → Providers**.",
+        "选择你的服务器（Ollama、vLLM、Xinference、LM Studio、LocalAI、llama.cpp、FastChat）或云端服务商，核对地址后点击"
+        "**列出模型**：在此之前不会连接任何服务器。然后把其中一个模型添加为对话模型或嵌入模型；也可以输入列表中没有的名称"
+        "（如 Azure 的部署名）。服务器需要密钥时，请在 **设置 → 云端服务** 中填写。",
+    ),
+    "servers.provider": ("Server or provider", "服务器或服务商"),
+    "servers.address": ("Address", "地址"),
+    "servers.list": ("List models", "列出模型"),
+    "servers.model": ("Model", "模型"),
+    "servers.as": ("Add as", "添加为"),
+    "servers.as.llm": ("chat model", "对话模型"),
+    "servers.as.embedding": ("embedding model", "嵌入模型"),
+    "servers.add": ("＋ Add", "＋ 添加"),
+    "servers.col.model": ("Model", "模型"),
+    "servers.col.kind": ("Type (as the server says)", "类型（服务器所报）"),
+    "servers.col.context": ("Context", "上下文长度"),
+    "servers.kind.chat": ("chat", "对话"),
+    "servers.kind.embedding": ("embedding", "嵌入"),
+    "servers.kind.rerank": ("rerank", "重排序"),
+    "servers.kind.other": ("other", "其他"),
+    "servers.kind.unknown": ("not said", "未说明"),
+    "servers.kind.preset": ("listed by Chatchat", "Chatchat 预置"),
+    "servers.found": ("{provider} offers {count} model(s).", "{provider} 提供 {count} 个模型。"),
+    "servers.none": (
+        "{provider} offers no models yet: load or pull one in the server first.",
+        "{provider} 还没有可用的模型：请先在服务器中加载或拉取一个模型。",
+    ),
+    "servers.added": (
+        "Added '{name}' ({id}). Make it the default in the table above, or pick it in a chat.",
+        "已添加「{name}」（{id}）。可在上方表格中设为默认，或在对话中选择它。",
+    ),
+    "models.served": ("on a server", "服务器上"),
+    "error.provider_address_unset": (
+        "Set the address of your {provider} first ({url}): Models tab → Model servers.",
+        "请先填写你的 {provider} 的地址（{url}）：模型页 → 模型服务器。",
+    ),
+    "error.discovery_bad_address": (
+        "'{url}' is not a server address: give one like http://127.0.0.1:11434/v1.",
+        "「{url}」不是服务器地址：请填写类似 http://127.0.0.1:11434/v1 的地址。",
+    ),
+    "error.discovery_unreachable": (
+        "Cannot reach {provider} at {url}: is the server running, and is the address right? ({detail})",
+        "无法连接 {url} 上的 {provider}：服务器是否已启动、地址是否正确？（{detail}）",
+    ),
+    "error.discovery_timeout": (
+        "{provider} at {url} did not answer within {timeout} s.", "{url} 上的 {provider} 在 {timeout} 秒内没有应答。"
+    ),
+    "error.discovery_key_rejected": (
+        "{provider} at {url} refused the key ({status}): add or check it in Settings → Providers (variable {var}).",
+        "{url} 上的 {provider} 拒绝了密钥（{status}）：请在 设置 → 云端服务 中填写或核对密钥（环境变量 {var}）。",
+    ),
+    "error.discovery_status": (
+        "{provider} at {url} answered {status} to GET /models: is this its OpenAI-compatible address (most end in /v1)?",
+        "{url} 上的 {provider} 对 GET /models 返回了 {status}：这是它兼容 OpenAI 的地址吗（通常以 /v1 结尾）？",
+    ),
+    "error.discovery_not_openai": (
+        "{url} answered, but not with an OpenAI-style model list: is this the OpenAI-compatible address (most end in /v1)?",
+        "{url} 有应答，但返回的不是 OpenAI 格式的模型列表：这是兼容 OpenAI 的地址吗（通常以 /v1 结尾）？",
+    ),
+    "error.discovery_azure": (
+        "Azure OpenAI does not list your deployments: type a deployment name and add it.",
+        "Azure OpenAI 不会列出你的部署：请直接输入部署名并添加。",
+    ),
+    "error.discovery_embed_failed": (
+        "{provider} did not embed with '{model}' ({detail}): is it an embedding model the server has loaded?",
+        "{provider} 无法用「{model}」生成向量（{detail}）：它是服务器已加载的嵌入模型吗？",
+    ),
+    "error.served_model_name": ("Type or pick a model name first.", "请先输入或选择模型名称。"),
 }
