@@ -188,6 +188,9 @@ def test_azure_before_its_address_is_set_and_its_deployments_say_what_to_do(tmp_
     with pytest.raises(ProviderError) as listing:
         list_models(CATALOG.provider("azure"), "azure-secret")
     assert listing.value.key == "discovery_azure" and "部署" in error_text(listing.value, "zh")
+    with pytest.raises(ModelError) as embeddings:  # the embedder speaks plain OpenAI only (retrieval/embeddings.py)
+        add_served(load_settings(tmp_path), CATALOG, CATALOG.provider("azure"), "my-embedder", "embedding")
+    assert embeddings.value.key == "azure_embeddings"
 
 
 # --- discovery -----------------------------------------------------------------------------------
