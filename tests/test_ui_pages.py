@@ -81,6 +81,27 @@ def test_what_the_settings_page_saves_it_announces(services):
     _, table, again = page.drop_key("openai", "en")
     assert news != again and "sk-" not in table.to_string()
 
+def test_the_search_engines_keys_are_saved_and_forgotten_in_the_one_keys_table(services):
+    """A search engine's key sits beside the cloud providers' (masked, with Forget), not in a row of its own."""
+    from chatchat.config import KeyStore
+    from chatchat.web.registry import open_provider
+
+    page = page_in_blocks(services, SettingsPage)
+    assert ("Brave Search", "web.brave") in page.provider.choices and ("DeepSeek", "deepseek") in page.provider.choices
+    demo = build_ui(services)
+    with pytest.raises(StopIteration):
+        by_elem_id(demo, "set-web-key")  # no second key row in the search-engine section
+    assert by_elem_id(demo, "set-key-forget").visible
+    key, table, _ = page.store_key("web.brave", "BSA-0123456789abcdef", "en")
+    row = table[table["Provider"] == "Brave Search (search engine)"].iloc[0]
+    assert key == "" and row["API key"] == "BSA••••••••cdef" and row["Source"] == "saved here"
+    assert row["API address"] == "https://api.search.brave.com/res/v1/web/search"
+    assert open_provider(services.settings, "brave", allowed=True).key == "BSA-0123456789abcdef"
+    _, table, _ = page.drop_key("web.brave", "zh")
+    assert KeyStore(services.settings.home).get("web.brave") is None
+    assert table[table["服务商"] == "Brave Search（搜索引擎）"].iloc[0]["API 密钥"] == "—"
+
+
 def test_a_change_reaches_the_pages_that_show_it_and_no_tab_switch_re_renders(services):
     demo = build_ui(services)
     states = [block for block in demo.blocks.values() if isinstance(block, gr.State)]

@@ -1,5 +1,5 @@
-"""The Settings tab: lite mode, cloud provider keys (shown masked, stored 0600 by KeyStore), default
-models, retrieval defaults, the default UI language, where models download from, and where the data lives.
+"""The Settings tab: lite mode, API keys of the cloud providers and the search engines (shown masked,
+stored 0600 by KeyStore), default models, retrieval defaults, the default UI language, where models download from, and where the data lives.
 
 Whether this session may change them is the policy's to say (`may_change_settings`: not on a Space, whose
 settings and keys are the owner's). Saving tells the other pages through `events.settings`, a key saved or
@@ -9,6 +9,7 @@ forgotten through `events.models` (it changes which models can answer); the defa
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -22,6 +23,7 @@ from chatchat.ui.common import Refresh, guarded, info
 from chatchat.ui.i18n import t, tr
 from chatchat.ui.page import Page, bump
 from chatchat.ui.settings_web import WebToolsSection
+from chatchat.web import registry
 
 # the settings this tab edits, in the order of its inputs
 FIELDS = (
@@ -40,19 +42,40 @@ def llm_choices(services: Services) -> list[tuple[str, str]]:
     return choices
 
 
+@dataclass(frozen=True)
+class KeyOwner:
+    """What one key in keys.yaml is for: a cloud provider, or a search engine that needs one."""
+
+    id: str  # its name in keys.yaml
+    name: str
+    address: str  # where the key is sent
+    env: str | None  # the environment variable read when none is saved
+    search_engine: bool = False
+
+
+def key_owners(services: Services) -> dict[str, KeyOwner]:
+    """Everything a key can be saved for, by its name in keys.yaml: the catalog's cloud providers, then the
+    search engines (chatchat.web.registry) that need a key."""
+    owners = {p.id: KeyOwner(p.id, p.name, p.base_url, p.key_env) for p in services.catalog.providers.values()}
+    owners |= {cls.key_id: KeyOwner(cls.key_id, cls.name, cls.endpoint, cls.key_env, search_engine=True)
+               for cls in registry.PROVIDERS.values() if cls.key_id}
+    return owners
+
+
 def keys_frame(services: Services, lang: str) -> pd.DataFrame:
     store = KeyStore(services.settings.home)
     saved = set(store.saved_providers())
     rows = []
-    for provider in services.catalog.providers.values():
-        key = store.get(provider.id, provider.key_env)
-        if provider.id in saved:
+    for owner in key_owners(services).values():
+        key = store.get(owner.id, owner.env)
+        if owner.id in saved:
             where = t("keys.saved", lang)
         elif key:
-            where = t("keys.from_env", lang, var=provider.key_env)
+            where = t("keys.from_env", lang, var=owner.env)
         else:
             where = t("keys.none", lang)
-        rows.append([provider.name, provider.base_url, mask_key(key) or "—", where])
+        name = t("keys.search_engine", lang, name=owner.name) if owner.search_engine else owner.name
+        rows.append([name, owner.address, mask_key(key) or "—", where])
     headers = [t(f"keys.{c}", lang) for c in ("provider", "base_url", "key", "where")]
     return pd.DataFrame(rows, columns=headers)
 
@@ -164,13 +187,13 @@ class SettingsPage(Page):
                                                minimum=0)
 
     def _build_keys(self) -> None:
-        providers = self.services.catalog.providers
+        owners = key_owners(self.services)
         with gr.Group(elem_classes=["cc-keys"]):
             gr.Markdown(tr("settings.keys"), elem_classes=["cc-group-title"])
             self.keys = gr.Dataframe(interactive=False, wrap=True, elem_id="set-keys-table")
             with gr.Row(equal_height=True, visible=self.services.policy.may_change_settings()):
-                self.provider = gr.Dropdown(label=tr("keys.provider"), choices=[(p.name, p.id) for p in providers.values()],
-                                            value=next(iter(providers), None), scale=1, elem_id="set-provider")
+                self.provider = gr.Dropdown(label=tr("keys.provider"), choices=[(o.name, o.id) for o in owners.values()],
+                                            value=next(iter(owners), None), scale=1, elem_id="set-provider")
                 self.key = gr.Textbox(label=tr("keys.key"), type="password", placeholder=tr("keys.placeholder"),
                                       scale=2, elem_id="set-key")
                 with gr.Column(scale=0, min_width=160):
@@ -220,25 +243,30 @@ class SettingsPage(Page):
         info(t("settings.saved", lang_))
         return {**self._current(lang_), self.events.settings: bump()}
 
-    @guarded
-    def store_key(self, provider_id: str, value: str, lang_: str):
+    def _key_owner(self, owner_id: str, lang_: str) -> KeyOwner:
         self._owner_only(lang_)
-        entry = self.services.catalog.provider(provider_id)
+        owner = key_owners(self.services).get(owner_id)
+        if owner is None:
+            raise SettingsError(t("keys.unknown", lang_, name=owner_id))
+        return owner
+
+    @guarded
+    def store_key(self, owner_id: str, value: str, lang_: str):
+        owner = self._key_owner(owner_id, lang_)
         value = (value or "").strip()
         if not value:
             raise SettingsError(t("keys.empty", lang_))
-        KeyStore(self.services.settings.home).set(entry.id, value)
-        info(t("keys.saved_msg", lang_, provider=entry.name, key=mask_key(value)))
+        KeyStore(self.services.settings.home).set(owner.id, value)
+        info(t("keys.saved_msg", lang_, provider=owner.name, key=mask_key(value)))
         return "", keys_frame(self.services, lang_), bump()
 
     @guarded
-    def drop_key(self, provider_id: str, lang_: str):
-        self._owner_only(lang_)
-        entry = self.services.catalog.provider(provider_id)
+    def drop_key(self, owner_id: str, lang_: str):
+        owner = self._key_owner(owner_id, lang_)
         store = KeyStore(self.services.settings.home)
-        store.set(entry.id, None)
-        message = "keys.forgot_env" if store.get(entry.id, entry.key_env) else "keys.forgot"
-        info(t(message, lang_, provider=entry.name, var=entry.key_env or ""))
+        store.set(owner.id, None)
+        message = "keys.forgot_env" if store.get(owner.id, owner.env) else "keys.forgot"
+        info(t(message, lang_, provider=owner.name, var=owner.env or ""))
         return "", keys_frame(self.services, lang_), bump()
 
     # --- wiring ---------------------------------------------------------------------------------

@@ -1,35 +1,21 @@
 """The Settings tab's search-engine and tool sections: which search engine search-engine chat uses (none
-until one is picked), its SearXNG address, pages per question and timeout, the search engines' API keys
-(KeyStore, 0600, shown masked); the MCP tool servers of agent chat (name, command or URL, on/off, ask
-before running) and the agent's step limit. Everything goes through config.save_settings; the section is
-built only where the policy lets settings change."""
+until one is picked), its SearXNG address, pages per question and timeout (the search engines' API keys
+are in the tab's one keys table: chatchat.ui.settings.key_owners); the MCP tool servers of agent chat
+(name, command or URL, on/off, ask before running) and the agent's step limit. Everything goes through
+config.save_settings; the section is built only where the policy lets settings change."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from chatchat.config import KeyStore, Settings, mask_key, save_settings
+from chatchat.config import Settings, save_settings
 from chatchat.errors import SettingsError
 from chatchat.service import Services
 from chatchat.ui.common import Refresh, guarded, info
 from chatchat.ui.i18n import t, tr
 from chatchat.ui.page import Events, bump
 from chatchat.web import registry
-
-
-def keyed_providers() -> dict[str, Any]:
-    """The search engines that need a key, by key_id."""
-    return {cls.key_id: cls for cls in registry.PROVIDERS.values() if cls.key_id}
-
-
-def web_keys_text(settings: Settings, lang: str) -> str:
-    store = KeyStore(settings.home)
-    lines = [f"- **{cls.name}**: {mask_key(store.get(key_id, cls.key_env)) or t('keys.none', lang)}"
-             for key_id, cls in keyed_providers().items()]
-    return "\n".join(lines)
 
 
 def mcp_frame(settings: Settings, lang: str) -> pd.DataFrame:
@@ -69,14 +55,6 @@ class WebToolsSection:
                                          label=tr("web.results"), elem_id="set-web-results")
                 self.timeout = gr.Number(value=s.web_timeout_s, minimum=1, maximum=120, label=tr("web.timeout"),
                                          elem_id="set-web-timeout")
-            self.keys = gr.Markdown(elem_id="set-web-keys")
-            with gr.Row(equal_height=True):
-                self.key_provider = gr.Dropdown([(cls.name, key_id) for key_id, cls in keyed_providers().items()],
-                                                value=next(iter(keyed_providers()), None), label=tr("keys.provider"),
-                                                scale=1, elem_id="set-web-key-provider")
-                self.key = gr.Textbox(label=tr("keys.key"), type="password", placeholder=tr("keys.placeholder"),
-                                      scale=2, elem_id="set-web-key")
-                self.save_key = gr.Button(tr("keys.save"), size="sm", scale=0, min_width=120, elem_id="set-web-key-save")
         with gr.Group(elem_id="set-mcp"):
             gr.Markdown(tr("mcp.title"), elem_classes=["cc-group-title"])
             self.servers = gr.Dataframe(interactive=False, wrap=True, elem_id="set-mcp-table")
@@ -95,13 +73,12 @@ class WebToolsSection:
 
     @property
     def outputs(self) -> list:
-        return [self.provider, self.searxng_url, self.results, self.timeout, self.max_steps, self.keys, self.servers]
+        return [self.provider, self.searxng_url, self.results, self.timeout, self.max_steps, self.servers]
 
     def current(self, lang_: str) -> dict:
         s = self.services.settings
         return {self.provider: s.web_provider, self.searxng_url: s.web_searxng_url, self.results: s.web_results,
-                self.timeout: s.web_timeout_s, self.max_steps: s.agent_max_steps,
-                self.keys: web_keys_text(s, lang_), self.servers: mcp_frame(s, lang_)}
+                self.timeout: s.web_timeout_s, self.max_steps: s.agent_max_steps, self.servers: mcp_frame(s, lang_)}
 
     def _saved(self, changes: dict, lang_: str) -> dict:
         if not self.services.policy.may_change_settings():
@@ -128,24 +105,12 @@ class WebToolsSection:
     def remove(self, lang_: str, name_):
         return self._saved({"mcp_servers": without_server(self.services.settings, name_)}, lang_)
 
-    @guarded
-    def store_key(self, lang_: str, key_id: str, value: str):
-        if not self.services.policy.may_change_settings():
-            raise SettingsError(t("settings.space_read_only", lang_))
-        value = (value or "").strip()
-        if not value or key_id not in keyed_providers():
-            raise SettingsError(t("keys.empty", lang_))
-        KeyStore(self.services.settings.home).set(key_id, value)
-        info(t("keys.saved_msg", lang_, provider=keyed_providers()[key_id].name, key=mask_key(value)))
-        return {self.key: "", self.keys: web_keys_text(self.services.settings, lang_)}
-
     def register_events(self) -> None:
         lang, done = self.lang, [*self.outputs, self.events.settings]
         self.save_btn.click(self.save, [lang, self.provider, self.searxng_url, self.results, self.timeout,
                                         self.max_steps], done)
         self.add_btn.click(self.add, [lang, self.name, self.target, self.enabled, self.ask], done)
         self.remove_btn.click(self.remove, [lang, self.name], done)
-        self.save_key.click(self.store_key, [lang, self.key_provider, self.key], [self.key, self.keys])
 
     def refreshes(self) -> list[Refresh]:
         return [Refresh(self.show, [self.lang], self.outputs)]

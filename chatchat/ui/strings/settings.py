@@ -29,7 +29,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "settings.env_note": (
         "Set by environment variables (they win at the next start): {names}", "以下设置由环境变量指定（下次启动时以其为准）：{names}"
     ),
-    "settings.keys": ("#### Cloud providers", "#### 云端服务"),
+    "settings.keys": ("#### API keys", "#### API 密钥"),
     "keys.provider": ("Provider", "服务商"),
     "keys.base_url": ("API address", "API 地址"),
     "keys.key": ("API key", "API 密钥"),
@@ -41,6 +41,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "keys.save": ("Save key", "保存密钥"),
     "keys.forget": ("Remove key", "删除密钥"),
     "keys.empty": ("Paste a key first.", "请先粘贴密钥。"),
+    "keys.search_engine": ("{name} (search engine)", "{name}（搜索引擎）"),
+    "keys.unknown": ("No provider or search engine is called '{name}'.", "没有名为“{name}”的服务商或搜索引擎。"),
     "keys.saved_msg": ("Key for {provider} saved ({key}).", "{provider} 的密钥已保存（{key}）。"),
     "keys.forgot": ("Key for {provider} removed.", "已删除 {provider} 的密钥。"),
     "keys.forgot_env": (
