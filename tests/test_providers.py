@@ -4,7 +4,7 @@ Two local stand-ins, since no cloud and no Ollama/vLLM/Xinference runs here:
 - llama-cpp-python's own OpenAI-compatible server running the packaged SmolLM2 (tests/test_llm_openai.py's
   `server` fixture, reused): every preset's entry, its address moved there, answers a chat through the engine,
   and discovery lists the server's model;
-- a tiny HTTP server written here (`Recorder`) that keeps each request's path, query and headers and answers in
+- a tiny HTTP server (tests/provider_stand_in.py, `Recorder`) that keeps each request's path, query and headers and answers in
   OpenAI's shape: each preset's own path on its base URL, Azure's deployment path, api-version query and api-key
   header, and the list shapes of servers that say what their models are (Xinference's model_type fields).
 """
@@ -12,9 +12,7 @@ Two local stand-ins, since no cloud and no Ollama/vLLM/Xinference runs here:
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -33,6 +31,7 @@ from chatchat.ui.model_servers import add_offered, server_models
 from chatchat.ui.models import catalog_frame
 
 import test_llm_openai
+from provider_stand_in import Recorder
 from test_llm_openai import KEY, QUESTION, free_port, server  # noqa: F401  (the llama.cpp stand-in fixture)
 
 needs_server = test_llm_openai.pytestmark
@@ -50,68 +49,6 @@ CLOUDS = {
 }
 CATALOG = load_catalog()
 OPENAI_SHAPED = [p for p in CATALOG.providers.values() if p.api == "openai"]
-
-
-class Recorder:
-    """A local stand-in for a provider (no cloud is reachable from the tests): it keeps (method, path, query,
-    headers) of every request and answers in OpenAI's shape; `models` is what GET …/models returns, `raw` a body
-    (with `status`) to send instead."""
-
-    def __init__(self, models: list[dict] | None = None):
-        self.requests: list[tuple[str, str, dict, dict]] = []
-        self.models = models if models is not None else [{"id": "stand-in", "object": "model", "owned_by": "test"}]
-        self.raw: tuple[int, str] | None = None
-
-    def __enter__(self) -> "Recorder":
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _answer(self, status: int, body: str, kind: str = "application/json") -> None:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _record(self) -> dict:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                recorder.requests.append((self.command, parts.path, parse_qs(parts.query),
-                                          {k.lower(): v for k, v in self.headers.items()}))
-                return body
-
-            def do_GET(self) -> None:
-                self._record()
-                if recorder.raw:
-                    return self._answer(recorder.raw[0], recorder.raw[1], "text/html")
-                self._answer(200, json.dumps({"object": "list", "data": recorder.models}))
-
-            def do_POST(self) -> None:
-                body = self._record()
-                if self.path.split("?")[0].endswith("/embeddings"):
-                    return self._answer(200, json.dumps({"object": "list", "model": body["model"], "data": [
-                        {"object": "embedding", "index": 0, "embedding": [0.25] * 8}],
-                        "usage": {"prompt_tokens": 2, "total_tokens": 2}}))
-                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Paris."},
-                                      "finish_reason": None}]}
-                stream = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
-                self._answer(200, stream, "text/event-stream")
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 def user_catalog(home, providers: list[dict], **sections) -> None:

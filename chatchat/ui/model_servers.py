@@ -74,7 +74,7 @@ class ServersSection:
         first = self.services.catalog.provider(choices[0][1])
         with gr.Group(elem_id="models-servers"):
             gr.Markdown(tr("servers.title"), elem_classes=["cc-group-title"])
-            gr.Markdown(tr("servers.note"), elem_classes=["cc-note"])
+            gr.Markdown(tr("servers.note"), elem_classes=["cc-group-title"])  # cc-note would not wrap
             with gr.Row(equal_height=True):
                 self.provider = gr.Dropdown(choices, value=first.id, label=tr("servers.provider"), scale=1,
                                             elem_id="servers-provider")
