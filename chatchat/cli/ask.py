@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatchat import policy
-from chatchat.models.catalog import load_catalog, safe_id
 from chatchat.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from chatchat.config import Settings, load_settings
 from chatchat.errors import AlreadyExists, ChatchatError, ModelError, NotFound
 
-if TYPE_CHECKING:  # chatchat.answer.answerer brings the store (LanceDB): imported when a question is asked
+if TYPE_CHECKING:  # imported when a question is asked (the answerer brings the store), not for `--help`
     from chatchat.answer.answerer import AnswerEvent
+    from chatchat.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from chatchat.llm.manager import LLMManager
     from chatchat.answer.answerer import Answerer
+    from chatchat.config import load_settings
+    from chatchat.llm.manager import LLMManager
+    from chatchat.models.catalog import load_catalog
 
     if args.question is None and args.files and len(args.files) > 1:
         args.question = str(args.files.pop())  # `--files a.pdf b.pdf "question"`: argparse took it for a file
@@ -126,6 +127,7 @@ def _is_path(model: str) -> bool:
 def _local_model(settings: Settings, path: Path) -> str:
     """The catalog id of a GGUF file on this computer, added to the user's models (and imported by hard
     link or copy) the first time, as `chatchat models add --local FILE --pull` does."""
+    from chatchat.models.catalog import safe_id
     from chatchat.models.install import pull
     from chatchat.models.user_catalog import add_model, open_catalog
 

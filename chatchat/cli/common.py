@@ -8,13 +8,12 @@ import sys
 from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
-from chatchat.config import load_settings
-
 if TYPE_CHECKING:
     from chatchat.service import Services
 
 
 def open_services(args: argparse.Namespace, recover: bool = True) -> Services:
+    from chatchat.config import load_settings  # the settings (pydantic): not for `chatchat --help`
     from chatchat.service import Services  # the store, embeddings and parsers: only for commands that use them
 
     return Services.open(load_settings(home=getattr(args, "home", None)), recover=recover)

@@ -13,13 +13,13 @@ import socket
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
-from chatchat.models import hardware
 from chatchat.cli import EXIT_FAILED, EXIT_OK
-from chatchat.config import Settings, load_settings
-from chatchat.models.downloads import human
-from chatchat.models.sources import HF_DEFAULT_ENDPOINT, hf_endpoint
+
+if TYPE_CHECKING:  # imported when the checks run, not for `chatchat --help`
+    from chatchat.config import Settings
+    from chatchat.models import hardware
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -54,6 +54,8 @@ def _python() -> Check:
 
 
 def _machine(hw: hardware.Hardware) -> list[Check]:
+    from chatchat.models.downloads import human
+
     checks = [
         Check("os", "ok", hw.os),
         Check("cpu", "ok", f"{hw.cpu}: {hw.cores} cores, {hw.threads} threads"),
@@ -136,6 +138,8 @@ def _port(settings: Settings) -> Check:
 
 
 def _hub(settings: Settings) -> Check:
+    from chatchat.models.sources import HF_DEFAULT_ENDPOINT, hf_endpoint
+
     endpoint = hf_endpoint(settings)
     mirrored = endpoint != HF_DEFAULT_ENDPOINT
     return Check("model source", "ok", f"{settings.download_source}: Hugging Face via {endpoint}"
@@ -154,12 +158,16 @@ def _embeddings(settings: Settings) -> Check:
 
 
 def checks(settings: Settings) -> list[Check]:
+    from chatchat.models import hardware
+
     hw = hardware.detect(settings.models_dir)
     return [_python(), *_machine(hw), *_engines(hw), _embeddings(settings), _data_dir(settings), _port(settings),
             _hub(settings)]
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    from chatchat.config import load_settings
+
     results = checks(load_settings(home=args.home))
     if args.json:
         print(json.dumps([asdict(c) for c in results], ensure_ascii=False, indent=2))

@@ -8,12 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from chatchat.cli import EXIT_FAILED, EXIT_OK
 from chatchat.cli.common import open_services, print_json
 
 if TYPE_CHECKING:  # the ingest job brings the store (LanceDB): imported by the commands that use it
+    from tqdm import tqdm
+
     from chatchat.ingest.job import FileResult, Progress
 
 
@@ -93,7 +93,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    kbs = open_services(args, recover=False).list_kbs()  # reads kb.json files only: no LanceDB
+    from chatchat.config import load_settings
+    from chatchat.policy import visible
+    from chatchat.retrieval.store import Store
+
+    # what Services.list_kbs lists (the policy's rule), from the kb.json files alone: the store, without
+    # LanceDB, the tables or the models' side, which are most of Services' import
+    kbs = [info for info in Store.from_settings(load_settings(home=args.home)).list() if visible(info.owner)]
     if args.json:
         print_json(kbs)
     elif not kbs:
@@ -129,6 +135,8 @@ class _Bar:
         if self.quiet:
             return
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=progress.file_count, unit="file", file=sys.stderr, dynamic_ncols=True)
         detail = f" {progress.done}/{progress.total}" if progress.total else ""
         self.bar.set_description(f"{progress.file[:40]} {progress.stage}{detail}")
@@ -204,6 +212,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from chatchat.evaluation import runs, testset
 
     services = open_services(args)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from chatchat.models import hardware
 from chatchat.cli import EXIT_OK
-from chatchat.config import load_settings
-from chatchat.models.downloads import Progress, human
-from chatchat.models.install import pull
-from chatchat.models.layout import partial_bytes
-from chatchat.models.manager import ModelManager, ModelStatus, set_default
-from chatchat.models.sources import SOURCES
-from chatchat.models.user_catalog import open_catalog, user_catalog_path
+
+if TYPE_CHECKING:  # the catalog, httpx and the hardware probe load when a command runs, not for `--help`
+    from tqdm import tqdm
+
+    from chatchat.models import hardware
+    from chatchat.models.downloads import Progress
+    from chatchat.models.manager import ModelManager, ModelStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = cmds.add_parser("pull", help="download (or resume) and verify a model")
     p.add_argument("id")
-    p.add_argument("--source", choices=["auto", *SOURCES], default="auto",
-                   help="where from (auto: the download_source setting where the model has it, else Hugging Face "
+    p.add_argument("--source", type=_source, default="auto", metavar="SOURCE",
+                   help="where from: auto, hf, modelscope or url (auto: the download_source setting where the model has it, else Hugging Face "
                         "or its mirror (the hf_endpoint setting), else ModelScope, else URL)")
     p.set_defaults(handler=_pull)
 
@@ -78,12 +76,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_discover)
 
 
+def _source(value: str) -> str:
+    """`--source`, checked when given (the list of sources comes with the download code, not for `--help`)."""
+    from chatchat.models.sources import SOURCES
+
+    if value not in ("auto", *SOURCES):
+        raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from auto, {', '.join(SOURCES)})")
+    return value
+
+
 def _manager(args: argparse.Namespace) -> ModelManager:
+    from chatchat.config import load_settings
+    from chatchat.models.manager import ModelManager
+    from chatchat.models.user_catalog import open_catalog
+
     settings = load_settings(home=args.home)
     return ModelManager(settings, open_catalog(settings))
 
 
 def _fit_text(report: hardware.FitReport | None) -> str:
+    from chatchat.models.downloads import human
+
     if report is None:
         return "cloud"
     gpu = f" / GPU {report.gpu}" if report.gpu else ""
@@ -91,6 +104,8 @@ def _fit_text(report: hardware.FitReport | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from chatchat.models.downloads import human
+
     manager = _manager(args)
     try:
         rows = [m for m in manager.models() if m.installed or not args.installed]
@@ -133,6 +148,8 @@ class _Bar:
 
     def __call__(self, progress: Progress) -> None:
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=progress.total, initial=progress.done, unit="B", unit_scale=True,
                             unit_divisor=1024, desc=progress.model_id, file=sys.stderr)
         self.bar.total = progress.total
@@ -145,6 +162,12 @@ class _Bar:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from chatchat.config import load_settings
+    from chatchat.models.downloads import human
+    from chatchat.models.install import pull
+    from chatchat.models.layout import partial_bytes
+    from chatchat.models.user_catalog import open_catalog
+
     settings = load_settings(home=args.home)
     entry = open_catalog(settings).entry(args.id)
     bar = _Bar()
@@ -171,6 +194,9 @@ def _rm(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from chatchat.models import hardware
+    from chatchat.models.downloads import human
+
     manager = _manager(args)
     try:
         hw = manager.hardware()
@@ -213,6 +239,8 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from chatchat.models.user_catalog import user_catalog_path
+
     manager = _manager(args)
     try:
         entry = manager.add(
@@ -232,6 +260,10 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _default(args: argparse.Namespace) -> int:
+    from chatchat.config import load_settings
+    from chatchat.models.manager import set_default
+    from chatchat.models.user_catalog import open_catalog
+
     settings = load_settings(home=args.home)
     set_default(settings, open_catalog(settings), args.id)
     print(f"default model set: {args.id} (saved in {settings.settings_path})")
@@ -240,8 +272,9 @@ def _default(args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from chatchat.config import KeyStore
+    from chatchat.config import KeyStore, load_settings
     from chatchat.models.discovery import add_served, list_models, with_address
+    from chatchat.models.user_catalog import open_catalog, user_catalog_path
 
     settings = load_settings(home=args.home)
     catalog = open_catalog(settings)

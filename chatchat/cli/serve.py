@@ -4,9 +4,12 @@ API on one port (default http://127.0.0.1:7860). `python app.py` takes the same 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from chatchat.cli import EXIT_OK
-from chatchat.config import Settings, load_settings
+
+if TYPE_CHECKING:  # the settings (pydantic) load when the command runs, not for `chatchat --help`
+    from chatchat.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings as the data dir, the env and these options make them (options win)."""
+    from chatchat.config import load_settings
+
     return load_settings(
         home=getattr(args, "serve_home", None) or getattr(args, "home", None),
         host=args.host, port=args.port, share=args.share, auth=args.auth, lite=args.lite,

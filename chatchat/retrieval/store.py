@@ -20,16 +20,14 @@ from typing import TYPE_CHECKING
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.policy import legacy_owner, visible
-from chatchat.retrieval.chunks import chunk_schema
 from chatchat.retrieval.kb_info import KBInfo, check_kb_name, now_iso, read_info, write_info
-from chatchat.retrieval.knowledge_base import KnowledgeBase
 from chatchat.retrieval.location import Location, locate
-from chatchat.retrieval.registry import DOC_SCHEMA
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a knowledge base's tables (pyarrow, numpy) load at its first use: listing reads kb.json alone
     import lancedb
 
     from chatchat.config import Settings
+    from chatchat.retrieval.knowledge_base import KnowledgeBase
 
 
 class Store:
@@ -89,6 +87,8 @@ class Store:
         return self.blobs.child(check_kb_name(name)).exists("kb.json")
 
     def get(self, name: str) -> KnowledgeBase:
+        from chatchat.retrieval.knowledge_base import KnowledgeBase
+
         folder = self._folder(name)
         key = folder.name
         with self._lock:
@@ -117,6 +117,9 @@ class Store:
         title_enhance: bool = True,
         owner: str = "",
     ) -> KBInfo:
+        from chatchat.retrieval.chunks import chunk_schema
+        from chatchat.retrieval.registry import DOC_SCHEMA
+
         folder = self._folder(name)
         if chunk_overlap >= chunk_size:
             raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).",
@@ -160,6 +163,9 @@ class Store:
         (vectors of another model cannot share a table). The kept originals stay, for the rebuild that must
         follow; the old tables go once kb.json names the new ones (a crash in between leaves only orphans,
         which drop_orphan_tables removes)."""
+        from chatchat.retrieval.chunks import chunk_schema
+        from chatchat.retrieval.registry import DOC_SCHEMA
+
         kb = self.get(name)
         with kb.writing():
             old = kb.info.table_id
