@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
@@ -241,3 +242,29 @@ def test_cli_discovers_and_adds(settings, server, capsys):  # noqa: F811
     assert cli_main(["--home", str(settings.home), "models", "discover", "vllm", "--base-url",
                      f"http://127.0.0.1:{free_port()}/v1"]) == 1
     assert "error: Cannot reach vLLM at" in capsys.readouterr().err
+
+
+@needs_server
+def test_api_lists_presets_asks_a_server_and_adds_its_model(tmp_path, server):  # noqa: F811
+    from api_server import api_settings, running
+    from chatchat.service import Services
+
+    home = tmp_path / "home"
+    user_catalog(home, [moved("llamacpp", f"http://127.0.0.1:{server[1]}/v1"),
+                        moved("fastchat", f"http://127.0.0.1:{free_port()}/v1")])
+    KeyStore(home).set("llamacpp", KEY)
+    settings = api_settings(home)
+    services = Services.open(settings)
+    with running(settings, services) as base, httpx.Client(base_url=base, timeout=60) as client:
+        presets = {p["id"]: p for p in client.get("/api/providers").json()["data"]}
+        assert presets["ollama"]["discover"] and presets["azure"]["api"] == "azure" and presets["llamacpp"]["key_set"]
+        listed = client.get("/api/providers/llamacpp/models")
+        assert listed.status_code == 200 and [m["id"] for m in listed.json()["data"]] == ["smol"]
+        added = client.post("/api/providers/llamacpp/models", json={"model": "smol"})
+        assert added.status_code == 201 and added.json() == {"id": "llamacpp-smol", "kind": "llm"}
+        assert "llamacpp-smol" in {m["id"] for m in client.get("/v1/models").json()["data"]}
+        down = client.get("/api/providers/fastchat/models")
+        assert down.status_code == 502 and "Cannot reach FastChat OpenAI API server" in down.json()["error"]["message"]
+        services.policy = SpacePolicy()
+        assert client.get("/api/providers/llamacpp/models").status_code == 403
+        assert client.get("/api/providers").status_code == 200

@@ -9,8 +9,8 @@ import re
 from fastapi import Depends, FastAPI, Request
 from starlette.routing import Match
 
-from chatchat.api import (evaluation_routes, feedback_routes, kb_routes, openai_routes, seed_chat_routes, seed_kb_routes,
-                          seed_llm_routes, source_routes)
+from chatchat.api import (evaluation_routes, feedback_routes, kb_routes, openai_routes, provider_routes, seed_chat_routes,
+                          seed_kb_routes, seed_llm_routes, source_routes)
 from chatchat.api.deps import bearer_scheme, require_api_key
 from chatchat.api.errors import ERROR_RESPONSES, ApiError
 
@@ -26,7 +26,7 @@ def include_api(app: FastAPI, documented_key: bool) -> None:
     OpenAPI spec). Unknown paths under the API prefixes answer 404/405 in the API's error format instead
     of falling through to the UI."""
     routers = [module.router for module in (openai_routes, kb_routes, seed_kb_routes, seed_chat_routes, seed_llm_routes,
-                                            source_routes, feedback_routes, evaluation_routes)]
+                                            source_routes, feedback_routes, evaluation_routes, provider_routes)]
     dependencies = [Depends(require_api_key)] + ([Depends(bearer_scheme)] if documented_key else [])
     for router in routers:
         app.include_router(router, dependencies=dependencies, responses=ERROR_RESPONSES)
