@@ -45,8 +45,10 @@ if (!window.__ccSourceListening) {
     window.__ccSourceFrom = link.getAttribute("href");
     window.__ccSourceTrigger("click", {link: window.__ccSourceFrom});
   }, true);
+  // Capturing, as the click listener: the chatbot's own listeners (delegated by Svelte to the app's root)
+  // run on the way back up, and would take Enter in a chip for a select of its message (the feedback bar).
   document.addEventListener("keydown", (event) => {
-    // Enter on a source link is its click (below); the message around it must not take it as a select
+    // Enter on a source link is its click (the browser still makes one, caught above); nothing else gets it
     if (event.key === "Enter" && event.target.closest && event.target.closest('a[href^="#cc-source/"]')) {
       event.stopPropagation();
       return;
@@ -56,7 +58,7 @@ if (!window.__ccSourceListening) {
       event.preventDefault();
       close.click();
     }
-  });
+  }, true);
 }
 """
 FOCUS_PANEL_JS = "() => setTimeout(() => document.querySelector('#chat-source .cc-viewer-title')?.focus(), 50)"
