@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
-from browser import CHROMIUM, app, browser, open_tab, radio, text_field  # noqa: E402, F401 (app, browser: fixtures)
+from browser import CHROMIUM, app, browser, new_page, open_tab, radio, text_field  # noqa: E402, F401 (app, browser: fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,13 +26,6 @@ SHARED_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
 MEMO = SHARED_DOCS / "unstructured" / "fake-text.txt"
 WAIT = 90_000  # ms; the first model load and ingest are slow on a busy 2-core machine
 LONG_QUESTION = "Summarise this text in one line. " + "The quick brown fox jumps over the lazy dog. " * 500
-
-
-def new_page(browser, url: str, locale: str = "en-US") -> Page:
-    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 950}).new_page()
-    page.goto(url + "/")
-    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)  # the session's first refresh ran
-    return page
 
 
 def test_chinese_first_paint_has_no_english(app, browser):

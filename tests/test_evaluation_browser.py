@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser import CHROMIUM, browser, open_tab, running_app, screenshot, text_field  # noqa: E402, F401 (browser: fixture)
+from browser import CHROMIUM, browser, new_page, open_tab, running_app, screenshot, text_field  # noqa: E402, F401 (browser: fixture)
 from chatchat.config import load_settings  # noqa: E402
 from chatchat.policy import DEMO_KB  # noqa: E402
 from chatchat.service import Services  # noqa: E402
@@ -41,9 +41,7 @@ def app(tmp_path_factory):
 
 
 def evaluate_tab(app, browser, locale: str) -> Page:
-    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000}).new_page()
-    page.goto(app[0] + "/")
-    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+    page = new_page(browser, app[0], locale)
     open_tab(page, "tab-kb")
     expect(page.locator("#kb-select input")).to_have_value(DEMO_KB, timeout=WAIT)
     open_tab(page, "kb-evaluate")

@@ -12,7 +12,7 @@ import yaml
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from browser import CHROMIUM, launch_browser, open_tab, radio, running_app, screenshot, text_field  # noqa: E402
+from browser import CHROMIUM, launch_browser, new_page, open_tab, radio, running_app, screenshot, text_field  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,8 +32,7 @@ def test_settings_tab_saves_the_mirror_and_source_and_nothing_from_the_env(tmp_p
     env = {"CHATCHAT_API_KEY": "sk-from-env", "CHATCHAT_TOP_K": "7"}
     with running_app(home, env=env) as url, sync_playwright() as playwright:
         browser = launch_browser(playwright)
-        page = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1100}).new_page()
-        page.goto(url + "/")
+        page = new_page(browser, url, "zh-CN", height=1100, wait=WAIT)
         expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
         open_tab(page, "tab-settings")
         # the session's first render has reached this tab (it is the last one the load renders)

@@ -15,7 +15,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from browser import (  # noqa: E402, F401 (app, browser: fixtures)
-    CHROMIUM, app, browser, choose, open_tab, radio, screenshot, text_field,
+    CHROMIUM, app, browser, choose, new_page, open_tab, radio, screenshot, text_field,
 )
 
 pytestmark = [
@@ -33,12 +33,10 @@ WAIT = 60_000  # ms; ingest and the first model load are slow on a busy 2-core m
 
 @pytest.fixture
 def page_en(app, browser) -> Page:
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 950})
-    page = context.new_page()
-    page.goto(app[0] + "/")
+    page = new_page(browser, app[0], height=950, wait=WAIT)
     expect(page.locator("#tab-chat-button")).to_have_text("Chat", timeout=WAIT)
     yield page
-    context.close()
+    page.context.close()
 
 
 def loaded(page: Page) -> None:
@@ -48,9 +46,7 @@ def loaded(page: Page) -> None:
 
 def test_empty_install_in_chinese(app, browser):
     """A browser asking for Chinese gets the Chinese UI; an empty install explains what to do first."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 950})
-    page = context.new_page()
-    page.goto(app[0] + "/")
+    page = new_page(browser, app[0], "zh-CN", height=950, wait=WAIT)
     expect(page.locator("#tab-kb-button")).to_have_text("知识库", timeout=WAIT)
     expect(page.locator("#cc-lang input:checked")).to_have_value("zh", timeout=WAIT)
     expect(page.locator("#chat-box")).to_contain_text("有什么可以帮你", timeout=WAIT)
@@ -68,7 +64,7 @@ def test_empty_install_in_chinese(app, browser):
     open_tab(page, "tab-chat")
     radio(page, "chat-mode", "知识库问答")
     expect(page.locator("#chat-hint")).to_contain_text("还没有知识库", timeout=WAIT)
-    context.close()
+    page.context.close()
 
 
 

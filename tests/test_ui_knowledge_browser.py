@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser import CHROMIUM, app, browser, choose, open_tab, screenshot, text_field  # noqa: E402, F401 (app, browser: fixtures)
+from browser import CHROMIUM, app, browser, choose, new_page, open_tab, screenshot, text_field  # noqa: E402, F401 (app, browser: fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,9 +28,7 @@ WAIT = 60_000  # ms; a busy 2-core machine is slow
 
 
 def kb_tab(app, browser, locale: str) -> Page:
-    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 950}).new_page()
-    page.goto(app[0] + "/")
-    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+    page = new_page(browser, app[0], locale, height=950, wait=WAIT)
     open_tab(page, "tab-kb")
     return page
 
