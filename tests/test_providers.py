@@ -199,6 +199,16 @@ def test_adding_a_served_embedding_model_probes_its_dimension_and_keeps_the_addr
     assert empty.value.key == "served_model_name"
 
 
+def test_a_shipped_providers_model_is_added_without_copying_the_provider_or_asking_it(tmp_path, no_network):
+    settings = load_settings(tmp_path)
+    model_id = add_served(settings, CATALOG, CATALOG.provider("siliconflow"), "BAAI/bge-m3", "embedding")
+    raw = yaml.safe_load((tmp_path / "models.yaml").read_text(encoding="utf-8"))
+    assert "providers" not in raw  # the preset stays the shipped one
+    assert raw["embeddings"] == [{"id": "siliconflow-baai-bge-m3", "name": "BAAI/bge-m3 (SiliconFlow (硅基流动))",
+                                  "provider": "siliconflow", "model": "BAAI/bge-m3", "dim": 1024}]  # the preset's dimension
+    assert open_catalog(settings).embedding(model_id).dim == 1024
+
+
 # --- the faces: the Models tab's section (without a browser) and the CLI ---------------------------------
 @needs_server
 def test_models_tab_lists_the_server_adds_its_model_and_it_answers(services, server):  # noqa: F811

@@ -257,7 +257,8 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int:
     return 1
 
 
-def parse_catalog(text: str, source: str = "models.yaml") -> Catalog:
+def parse_catalog(text: str, source: str = "models.yaml", *, over: Catalog | None = None) -> Catalog:
+    """The catalog in `text`; its entries may name providers of `over` (the shipped catalog, for a user's file)."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -284,7 +285,7 @@ def parse_catalog(text: str, source: str = "models.yaml") -> Catalog:
                 line = lines.get((section, index), 1)
                 raise CatalogError(f"{source}, line {line}: {section}: duplicate id '{entry.id}'")
             target[entry.id] = entry
-    _check_references(catalog, source)
+    _check_references(over.merge(catalog) if over else catalog, source)
     return catalog
 
 
@@ -299,8 +300,7 @@ def load_catalog(path: Path | None = None, user_path: Path | None = None) -> Cat
     path = path or SHIPPED_CATALOG
     catalog = parse_catalog(path.read_text(encoding="utf-8"), str(path))
     if user_path and user_path.exists():
-        catalog = catalog.merge(parse_catalog(user_path.read_text(encoding="utf-8"), str(user_path)))
-        _check_references(catalog, str(user_path))
+        catalog = catalog.merge(parse_catalog(user_path.read_text(encoding="utf-8"), str(user_path), over=catalog))
     return catalog
 
 

@@ -60,7 +60,7 @@ def _write_user_entry(settings: Settings, section: str, data: dict | None, drop:
     items = [item for item in raw.get(section) or [] if item.get("id") != drop]
     raw[section] = items + ([data] if data else [])
     text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
-    parse_catalog(text, str(path))
+    parse_catalog(text, str(path), over=load_catalog())
     atomic_write(path, text)
 
 
