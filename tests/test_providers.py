@@ -12,6 +12,8 @@ Two local stand-ins, since no cloud and no Ollama/vLLM/Xinference runs here:
 from __future__ import annotations
 
 import json
+import os
+import signal
 from urllib.parse import urlsplit
 
 import httpx
@@ -140,7 +142,7 @@ def test_discovery_lists_the_servers_model(provider_id, server):  # noqa: F811
 
 
 @needs_server
-def test_a_refused_key_and_an_unreachable_server_give_keyed_errors(server):  # noqa: F811
+def test_a_refused_key_an_unreachable_and_a_silent_server_give_keyed_errors(server):  # noqa: F811
     llamacpp = CATALOG.provider("llamacpp")
     with pytest.raises(ProviderError) as refused:
         list_models(with_address(llamacpp, f"http://127.0.0.1:{server[1]}/v1"), "sk-wrong")
@@ -151,6 +153,13 @@ def test_a_refused_key_and_an_unreachable_server_give_keyed_errors(server):  # n
     assert unreachable.value.key == "discovery_unreachable"
     assert unreachable.value.message.startswith(f"Cannot reach llama.cpp server at {nobody}: is the server running")
     assert error_text(unreachable.value, "zh").startswith(f"无法连接 {nobody} 上的 llama.cpp server")
+    os.kill(server[0].pid, signal.SIGSTOP)  # the server accepts the connection but never answers
+    try:
+        with pytest.raises(ProviderError) as silent:
+            list_models(with_address(llamacpp, f"http://127.0.0.1:{server[1]}/v1"), KEY, timeout=1)
+    finally:
+        os.kill(server[0].pid, signal.SIGCONT)
+    assert silent.value.key == "discovery_timeout" and "1 秒内没有应答" in error_text(silent.value, "zh")
 
 
 def test_an_address_that_is_not_openai_shaped_says_so():
