@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import aclosing
 from typing import AsyncIterator
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from chatchat.api.deps import get_services
 from chatchat.api.errors import ApiError, error_payload
 from chatchat.api.seed_common import STREAM_RESPONSE, distance_to_cosine
 from chatchat.api.seed_schemas import BaseResponse, SeedChat, SeedFeedback, SeedFileChat, SeedKBChat
-from chatchat.api.streams import sse, sse_response
+from chatchat.api.streams import ThreadedStream, sse, sse_response
 from chatchat.answer.conversations import ChatMessage, Conversation
 from chatchat.errors import NotFound
 from chatchat.answer.answerer import AnswerEvent, Source
@@ -70,9 +71,8 @@ async def agent_chat(body: SeedChat, request: Request):
 
     async def events() -> AsyncIterator[str]:
         answer, final = "", ""
-        try:
-            event: AnswerEvent | None = first
-            while event is not None:
+        async with aclosing(_each(first, stream)) as each:
+            async for event in each:
                 if event.kind == "error":
                     yield _error(event)
                     return
@@ -85,10 +85,7 @@ async def agent_chat(body: SeedChat, request: Request):
                     answer += "\n".join(block)
                     if body.stream:
                         yield sse({"tools": block})
-                event = await stream.next()
-            yield sse({"final_answer": final} if body.stream else {"answer": answer, "final_answer": final})
-        finally:
-            await stream.close()
+        yield sse({"final_answer": final} if body.stream else {"answer": answer, "final_answer": final})
 
     return sse_response(events())
 
@@ -143,20 +140,19 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
         sources: tuple[Source, ...] = ()
         finished = False
         try:
-            event: AnswerEvent | None = first
-            while event is not None:
-                if event.kind == "error":
-                    yield _error(event)
-                    return
-                if event.kind == "delta":
-                    parts.append(event.text)
-                    if body.stream:
-                        yield sse({"answer": event.text} if grounded else {"text": event.text, "message_id": message_id})
-                elif event.kind == "sources":
-                    sources = event.sources
-                elif event.kind == "done":
-                    answer = event.cited or event.text
-                event = await stream.next()
+            async with aclosing(_each(first, stream)) as each:
+                async for event in each:
+                    if event.kind == "error":
+                        yield _error(event)
+                        return
+                    if event.kind == "delta":
+                        parts.append(event.text)
+                        if body.stream:
+                            yield sse({"answer": event.text} if grounded else {"text": event.text, "message_id": message_id})
+                    elif event.kind == "sources":
+                        sources = event.sources
+                    elif event.kind == "done":
+                        answer = event.cited or event.text
             finished = True
             docs = [_seed_doc(s, base_url, own_files) for s in sources]
             if not body.stream:
@@ -167,7 +163,6 @@ async def _seed_chat(body: SeedChat, request: Request, kbs: list[str] | None, co
             elif grounded:
                 yield sse({"docs": docs})
         finally:
-            await stream.close()
             if conversation is not None and (parts or finished):
                 services.conversations.add_exchange(
                     conversation.id, ChatMessage(role="user", content=body.query),
@@ -188,6 +183,20 @@ def _seed_doc(source: Source, base_url: str, own_files: bool = False) -> str:
     if source.preview_url:
         name += f" [预览]({base_url.rstrip('/')}{source.preview_url})"
     return f"出处 [{source.index}] {name} 匹配度 {int(max(source.score, 0) * 100)}%\n\n{source.snippet}\n\n"
+
+
+async def _each(first: AnswerEvent, stream: ThreadedStream) -> AsyncIterator[AnswerEvent]:
+    """An answer's events, `first` first, until its end (or its first error, the last one then); its stream
+    is closed however they end (a client gone included: iterate it inside contextlib.aclosing)."""
+    try:
+        event: AnswerEvent | None = first
+        while event is not None:
+            yield event
+            if event.kind == "error":
+                return
+            event = await stream.next()
+    finally:
+        await stream.close()
 
 
 def _error(event: AnswerEvent) -> str:
