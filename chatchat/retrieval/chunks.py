@@ -7,13 +7,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Collection, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from chatchat.retrieval.fusion import Method, fuse
-from chatchat.retrieval.registry import quote
+from chatchat.retrieval.registry import any_of, quote
 
 if TYPE_CHECKING:
     import lancedb
@@ -26,6 +26,12 @@ RRF_K = 60
 FTS_OPTIONS = dict(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True)
 CANDIDATES_PER_HIT = 4  # each retriever proposes this many candidates per requested hit before fusion
 KEEP_VERSIONS = timedelta(seconds=30)  # optimize() drops table versions older than this
+# optimize() rewrites the table's small fragments whole (compaction): run after every batch, each batch cost
+# more as the table grew. It is due once the rows added since the last one are 1/UNINDEXED_SHARE of those
+# indexed (so a row is rewritten about UNINDEXED_SHARE times in all, whatever the size), or once the table has
+# MAX_FRAGMENTS fragments (a search opens each). Rows not indexed yet are still searched, by a flat scan.
+UNINDEXED_SHARE = 20
+MAX_FRAGMENTS = 64
 HIT_COLUMNS = ["id", "doc_id", "file", "chunk_index", "page", "section", "text"]
 
 
@@ -107,6 +113,10 @@ class ChunkTable:
 
     def add(self, doc_id: str, file: str, rows: Iterable[ChunkRow]) -> int:
         """Append chunks of a document. One call is one atomic commit."""
+        return self.add_documents([(doc_id, file, rows)])
+
+    def add_documents(self, parts: Iterable[tuple[str, str, Iterable[ChunkRow]]]) -> int:
+        """Append chunks of several documents, `(doc_id, file, rows)` each, in one atomic commit."""
         batch = [
             {
                 "id": f"{doc_id}:{row.index}",
@@ -119,14 +129,16 @@ class ChunkTable:
                 "content": row.content,
                 "vector": np.asarray(row.vector, dtype=np.float32),
             }
+            for doc_id, file, rows in parts
             for row in rows
         ]
         if batch:
             self.table.add(pa.Table.from_pylist(batch, schema=self.table.schema))
         return len(batch)
 
-    def delete_document(self, doc_id: str) -> None:
-        self.table.delete(f"doc_id = {quote(doc_id)}")
+    def delete_documents(self, doc_ids: Collection[str]) -> None:
+        if doc_ids:
+            self.table.delete(any_of("doc_id", doc_ids))
 
     def doc_ids(self) -> set[str]:
         return set(self.table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").unique().to_pylist())
@@ -254,6 +266,24 @@ class ChunkTable:
 
     def has_vector_index(self) -> bool:
         return bool(self.index_types() - {"FTS"})
+
+    def optimize_due(self, index_threshold: int, min_unindexed: int = 0) -> bool:
+        """Whether optimize() is due (UNINDEXED_SHARE with at least `min_unindexed` rows not indexed yet, or
+        MAX_FRAGMENTS); also while the table has rows and no full-text index, or `index_threshold` rows and
+        no vector index."""
+        rows = self.table.count_rows()
+        if not rows:
+            return False
+        indexes = {str(index.index_type): index.name for index in self.table.list_indices()}
+        if "FTS" not in indexes or (rows >= index_threshold and not set(indexes) - {"FTS"}):
+            return True
+        stats = self.table.index_stats(indexes["FTS"])
+        if stats is None:
+            return True
+        unindexed = stats.num_unindexed_rows
+        if unindexed >= min_unindexed and unindexed * UNINDEXED_SHARE >= max(stats.num_indexed_rows, 1):
+            return True
+        return self.table.stats()["fragment_stats"]["num_fragments"] >= MAX_FRAGMENTS
 
     def optimize(self, index_threshold: int) -> None:
         """Index new rows, build the ANN index once the table holds `index_threshold` rows, compact and

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection, Iterable
 
 import pyarrow as pa
 
@@ -57,6 +57,11 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def any_of(column: str, values: Iterable[str]) -> str:
+    """A LanceDB filter: `column` is one of `values` (at least one)."""
+    return f"{column} IN ({', '.join(quote(v) for v in values)})"
+
+
 def _record(row: dict) -> DocumentRecord:
     return DocumentRecord(**{k: row[k] for k in DocumentRecord.__dataclass_fields__})
 
@@ -77,9 +82,17 @@ class Registry:
 
     def current(self, file: str) -> DocumentRecord | None:
         """The ready version of `file`, else the one row there is of it (not one being deleted)."""
-        rows = self._rows(f"file = {quote(file)} AND status != 'deleting'")
-        ready = [r for r in rows if r["status"] == "ready"] or rows
-        return _record(ready[0]) if ready else None
+        return self.current_of([file]).get(file)
+
+    def current_of(self, files: Collection[str]) -> dict[str, DocumentRecord]:
+        """`current` for many files in one read: {file: its record} for those that have one."""
+        if not files:
+            return {}
+        found: dict[str, DocumentRecord] = {}
+        for row in self._rows(f"{any_of('file', files)} AND status != 'deleting'"):
+            if row["file"] not in found or row["status"] == "ready":
+                found[row["file"]] = _record(row)
+        return found
 
     def get(self, doc_id: str) -> DocumentRecord:
         rows = self.table.search().where(f"doc_id = {quote(doc_id)}").limit(1).to_list()
@@ -87,21 +100,33 @@ class Registry:
             raise NotFound(f"Document {doc_id} is not registered in '{self.kb_name}'.")
         return _record(rows[0])
 
-    def versions(self, file: str, besides: str = "") -> list[str]:
-        """The doc ids of every version of `file`, but `besides`."""
-        return [row["doc_id"] for row in self._rows(f"file = {quote(file)} AND doc_id != {quote(besides)}")]
+    def versions(self, files: Collection[str], besides: Collection[str] = ()) -> list[str]:
+        """The doc ids of every version of `files`, but those in `besides`."""
+        if not files:
+            return []
+        where = any_of("file", files) + (f" AND NOT {any_of('doc_id', besides)}" if besides else "")
+        return [row["doc_id"] for row in self.table.search().where(where).select(["doc_id"]).limit(None).to_list()]
 
     def doc_ids(self) -> set[str]:
         return {row["doc_id"] for row in self.table.search().select(["doc_id"]).limit(None).to_list()}
 
-    def add(self, record: DocumentRecord) -> None:
-        self.table.add([asdict(record)])
+    def add(self, *records: DocumentRecord) -> None:
+        """Register rows, in one commit."""
+        self.table.add([asdict(r) for r in records])
 
-    def set_status(self, doc_id: str, status: str, **values) -> None:
-        self.table.update(where=f"doc_id = {quote(doc_id)}", values={"status": status, **values})
+    def put(self, records: Collection[DocumentRecord]) -> None:
+        """Replace registered rows by doc id with these, in one commit."""
+        if records:
+            rows = pa.Table.from_pylist([asdict(r) for r in records], schema=DOC_SCHEMA)
+            self.table.merge_insert("doc_id").when_matched_update_all().execute(rows)
 
-    def delete(self, doc_id: str) -> None:
-        self.table.delete(f"doc_id = {quote(doc_id)}")
+    def set_status(self, doc_ids: Collection[str], status: str, **values) -> None:
+        if doc_ids:
+            self.table.update(where=any_of("doc_id", doc_ids), values={"status": status, **values})
+
+    def delete(self, doc_ids: Collection[str]) -> None:
+        if doc_ids:
+            self.table.delete(any_of("doc_id", doc_ids))
 
     def unfinished(self) -> list[DocumentRecord]:
         """Rows a crash left 'ingesting' or 'deleting'."""
@@ -112,12 +137,12 @@ class Registry:
         goes; an 'ingesting' one goes when a ready version of its file stays, else it becomes the file's
         one 'failed' row (one row per document name). True when an ingest was rolled back."""
         if record.status == "deleting":
-            self.delete(record.doc_id)
+            self.delete([record.doc_id])
             return False
         same = f"file = {quote(record.file)} AND doc_id != {quote(record.doc_id)}"
         if self.table.count_rows(f"{same} AND status = 'ready'"):
-            self.delete(record.doc_id)
+            self.delete([record.doc_id])
             return True
         self.table.delete(f"{same} AND status = 'failed'")
-        self.set_status(record.doc_id, "failed", chunks=0, error="interrupted: the app stopped during ingest; add the file again")
+        self.set_status([record.doc_id], "failed", chunks=0, error="interrupted: the app stopped during ingest; add the file again")
         return True
