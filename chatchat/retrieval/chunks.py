@@ -3,7 +3,9 @@ indexes, and search over them (vector, full text, or both fused by chatchat.retr
 
 from __future__ import annotations
 
+import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +35,17 @@ KEEP_VERSIONS = timedelta(seconds=30)  # optimize() drops table versions older t
 UNINDEXED_SHARE = 20
 MAX_FRAGMENTS = 64
 HIT_COLUMNS = ["id", "doc_id", "file", "chunk_index", "page", "section", "text"]
+# With a vector index, the nearest candidates are re-ranked exactly (refine) from a pool of one per
+# ROWS_PER_REFINED rows, at least MIN_REFINED and at least REFINE_FACTOR x the candidates asked for:
+# recall@10 1.0 at 100k chunks with 100 refined, 0.97 at 1M with 400; the 40 candidates of a hybrid search
+# at 100k from 120 keep 99.4% of the exact 40 (99.6% from 400) (bench_search.py). Without an index: no-ops.
+SCALAR_INDEXES = {"FTS", "BTree"}  # the index types on columns other than the vector
+NPROBES = 20
+REFINE_FACTOR = 3
+MIN_REFINED = 100
+ROWS_PER_REFINED = 2_500
+# hybrid search runs its full-text half here while the calling thread runs the vector half
+_FULLTEXT_HALF = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatchat-fulltext")
 
 
 @dataclass
@@ -99,6 +112,8 @@ class ChunkTable:
         self.kb_name = kb_name
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
+        self._rows: int | None = None  # counted at the first search after a write here (sizes the refine)
+        self._fulltext_indexed = False  # seen once, an FTS index stays: not looked up again per search
 
     @contextmanager
     def writing_document(self, doc_id: str) -> Iterator[None]:
@@ -134,11 +149,13 @@ class ChunkTable:
         ]
         if batch:
             self.table.add(pa.Table.from_pylist(batch, schema=self.table.schema))
+            self._rows = None
         return len(batch)
 
     def delete_documents(self, doc_ids: Collection[str]) -> None:
         if doc_ids:
             self.table.delete(any_of("doc_id", doc_ids))
+            self._rows = None
 
     def doc_ids(self) -> set[str]:
         return set(self.table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").unique().to_pylist())
@@ -188,7 +205,9 @@ class ChunkTable:
         (0–1, default VECTOR_WEIGHT) is the vector ranking's share against the full-text one; at 0 the full
         text ranks alone and vector candidates only fill up behind it. Hits whose `score` is below
         `score_threshold` are left out."""
-        found = self.candidates(vector, text, max(top_k * CANDIDATES_PER_HIT, 20), mode, files)
+        # vector search alone needs no more than top_k: its refine pool, not its candidates, sets its recall
+        limit = top_k if mode == "vector" else max(top_k * CANDIDATES_PER_HIT, 20)
+        found = self.candidates(vector, text, limit, mode, files)
         if mode == "vector":
             ranked = found.cosine
         elif mode == "fulltext" or vector is None:
@@ -205,7 +224,8 @@ class ChunkTable:
         self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
     ) -> Candidates:
         """What each retriever proposes before fusion: `limit` nearest chunks by vector and `limit` by full text,
-        with the cosine of every candidate (when there is a query vector) and the BM25 score of the full-text ones."""
+        with the cosine of every candidate (when there is a query vector) and the BM25 score of the full-text ones.
+        In hybrid search the two halves run at once (the full text in a worker thread)."""
         clauses = []
         if files:
             clauses.append(f"file IN ({', '.join(quote(f) for f in files)})")
@@ -214,38 +234,55 @@ class ChunkTable:
         if pending:
             clauses.append(f"doc_id NOT IN ({', '.join(quote(d) for d in pending)})")
         where = " AND ".join(clauses) or None
-        # more candidates than hits: fusion needs them, and with an index they are what refine re-ranks exactly
-        # (at 1M chunks recall@10 is 0.98 with 40 candidates, 0.65 with 10: bench_search.py)
-        indexes = self.index_types()  # one look per search: each look reads the table's manifest
-        rows: dict[str, dict] = {}
+        nearest = mode in ("hybrid", "vector") and vector is not None
+        by_text = mode in ("hybrid", "fulltext") and bool(text.strip()) and self._has_fulltext_index()
+        text_half = _FULLTEXT_HALF.submit(self._fulltext, text, where, limit) if nearest and by_text else None
+        tables = [self._nearest(vector, where, limit)] if nearest else []
         bm25: list[tuple[str, float]] = []
-        if mode in ("hybrid", "vector") and vector is not None:
-            query = self.table.search(vector, vector_column_name="vector").distance_type("cosine")
-            if indexes - {"FTS"}:
-                query = query.nprobes(20).refine_factor(10)
-            if where:
-                query = query.where(where, prefilter=True)
-            # `_distance` named: lance warns on every search that leaves it to be added implicitly
-            selected = query.select([*HIT_COLUMNS, "vector", "_distance"]).limit(limit).to_list()
-            rows.update((row["id"], row) for row in selected)
-        if mode in ("hybrid", "fulltext") and text.strip() and "FTS" in indexes:
-            for row in self._fulltext(text, where, limit):
-                rows.setdefault(row["id"], row)
-                bm25.append((row["id"], float(row["_score"])))
+        if by_text:
+            found = text_half.result() if text_half is not None else self._fulltext(text, where, limit)
+            tables.append(found)
+            bm25 = list(zip(found.column("id").to_pylist(), found.column("_score").to_pylist()))
+        rows: dict[str, dict] = {}
+        at: dict[str, tuple[int, int]] = {}  # chunk id -> (table, row) of its stored vector
+        for t, table in enumerate(tables):
+            columns = {name: table.column(name).to_pylist() for name in HIT_COLUMNS}
+            for i, cid in enumerate(columns["id"]):
+                if cid not in rows:
+                    rows[cid] = {name: values[i] for name, values in columns.items()}
+                    at[cid] = (t, i)
         cosine: list[tuple[str, float]] = []
-        if vector is not None:
+        if vector is not None and rows:
             # one way for vector and full-text candidates alike (stored vectors are unit length)
-            cosine = sorted(
-                ((cid, float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))) for cid, row in rows.items()),
-                key=lambda item: -item[1],
-            )
+            # (np.dot row by row: the very figures of one vector at a time, which a matrix product may round apart)
+            stored = [_vectors(table) for table in tables]
+            cosine = sorted(((cid, float(np.dot(stored[t][i], vector))) for cid, (t, i) in at.items()),
+                            key=lambda item: -item[1])
         return Candidates(rows, cosine, bm25)
 
-    def _fulltext(self, text: str, where: str | None, limit: int) -> list[dict]:
+    def _nearest(self, vector: np.ndarray, where: str | None, limit: int) -> pa.Table:
+        query = self.table.search(vector, vector_column_name="vector").distance_type("cosine")
+        query = query.nprobes(NPROBES).refine_factor(self._refine_factor(limit))
+        if where:
+            query = query.where(where, prefilter=True)
+        # `_distance` named: lance warns on every search that leaves it to be added implicitly
+        return query.select([*HIT_COLUMNS, "vector", "_distance"]).limit(limit).to_arrow()
+
+    def _fulltext(self, text: str, where: str | None, limit: int) -> pa.Table:
         query = self.table.search(text, query_type="fts", fts_columns="content")
         if where:
             query = query.where(where, prefilter=True)
-        return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_list()
+        return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_arrow()
+
+    def _refine_factor(self, limit: int) -> int:
+        if self._rows is None:
+            self._rows = self.table.count_rows()
+        return max(REFINE_FACTOR, math.ceil(max(MIN_REFINED, self._rows / ROWS_PER_REFINED) / limit))
+
+    def _has_fulltext_index(self) -> bool:
+        if not self._fulltext_indexed:
+            self._fulltext_indexed = "FTS" in self.index_types()
+        return self._fulltext_indexed
 
     def _hit(self, row: dict, score: float, relevance: float = 0.0) -> Hit:
         return Hit(
@@ -265,7 +302,7 @@ class ChunkTable:
         return {str(index.index_type) for index in self.table.list_indices()}
 
     def has_vector_index(self) -> bool:
-        return bool(self.index_types() - {"FTS"})
+        return bool(self.index_types() - SCALAR_INDEXES)
 
     def optimize_due(self, index_threshold: int, min_unindexed: int = 0) -> bool:
         """Whether optimize() is due (UNINDEXED_SHARE with at least `min_unindexed` rows not indexed yet, or
@@ -275,7 +312,7 @@ class ChunkTable:
         if not rows:
             return False
         indexes = {str(index.index_type): index.name for index in self.table.list_indices()}
-        if "FTS" not in indexes or (rows >= index_threshold and not set(indexes) - {"FTS"}):
+        if "FTS" not in indexes or (rows >= index_threshold and not set(indexes) - SCALAR_INDEXES):
             return True
         stats = self.table.index_stats(indexes["FTS"])
         if stats is None:
@@ -288,13 +325,25 @@ class ChunkTable:
     def optimize(self, index_threshold: int) -> None:
         """Index new rows, build the ANN index once the table holds `index_threshold` rows, compact and
         drop old versions."""
-        from lancedb.index import FTS, IvfPq
+        from lancedb.index import FTS, BTree, IvfPq
 
         rows = self.table.count_rows()
-        if rows and "FTS" not in self.index_types():
+        types = self.index_types()
+        if rows and "FTS" not in types:
             self.table.create_index("content", config=FTS(**FTS_OPTIONS))
+        if rows and "BTree" not in types:
+            # a search's neighbours (spans), a document's chunks and its delete look up doc_id: at 100k chunks
+            # the neighbours' read took 60 ms as a scan, 12 ms through this index (2 busy cores)
+            self.table.create_index("doc_id", config=BTree())
         if rows >= index_threshold and not self.has_vector_index():
             # IVF_PQ: at 100k chunks it builds in half the time of IVF_HNSW_SQ and, refined, searches as fast
             # with the same recall (bench/RESULTS.md, bench_search.py)
             self.table.create_index("vector", config=IvfPq(distance_type="cosine"))
         self.table.optimize(cleanup_older_than=KEEP_VERSIONS)
+        self._rows = None
+
+
+def _vectors(table: pa.Table) -> np.ndarray:
+    """The `vector` column as one float32 matrix, a row per chunk."""
+    column = table.column("vector").combine_chunks()
+    return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)

