@@ -83,22 +83,25 @@ class FastEmbedEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows: list[np.ndarray] = []
-        with self._lock:  # one ONNX session; concurrent callers queue instead of oversubscribing cores
+        # one ONNX session; concurrent callers queue instead of oversubscribing cores, a batch at a time (a
+        # search's query waits for one batch of an ingest, not for all of it)
+        with self._lock:
             # A batch is padded to its longest text: batching texts of like length wastes far less work,
             # and a token budget per batch bounds the memory (attention grows with batch x length²).
             lengths = [sum(e.attention_mask) for e in self._model.model.tokenizer.encode_batch(texts)]
-            order = sorted(range(len(texts)), key=lengths.__getitem__)
-            try:
-                for batch in token_batches([lengths[i] for i in order], self.batch_size, EMBED_TOKEN_BUDGET):
-                    part = [texts[order[i]] for i in batch]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        try:
+            for batch in token_batches([lengths[i] for i in order], self.batch_size, EMBED_TOKEN_BUDGET):
+                part = [texts[order[i]] for i in batch]
+                with self._lock:
                     rows.extend(self._model.embed(part, batch_size=len(part)))
-            except Exception as exc:  # onnxruntime's own error types, e.g. a failed allocation
-                detail = " ".join(str(exc).split())[:300]
-                raise ModelError(
-                    f"Embedding model '{self.model_id}' failed on {len(texts)} texts ({detail}). If memory is short, "
-                    "close other programs or lower embed_batch_size in the settings, and try again.",
-                    key="embed_failed", model=self.model_id, detail=detail,
-                ) from exc
+        except Exception as exc:  # onnxruntime's own error types, e.g. a failed allocation
+            detail = " ".join(str(exc).split())[:300]
+            raise ModelError(
+                f"Embedding model '{self.model_id}' failed on {len(texts)} texts ({detail}). If memory is short, "
+                "close other programs or lower embed_batch_size in the settings, and try again.",
+                key="embed_failed", model=self.model_id, detail=detail,
+            ) from exc
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         vectors[order] = rows
         return vectors

