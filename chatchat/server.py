@@ -7,6 +7,7 @@ at "/". `serve(settings)` refuses a public address without credentials, takes th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import logging
@@ -157,15 +158,65 @@ def bind_socket(host: str, port: int, tries: int = PORT_TRIES) -> socket.socket:
 
 
 def make_server(settings: Settings, services: Services | None = None, ui: bool = True) -> tuple[uvicorn.Server, socket.socket]:
-    """The uvicorn server and its bound socket, not yet running: `server.run(sockets=[sock])`."""
+    """The uvicorn server and its bound socket, not yet running: `server.run(sockets=[sock])`. Services it
+    opens itself finish what a crash left half done after the first paint (RecoveryGate)."""
     check_bind_security(settings)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     if port != settings.port:
         print(f"Port {settings.port} is in use; serving on port {port} instead.", file=sys.stderr)
-    app = create_app(services or Services.open(settings), ui=ui)
-    config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=5)
-    return uvicorn.Server(config), sock
+    own = services is None
+    services = services or Services.open(settings, recover=False)
+    app = create_app(services, ui=ui)
+    gate = RecoveryGate(app) if own else None
+    config = uvicorn.Config(gate or app, host=settings.host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    if gate is not None:
+        threading.Thread(target=gate.recover, args=(server, services), name="chatchat-recover", daemon=True).start()
+    return server, sock
+
+
+class RecoveryGate:
+    """The store's crash recovery (Services.recover) after the first paint, not before it: it reads every
+    knowledge base's tables, and LanceDB's import alone took longer than the rest of the start. It begins
+    once the first response has gone out, or at once when a request that may change something comes
+    first; such requests (any method but GET, HEAD and OPTIONS: the API's writes, every UI event; not the
+    UI's login, which touches no knowledge base) wait until it has run, so none races it. Pure ASGI, around
+    the whole app."""
+
+    def __init__(self, app):
+        self.app = app
+        self.begin = threading.Event()  # the recovery may start
+        self.done = threading.Event()  # it has run, failed or not
+
+    def recover(self, server: uvicorn.Server, services: Services) -> None:
+        try:
+            while not self.begin.wait(0.1):
+                if server.should_exit:
+                    return
+            services.recover()
+        except Exception:  # a damaged table must not stop the app: using that knowledge base reports it
+            log.exception("Finishing what a crash left half done in the knowledge bases failed")
+        finally:
+            self.done.set()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or self.done.is_set():
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and scope["path"] not in ("/login", "/login/"):
+            self.begin.set()
+            while not self.done.is_set():
+                await asyncio.sleep(0.05)
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.begin.set()
+
+        await self.app(scope, receive, sending)
 
 
 def url_of(sock: socket.socket) -> str:
