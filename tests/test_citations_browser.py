@@ -23,6 +23,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from browser import CHROMIUM, app, browser, choose, radio, screenshot, text_field  # noqa: E402, F401 (fixtures)
+from browser import new_page as app_page  # noqa: E402
 from chatchat.answer.conversations import ConversationStore  # noqa: E402
 from chatchat.config import load_settings  # noqa: E402
 
@@ -53,10 +54,7 @@ def kbs(app):
 
 
 def new_page(browser, url: str, locale: str = "en-US") -> Page:
-    page = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000},
-                               accept_downloads=True).new_page()
-    page.goto(url + "/")
-    expect(page.locator("#cc-lang input:checked")).to_have_count(1, timeout=WAIT)
+    page = app_page(browser, url, locale, wait=WAIT, accept_downloads=True)
     # the session's first render is done (a pick made before it ends would be drawn over)
     notice = "当前对话模型是" if locale.startswith("zh") else "You are chatting with"
     expect(page.locator("#chat-hint")).to_contain_text(notice, timeout=WAIT)
