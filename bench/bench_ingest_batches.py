@@ -204,7 +204,8 @@ def main() -> None:
     table = markdown(rows, args, common.header(common.command_line(), load_before, common.load(), note))
     print("\n" + table)
     if not args.no_write:
-        common.write_section("Ingest of many small files (bench_ingest_batches.py)", table)
+        part = f" --only {' '.join(args.only)}" if args.only else ""
+        common.write_section(f"Ingest of many small files (bench_ingest_batches.py{part})", table)
 
 
 if __name__ == "__main__":
