@@ -6,6 +6,7 @@ Knows nothing of the catalog: `chatchat.models.install` says which files to fetc
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import queue
@@ -13,17 +14,21 @@ import re
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
 
 from chatchat.errors import AlreadyExists, Cancelled, ChatchatError, ModelError, NotFound
+from chatchat.fs import sha256_of
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # reads of a local file
+BATCH = 1 << 20  # bytes of received chunks (httpx's, 64 KB) handed to the writer thread at a time
+BATCHES_IN_FLIGHT = 8  # batches received and not yet written, at most
 RETRIES = 5
 SPACE_MARGIN = 64 << 20  # bytes kept free beyond the download itself
 HTML_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
@@ -144,21 +149,90 @@ def _open_at(target: Path, offset: int):
     return handle
 
 
+class _Sink:
+    """The sha256 of a file as it is written, so a download is not read back to be checked: a thread of its
+    own writes and hashes the chunks in batches (the socket, the disk and the hash each let go of the GIL,
+    so they overlap). What the file already held (a resumed download) is hashed once, from the disk."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.hashed = 0  # the digest covers this many bytes from the start of the file
+
+    def sync(self, target: Path, have: int, cancel: threading.Event | None) -> None:
+        """Make the digest cover exactly the first `have` bytes of `target`."""
+        if self.hashed == have:
+            return
+        self.digest, self.hashed = hashlib.sha256(), 0
+        if not have:
+            return
+        with open(target, "rb") as handle:
+            while self.hashed < have and (block := handle.read(min(CHUNK, have - self.hashed))):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"Check of {target.name} cancelled.")
+                self.digest.update(block)
+                self.hashed += len(block)
+
+    @contextmanager
+    def writing(self, handle) -> Iterator[Callable[[bytes], None]]:
+        """`put(chunk)` appends a chunk to the file (and the digest). On leaving, every chunk put is on
+        disk, and a write error (a full disk) is raised."""
+        batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=BATCHES_IN_FLIGHT)
+        failed: list[OSError] = []
+
+        def work() -> None:
+            while (batch := batches.get()) is not None:
+                if failed:
+                    continue  # the writer stopped at the error: take what is still queued, write nothing
+                try:
+                    for chunk in batch:
+                        handle.write(chunk)
+                        self.digest.update(chunk)
+                        self.hashed += len(chunk)
+                except OSError as exc:
+                    failed.append(exc)
+
+        worker = threading.Thread(target=work, name="chatchat-download-writer", daemon=True)
+        worker.start()
+        batch: list[bytes] = []
+        size = 0
+
+        def put(chunk: bytes) -> None:
+            nonlocal batch, size
+            if failed:
+                raise failed[0]
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= BATCH:
+                batches.put(batch)
+                batch, size = [], 0
+
+        try:
+            yield put
+        finally:
+            if batch:
+                batches.put(batch)
+            batches.put(None)
+            worker.join()
+        if failed:
+            raise failed[0]
+
+
 def fetch(
     client: httpx.Client,
     remote: RemoteFile,
     target: Path,
     meter: Meter,
     cancel: threading.Event | None = None,
-) -> None:
-    """Download `remote` into `target`, resuming from what `target` already holds.
+) -> str:
+    """Download `remote` into `target`, resuming from what `target` already holds; returns the sha256 of
+    the whole file (computed as the bytes arrive).
 
     A dropped connection is retried (with Range from the current size) up to RETRIES times
     without progress; whatever arrived stays on disk for the next attempt or the next pull.
     """
     if remote.url.startswith("file://"):
-        _copy_local(Path(url2pathname(urlsplit(remote.url).path)), target, meter, cancel)
-        return
+        return _copy_local(Path(url2pathname(urlsplit(remote.url).path)), target, meter, cancel)
+    sink = _Sink()
     failures = 0
     while True:
         have = target.stat().st_size if target.exists() else 0
@@ -166,7 +240,8 @@ def fetch(
             if have > remote.size:
                 target.unlink()
                 continue
-            return
+            sink.sync(target, have, cancel)
+            return sink.digest.hexdigest()
         headers = dict(remote.headers)
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -188,11 +263,12 @@ def fetch(
                         f"{remote.url} sent a web page, not the model file {remote.name}: the URL is wrong, "
                         "or the site wants a login. Use the file's direct download link."
                     )
-                with _open_at(target, have) as handle:
+                sink.sync(target, have, cancel)
+                with _open_at(target, have) as handle, sink.writing(handle) as put:
                     for chunk in response.iter_raw():
                         if cancel is not None and cancel.is_set():
                             raise Cancelled(f"Download of {remote.name} cancelled; pull again to resume.")
-                        handle.write(chunk)
+                        put(chunk)
                         moved += len(chunk)
                         meter.add(len(chunk))
         except OSError as exc:
@@ -213,19 +289,20 @@ def fetch(
             time.sleep(min(0.2 * 2**failures, 5))
             continue
         if remote.size is None:  # no length announced: the server closing the stream is the end
-            return
+            return sink.digest.hexdigest()
 
 
-def _copy_local(source: Path, target: Path, meter: Meter, cancel: threading.Event | None) -> None:
-    """Import a file the user already has: a hard link when on the same disk, else a copy."""
+def _copy_local(source: Path, target: Path, meter: Meter, cancel: threading.Event | None) -> str:
+    """Import a file the user already has: a hard link when on the same disk, else a copy. Returns its sha256."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     try:
         os.link(source, target)
-        meter.add(source.stat().st_size)
-        return
     except OSError:
-        pass
+        pass  # another disk, or links refused: copy
+    else:
+        meter.add(source.stat().st_size)
+        return sha256_of(target, cancel)
     try:
         with open(source, "rb") as src, open(target, "wb") as dst:
             while block := src.read(CHUNK):
@@ -237,6 +314,7 @@ def _copy_local(source: Path, target: Path, meter: Meter, cancel: threading.Even
         if exc.errno == errno.ENOSPC:
             raise DiskFull(f"The disk filled up while copying {source} into {target.parent}: free some space.") from exc
         raise DownloadError(f"Could not copy {source} to {target}: {exc}") from exc
+    return sha256_of(target, cancel)
 
 
 def check_content(path: Path, name: str) -> None:

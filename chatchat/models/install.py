@@ -8,10 +8,12 @@ in chatchat.models.downloads; where they end up is chatchat.models.layout.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
 import shutil
+import ssl
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,18 +46,26 @@ from chatchat.models.layout import (
 from chatchat.models.sources import Entry, Source, relative, resolve, source_of
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle), made once a process: loading it cost ~40 ms of CPU
+    each pull."""
+    return httpx.create_ssl_context()
+
+
 def _lock(settings: Settings, entry: Entry) -> FileLock:
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(settings.models_dir / f".{entry.id}.lock")
 
 
-def _verify(path: Path, remote: RemoteFile, cancel: threading.Event | None) -> str:
-    """Check a whole file; a bad one is deleted (it cannot be resumed into a good one)."""
+def _verify(path: Path, remote: RemoteFile, cancel: threading.Event | None, actual: str | None = None) -> str:
+    """Check a whole file, whose sha256 is `actual` (a download's, hashed as it arrived) or is read here; a
+    bad one is deleted (it cannot be resumed into a good one)."""
     try:
         if remote.size is not None and path.stat().st_size != remote.size:
             raise DownloadError(f"{remote.name} is {path.stat().st_size} bytes, expected {remote.size}.")
         check_content(path, remote.name)
-        actual = sha256_of(path, cancel)
+        actual = actual or sha256_of(path, cancel)
         if remote.sha256 and actual != remote.sha256:
             raise ChecksumMismatch(
                 f"{remote.name} arrived damaged or is not the expected file: its sha256 is {actual[:12]}… "
@@ -99,11 +109,12 @@ def _download(
     total = sum(sizes) if all(s is not None for s in sizes) else None
     ensure_free_space(settings.models_dir, sum(max((s or 0) - k, 0) for s, k in zip(sizes, kept)), f"'{entry.id}'")
     meter.total, meter.done = total, sum(kept)
+    arrived = {}
     for remote in remotes:
         meter.file = remote.name
-        fetch(client, remote, staging / relative(remote.name), meter, cancel)
+        arrived[remote.name] = fetch(client, remote, staging / relative(remote.name), meter, cancel)
     meter.emit("verify")
-    return {r.name: _verify(staging / relative(r.name), r, cancel) for r in remotes}
+    return {r.name: _verify(staging / relative(r.name), r, cancel, arrived[r.name]) for r in remotes}
 
 
 def _assemble(entry: Entry, staging: Path, meter: Meter, cancel: threading.Event | None) -> dict[str, str]:
@@ -168,7 +179,7 @@ def pull(
             kind = source_of(entry, source, settings.download_source)
             origin = f"{kind} {getattr(entry, kind)}"
             own = client is None
-            http = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0))
+            http = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0), verify=_tls())
             try:
                 hashes = _download(entry, staging, meter, cancel, source, http, settings)
             finally:
