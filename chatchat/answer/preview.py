@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from chatchat.answer.preview_pdf import render_page
 from chatchat.answer.prompts import detect_language
 from chatchat.errors import NotFound
+from chatchat.ingest import ocr_boxes
 from chatchat.retrieval.context import WINDOW, merge_texts
 from chatchat.retrieval.chunks import Hit
 
@@ -47,6 +48,7 @@ class SourceChunk:
 
     kb: str
     doc_id: str
+    sha256: str  # of the cited version's original
     hit: Hit
     before: str  # the neighbouring chunks before it, up to WINDOW
     after: str
@@ -79,7 +81,7 @@ def source_chunk(services: Services, kb: str, file: str, chunk_index: int, doc_i
     later = [c.text for c in chunks if c.chunk_index > chunk_index]
     upto = merge_texts([*earlier, hit.text])
     whole = merge_texts([*earlier, hit.text, *later])
-    return SourceChunk(kb, record.doc_id, hit, upto[: len(upto) - len(hit.text)], whole[len(upto):])
+    return SourceChunk(kb, record.doc_id, record.sha256, hit, upto[: len(upto) - len(hit.text)], whole[len(upto):])
 
 
 def passage_html(chunk: SourceChunk, original_url: str | None = None) -> str:
@@ -115,6 +117,7 @@ def preview(services: Services, kb: str, file: str, chunk_index: int, doc_id: st
     chunk = source_chunk(services, kb, file, chunk_index, doc_id)
     page = chunk.hit.page
     if view != "passage" and page is not None and is_pdf(services, kb, file):
-        shown = render_page(services.original(kb, file), page, chunk.hit.text)
+        boxes = ocr_boxes.load(services.store.get(kb).blobs, file, chunk.sha256, page)
+        shown = render_page(services.original(kb, file), page, chunk.hit.text, boxes)
         return Preview(shown.png, PNG, page, shown.note)
     return Preview(passage_html(chunk, original_url).encode("utf-8"), HTML, None)

@@ -4,8 +4,9 @@ The passage is found in the page's characters with whitespace left out on both s
 breaks and the text layer's do not agree); when the whole passage is not there (it runs on to the next
 page, or the splitter's cleaning changed a character) its first and last HEAD characters mark where it
 starts and ends, else each of its lines found on the page is. Text that came from OCR (a scanned page, a
-picture on a page) is not in the text layer, and the ingest keeps no OCR boxes (chatchat.ingest.ocr
-returns lines only), so that text is shown on its page without a highlight and the result says so (`note`).
+picture on a page) is not in the text layer: it is found the same way in the lines OCR read there, whose
+boxes the ingest kept (chatchat.ingest.ocr_boxes), a line's characters taken as evenly spread over its box.
+A passage neither holds is shown on its page without a highlight, and the result says so (`note`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw
 
 from chatchat.errors import NotFound, ParseError
+from chatchat.ingest.elements import TextBox
 from chatchat.ingest.pdf import _pdfium_lock  # PDFium is one per process: the ingest's lock guards every call
 
 RENDER_SCALE = 2.0  # 144 dpi: an A4 page is 1190 px wide, body text reads well
@@ -41,8 +43,8 @@ class PagePreview:
     page: int  # 1-based
     boxes: tuple[tuple[int, int, int, int], ...]  # highlighted rectangles in pixels: left, top, right, bottom
     # found: the whole passage; start: from its start to the page's end (it goes on on the next page);
-    # partial: some of its lines (the others were read by OCR, whose boxes the ingest does not keep);
-    # scanned: the page has no text layer (OCR'd); not_found: not in the text layer
+    # partial: some of its lines; scanned: the page has no text layer and OCR's boxes do not hold it either;
+    # not_found: in neither
     note: Note
 
 
@@ -115,9 +117,35 @@ def _draw(image: Image.Image, boxes: list[tuple[int, int, int, int]]) -> Image.I
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
-def render_page(path: Path, page_number: int, passage: str) -> PagePreview:
+def _ocr_text(boxes: list[TextBox]) -> tuple[str, list[tuple[int, int]]]:
+    """The OCR lines' text (normalised, whitespace-free) and each line's span in it."""
+    spans, parts, at = [], [], 0
+    for box in boxes:
+        line = _squeeze(box.text)
+        parts.append(line)
+        spans.append((at, at + len(line)))
+        at += len(line)
+    return "".join(parts), spans
+
+
+def _ocr_rects(boxes: list[TextBox], spans: list[tuple[int, int]], first: int, last: int,
+               width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Rectangles (pixels) of OCR characters first..last: the part of each line's box they cover."""
+    found = []
+    for box, (start, end) in zip(boxes, spans):
+        if end <= first or start > last or end == start:
+            continue
+        a, b = max(first, start) - start, min(last + 1, end) - start
+        left = box.left + (box.right - box.left) * a / (end - start)
+        right = box.left + (box.right - box.left) * b / (end - start)
+        found.append((round(left * width), round(box.top * height), round(right * width), round(box.bottom * height)))
+    return found
+
+
+def render_page(path: Path, page_number: int, passage: str, ocr_boxes: list[TextBox] | None = None) -> PagePreview:
     """Page `page_number` (1-based) of the PDF at `path` as a PNG, with `passage` highlighted where the
-    text layer holds it. A page the document does not have is NotFound."""
+    text layer holds it, else where the lines OCR read on the page (`ocr_boxes`) do. A page the document
+    does not have is NotFound."""
     with _pdfium_lock:
         try:
             pdf = pdfium.PdfDocument(path)
@@ -131,9 +159,19 @@ def render_page(path: Path, page_number: int, passage: str) -> PagePreview:
             image = page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil()
             textpage = page.get_textpage()
             page_text, indices = _page_chars(textpage)
-            ranges, note = locate(page_text, passage) if page_text else ([], "scanned")
-            boxes = [box for first, last in ranges
-                     for box in _boxes(page, textpage, indices[first], indices[last], *image.size)]
+            # the ingest wrote a page's text layer first, then what OCR read there: the passage is looked for
+            # in both, in that order
+            ocr_text, spans = _ocr_text(ocr_boxes or [])
+            ranges, note = locate(page_text + ocr_text, passage) if page_text or ocr_text else ([], "scanned")
+            boxes = []
+            for first, last in ranges:
+                if first < len(page_text):
+                    boxes += _boxes(page, textpage, indices[first], indices[min(last, len(page_text) - 1)], *image.size)
+                if last >= len(page_text):
+                    boxes += _ocr_rects(ocr_boxes or [], spans, max(0, first - len(page_text)), last - len(page_text),
+                                        *image.size)
+            if not boxes and not page_text:
+                note = "scanned"
             textpage.close()
             page.close()
         finally:

@@ -7,6 +7,8 @@ exported as a picture), as Langchain-Chatchat did, or when its text layer is moj
 which is then dropped. On other pages each embedded image of a meaningful size (a screenshot, a
 scanned table) is OCR'd on its own, within IMAGE_OCR_BUDGET_S per document. Recognised lines the
 text layer already holds are dropped, so a scan that carries its own OCR layer is not read twice.
+OCR'd text keeps where each line stands on its page (Element.boxes, kept by chatchat.ingest.ocr_boxes)
+for the source viewer's highlight.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PIL import Image
 
 from chatchat.errors import ParseError
 from chatchat.ingest import ocr
-from chatchat.ingest.elements import Element
+from chatchat.ingest.elements import Element, TextBox
 from chatchat.ingest.garbled import is_cjk_font, looks_garbled
 
 log = logging.getLogger(__name__)
@@ -39,16 +41,21 @@ IMAGE_OCR_BUDGET_S = 120.0  # RapidOCR takes ~0.5-2 s an image on 2 cores
 # 144 dpi: body text of the sample scans reads well at this size and not at 72 dpi; OCR time
 # grows with the pixel count.
 OCR_RENDER_SCALE = 2.0
+SCAN_COVER = 0.9  # a picture covering this share of a page that holds nothing else is a scan of it
 
 # PDFium is not thread-safe: no two calls into it may run at once, on any document.
 _pdfium_lock = threading.Lock()
 _SPACE = re.compile(r"\s+")
+# where an image stands on its page: left, top, right, bottom as fractions of the page as displayed
+Place = tuple[float, float, float, float]
+WHOLE_PAGE: Place = (0.0, 0.0, 1.0, 1.0)
 
 
 class _Page:
-    """What one page gives: its text layer (dropped when garbled) and the images to OCR."""
+    """What one page gives: its text layer (dropped when garbled) and the images to OCR, each with where it
+    stands on the page (None where it is not placed upright, so its boxes could not be drawn on the page)."""
 
-    def __init__(self, text: str, garbled: bool, images: list[Image.Image]):
+    def __init__(self, text: str, garbled: bool, images: list[tuple[Image.Image, Place | None]]):
         self.text, self.garbled, self.images = text, garbled, images
 
 
@@ -74,12 +81,14 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
             if page.text.strip():
                 elements.append(Element(text=page.text, page=index + 1))
             seen = _SPACE.sub("", page.text)
-            for image in page.images:
-                lines = [ln for ln in ocr.ocr_image(image, name) if _SPACE.sub("", ln) not in seen]
+            for image, place in page.images:
+                lines = [ln for ln in ocr.read_lines(image, name) if _SPACE.sub("", ln.text) not in seen]
                 if lines:
-                    seen += "".join(_SPACE.sub("", ln) for ln in lines)
+                    seen += "".join(_SPACE.sub("", ln.text) for ln in lines)
                     # A garbled page's OCR text is the page's text, not a picture on it.
-                    elements.append(Element(text="\n".join(lines), page=index + 1, category="Text" if page.garbled else "Image"))
+                    elements.append(Element(text="\n".join(ln.text for ln in lines), page=index + 1,
+                                            category="Text" if page.garbled else "Image",
+                                            boxes=_on_page(lines, place)))
     finally:
         with _pdfium_lock:
             pdf.close()
@@ -120,17 +129,41 @@ def _read_page(
         if garbled:
             log.info("%s: page %d has a garbled text layer; %s", name, index + 1, "OCR reads it" if use_ocr else "left out")
             text = ""
-        images: list[Image.Image] = []
+        images: list[tuple[Image.Image, Place | None]] = []
         if use_ocr and (not text.strip() or _image_fraction(page) > PAGE_OCR_IMAGE_FRACTION):
             # Capped: a poster-sized page at 144 dpi would take gigabytes, and OCR shrinks it anyway.
-            scale = min(OCR_RENDER_SCALE, ocr.MAX_SIDE / max(1.0, *page.get_size()))
-            images.append(page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil())
+            images.append(_scan(page) or _rendered(page))
         elif embedded:
             images = _embedded_images(page, seen_images)
         page.close()
     except pdfium.PdfiumError as exc:
         raise ParseError(f"Page {index + 1} of {name} is damaged and cannot be read ({exc}).") from exc
     return _Page(text, garbled, images)
+
+
+def _rendered(page: pdfium.PdfPage) -> tuple[Image.Image, Place]:
+    # Capped: a poster-sized page at 144 dpi would take gigabytes, and OCR shrinks it anyway.
+    scale = min(OCR_RENDER_SCALE, ocr.MAX_SIDE / max(1.0, *page.get_size()))
+    return page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil(), WHOLE_PAGE
+
+
+def _scan(page: pdfium.PdfPage) -> tuple[Image.Image, Place] | None:
+    """A scanned page, one upright picture covering it and nothing else: that picture at its own resolution
+    (the scanner's pixels, no resampling; OCR reads it better than a rendering of the page, for no more work)."""
+    objects = list(page.get_objects(max_depth=3))
+    pictures = [o for o in objects if o.type == pdfium_c.FPDF_PAGEOBJ_IMAGE]
+    if len(pictures) != 1 or any(o.type not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM) for o in objects):
+        return None
+    place = _place(page, pictures[0])
+    if place is None or (place[2] - place[0]) * (place[3] - place[1]) < SCAN_COVER:
+        return None
+    if max(pictures[0].get_px_size()) > ocr.MAX_SIDE:  # OCR reads at most that: the page rendered to that size
+        scale = ocr.MAX_SIDE / max(1.0, *page.get_size())
+        return page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil(), WHOLE_PAGE
+    try:
+        return pictures[0].get_bitmap(render=True).to_pil(), place
+    except pdfium.PdfiumError:
+        return None
 
 
 def _has_cjk_font(page: pdfium.PdfPage) -> bool:
@@ -143,9 +176,9 @@ def _has_cjk_font(page: pdfium.PdfPage) -> bool:
     return False
 
 
-def _embedded_images(page: pdfium.PdfPage, seen: set[str]) -> list[Image.Image]:
-    """The page's images that cover a meaningful share of it, largest first; each picture once
-    per document (a logo repeated on every page is read on the first)."""
+def _embedded_images(page: pdfium.PdfPage, seen: set[str]) -> list[tuple[Image.Image, Place | None]]:
+    """The page's images that cover a meaningful share of it, largest first, each with where it stands;
+    each picture once per document (a logo repeated on every page is read on the first)."""
     width, height = page.get_size()
     candidates = []
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
@@ -164,8 +197,35 @@ def _embedded_images(page: pdfium.PdfPage, seen: set[str]) -> list[Image.Image]:
         except pdfium.PdfiumError:
             continue
         image.thumbnail((ocr.MAX_SIDE, ocr.MAX_SIDE))
-        images.append(image)
+        images.append((image, _place(page, obj)))
     return images
+
+
+def _place(page: pdfium.PdfPage, obj: pdfium.PdfImage) -> Place | None:
+    """Where an image stands on the page as displayed, when it is drawn upright and unmirrored (its pixels'
+    axes are the page's); else None."""
+    matrix = obj.get_matrix()  # (in a form, its matrix and bounds are the form's: not placed here)
+    if obj.level or page.get_rotation() or abs(matrix.b) > 1e-6 or abs(matrix.c) > 1e-6 or matrix.a <= 0 or matrix.d <= 0:
+        return None
+    left, bottom, right, top = obj.get_bounds()
+    size = 100_000  # device units of the page: fractions to 1e-5
+    corners = []
+    x, y = ctypes.c_int(), ctypes.c_int()
+    for px, py in ((left, top), (right, bottom)):
+        pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, size, size, 0, px, py, x, y)
+        corners.append((min(max(x.value / size, 0.0), 1.0), min(max(y.value / size, 0.0), 1.0)))
+    (x0, y0), (x1, y1) = corners
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _on_page(lines: list[ocr.Line], place: Place | None) -> tuple[TextBox, ...]:
+    """The lines' boxes in page fractions (an image's fractions mapped through where it stands)."""
+    if place is None:
+        return ()
+    left, top, right, bottom = place
+    w, h = right - left, bottom - top
+    return tuple(TextBox(left + w * ln.box[0], top + h * ln.box[1], left + w * ln.box[2], top + h * ln.box[3], ln.text)
+                 for ln in lines)
 
 
 def _image_fraction(page: pdfium.PdfPage) -> float:
