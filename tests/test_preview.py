@@ -1,6 +1,7 @@
 """The source viewer's content on real documents: a PDF page rendered with the cited passage highlighted
-from the text layer's character boxes, an OCR'd page shown without (the ingest keeps no OCR boxes), and
-other formats as the passage in its neighbouring chunks, escaped. Real LanceDB, the packaged MiniLM."""
+from the text layer's character boxes, or on a scanned page (or a picture on a page) from the boxes of the
+lines OCR read there, kept at ingest; other formats as the passage in its neighbouring chunks, escaped.
+Real LanceDB, the packaged MiniLM, RapidOCR."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PIL import Image
 from chatchat.answer.preview import HTML, PNG, passage_html, preview, source_chunk
 from chatchat.answer.preview_pdf import locate, render_page
 from chatchat.errors import NotFound
-from chatchat.ingest import ocr
+from chatchat.ingest import ocr, ocr_boxes
 from chatchat.retrieval.context import merge_texts
 from chatchat.service import Services
 from conftest import SAMPLES, UNSTRUCTURED_DOCS
@@ -67,24 +68,76 @@ def test_preview_picks_the_page_image_for_pdfs_and_html_for_other_formats(kb):
     assert docx.media_type == HTML and "Lorem ipsum dolor sit amet." in docx.content.decode()
 
 
-def test_text_read_by_ocr_is_shown_without_a_highlight_and_says_so(kb):
-    # ocr_test.pdf: one line in the text layer, the rest a picture that the ingest OCR'd
+def yellow_share(png: bytes, region: tuple[float, float, float, float]) -> float:
+    """The share of the pixels in `region` (fractions of the page: left, top, right, bottom) in the highlight's
+    yellow."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = image.size
+    part = image.crop((round(region[0] * w), round(region[1] * h), round(region[2] * w), round(region[3] * h)))
+    pixels = list(part.get_flattened_data())
+    return sum(1 for r, g, b in pixels if r > 235 and 220 < g < 250 and b < 200) / max(1, len(pixels))
+
+
+def test_text_ocr_read_in_a_picture_is_highlighted_from_its_boxes(kb):
+    # ocr_test.pdf: one line in the text layer (我是文字), the rest a picture (x 90-269, y 559-685 pt of an
+    # A4 page) that the ingest OCR'd and kept the boxes of
     [chunk] = kb.chunks("docs", "ocr_test.pdf")
     assert "我是文字" in chunk.text and "横向文本框" in chunk.text
-    shown = render_page(kb.original("docs", "ocr_test.pdf"), 1, chunk.text)
-    assert shown.note == "partial" and len(shown.boxes) == 1  # only the text layer's line
+    without = render_page(kb.original("docs", "ocr_test.pdf"), 1, chunk.text)
+    assert without.note == "partial" and len(without.boxes) == 1  # the text layer alone holds one line
+    shown = preview(kb, "docs", "ocr_test.pdf", chunk.chunk_index)
+    assert (shown.media_type, shown.note) == (PNG, "found")
+    width, height = 595.32, 841.92
+    picture = (90 / width, (height - 685) / height, 269 / width, (height - 559) / height)
+    assert yellow_share(shown.content, picture) > 0.05  # the lines read in the picture are marked
+    record = kb.store.get("docs").document("ocr_test.pdf")
+    boxes = ocr_boxes.load(kb.store.get("docs").blobs, "ocr_test.pdf", record.sha256, 1)
+    drawn = render_page(kb.original("docs", "ocr_test.pdf"), 1, chunk.text, boxes)
+    w, h = Image.open(io.BytesIO(drawn.png)).size
+    inside = [b for b in drawn.boxes if picture[0] * w - 3 <= b[0] and b[2] <= picture[2] * w + 3
+              and picture[1] * h - 3 <= b[1] and b[3] <= picture[3] * h + 3]
+    assert len(inside) >= 2 and len(drawn.boxes) == len(inside) + 1  # the picture's lines, and the text layer's
+    above = (picture[0], 0.02, picture[2], picture[1] - 0.03)
+    below = (picture[0], picture[3] + 0.01, picture[2], 0.98)
+    assert yellow_share(shown.content, above) < 0.05 and yellow_share(shown.content, below) == 0.0
 
 
 @pytest.mark.skipif(not ocr.available(), reason="the OCR engine (rapidocr-onnxruntime) is not installed")
-def test_a_scanned_page_has_no_text_layer_to_highlight(kb, tmp_path):
+def test_a_passage_on_a_scanned_page_is_highlighted_where_it_stands(kb, tmp_path):
+    """A scan of fake-memo.pdf's page (a picture, no text layer): the passage is marked from the OCR boxes,
+    inside the region the original's text layer gives the same passage."""
     scan = tmp_path / "scan.pdf"
     _image_only_pdf(UNSTRUCTURED_DOCS / "fake-memo.pdf", scan)
     assert [r.status for r in kb.add_files("docs", [scan])] == ["added"]
     chunk = kb.chunks("docs", "scan.pdf")[0]
     assert "bottles" in chunk.text  # read by OCR
+    assert render_page(scan, 1, chunk.text).note == "scanned"  # no text layer, and no boxes given
     shown = preview(kb, "docs", "scan.pdf", chunk.chunk_index)
-    assert (shown.media_type, shown.note) == (PNG, "scanned")
-    assert render_page(scan, 1, chunk.text).boxes == ()
+    assert (shown.media_type, shown.note) == (PNG, "found")
+    truth = render_page(UNSTRUCTURED_DOCS / "fake-memo.pdf", 1, chunk.text)  # the same passage in the original
+    assert truth.note in ("found", "partial") and truth.boxes
+    w, h = Image.open(io.BytesIO(shown.content)).size
+    region = (min(b[0] for b in truth.boxes) / w, min(b[1] for b in truth.boxes) / h,
+              max(b[2] for b in truth.boxes) / w, max(b[3] for b in truth.boxes) / h)
+    assert yellow_share(shown.content, region) > 0.2
+    outside = (0.0, region[3] + 0.03, 1.0, 1.0)
+    assert yellow_share(shown.content, outside) < 0.01
+
+
+@pytest.mark.skipif(not ocr.available(), reason="the OCR engine (rapidocr-onnxruntime) is not installed")
+def test_ocr_boxes_of_a_scan_are_kept_with_the_document_and_go_with_it(kb, tmp_path):
+    scan = UNSTRUCTURED_DOCS / "pdf-with-ocr-text.pdf"  # a scan that carries its own (poor) OCR layer
+    assert [r.status for r in kb.add_files("docs", [scan])] == ["added"]
+    record = kb.store.get("docs").document(scan.name)
+    blobs = kb.store.get("docs").blobs
+    kept = ocr_boxes.load(blobs, scan.name, record.sha256, 1)
+    assert kept and all(0 <= b.left < b.right <= 1 and 0 <= b.top < b.bottom <= 1 for b in kept)
+    assert ocr_boxes.load(blobs, scan.name, "another version", 1) == []
+    chunk = next(c for c in kb.chunks("docs", scan.name) if any(b.text[:8] in c.text for b in kept))
+    shown = preview(kb, "docs", scan.name, chunk.chunk_index)
+    assert shown.note in ("found", "start") and yellow_share(shown.content, (0, 0, 1, 1)) > 0.002
+    kb.remove_document("docs", scan.name)
+    assert not blobs.exists(f"ocr/{scan.name}.json")
 
 
 def _image_only_pdf(source: Path, target: Path) -> None:
