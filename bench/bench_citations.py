@@ -11,6 +11,9 @@ attaches them where it does not (chatchat.answer.citations).
    article (not given) should get none. Character n-gram containment at several thresholds against the
    embedder (the knowledge base's embedding model: cosine of sentence and passage).
 
+One section of RESULTS.md holds every set, each set's rows from its latest run (a run of some of the sets
+keeps the rows of the others, and says which run each set's rows come from).
+
     python bench/bench_citations.py --limit 30        # about ten minutes on 2 cores
 """
 
@@ -20,6 +23,7 @@ import argparse
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ SETS = ["xquad-en-a", "xquad-zh-a"]
 LLM = "smollm2-135m-instruct"
 NGRAM_THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7]
 COSINE_THRESHOLDS = [0.6, 0.7, 0.8, 0.85, 0.9]
+SECTION = "Citation markers (bench_citations.py)"
 
 
 def first_articles(es: EvalSet, count: int) -> EvalSet:
@@ -179,22 +184,56 @@ def main() -> None:
         llms.unload_all()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    run = f"| {{}} | {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} | {load_before}; {common.load()} | `{common.command_line()}` |"
+    kept = kept_rows(args.sets)
+    tables = {"Runs": [run.format(name) for name in args.sets], "Who writes the markers": model_table,
+              "Matching sentences to passages": matcher_table, "Examples": examples}
+    rows = {table: sorted(kept[table] + new, key=_set_order) for table, new in tables.items()}
     body = common.header(common.command_line(), load_before, common.load(),
                          f"model {LLM} (temperature 0); embedding model {embedding}; top_k {services.settings.top_k}, hybrid, neighbours")
-    body += ("\n### Who writes the markers\n\nShare of answers whose markers the model wrote (at least one valid), "
+    body += ("\nEach set's rows come from its run below: a run of some of the sets keeps the rows of the others.\n\n"
+             "### Runs\n\n| set | date | load average before; after | command |\n|---|---|---|---|\n" + "\n".join(rows["Runs"]))
+    body += ("\n\n### Who writes the markers\n\nShare of answers whose markers the model wrote (at least one valid), "
              "the app attached (the model wrote none valid), or nobody (no sentence matched a passage).\n\n"
              "| set | answers | model wrote | app attached | none | markers an answer | model's markers dropped (outside 1..n) |\n"
-             "|---|---|---|---|---|---|---|\n" + "\n".join(model_table))
+             "|---|---|---|---|---|---|---|\n" + "\n".join(rows["Who writes the markers"]))
     body += ("\n\n### Matching sentences to passages\n\nSentences of the passages given (as they are, and with every "
              "third word or Han character dropped) and sentences the model was not given, of the question's own "
              "article where it has one, else of the next (no marker is right).\n\n"
              "| set | matcher | right marker | wrong or missing | marker where none is right | sentences held / foreign |\n"
-             "|---|---|---|---|---|---|\n" + "\n".join(matcher_table))
-    body += "\n\nExamples (markers as cite() left them):\n\n| set | question | answer |\n|---|---|---|\n" + "\n".join(examples)
+             "|---|---|---|---|---|---|\n" + "\n".join(rows["Matching sentences to passages"]))
+    body += ("\n\n### Examples\n\nMarkers as cite() left them.\n\n| set | question | answer |\n|---|---|---|\n"
+             + "\n".join(rows["Examples"]))
     if not args.no_write:
-        common.write_section("Citation markers (bench_citations.py)", body)
+        common.write_section(SECTION, body)
     print(body)
 
+
+def _set_order(row: str) -> int:
+    return SETS.index(row.split("|")[1].strip())  # stable: a table's rows stay in their order within a set
+
+
+def kept_rows(run: list[str]) -> dict[str, list[str]]:
+    """The rows of the sets not in this run, per table, from this bench's section of RESULTS.md; a section
+    written before runs were listed gives its date, load and command as the run of each of its sets."""
+    text = common.RESULTS.read_text(encoding="utf-8") if common.RESULTS.exists() else ""
+    found = re.search(rf"^## {re.escape(SECTION)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    section = found.group(1) if found else ""
+    rows: dict[str, list[str]] = {"Runs": [], "Who writes the markers": [], "Matching sentences to passages": [],
+                                  "Examples": []}
+    table = None
+    for line in section.splitlines():
+        if line.startswith("### ") or line.startswith("Examples"):
+            table = "Examples" if line.startswith(("Examples", "### Examples")) else line[4:].strip()
+        elif table in rows and line.startswith("| ") and line.split("|")[1].strip() in set(SETS) - set(run):
+            rows[table].append(line)
+    if not rows["Runs"]:
+        date, load, command = (re.search(pattern, section, re.M) for pattern in (
+            r"^- date: (.*)$", r"load average before ([\d. ]+), after ([\d. ]+)", r"^- command: `(.*)`$"))
+        old = dict.fromkeys(line.split("|")[1].strip() for line in rows["Who writes the markers"])
+        if date and load and command:
+            rows["Runs"] = [f"| {name} | {date.group(1)} | {load.group(1).strip()}; {load.group(2).strip()} | `{command.group(1)}` |" for name in old]
+    return rows
 
 if __name__ == "__main__":
     main()
