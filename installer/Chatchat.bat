@@ -1,20 +1,20 @@
 @echo off
-rem Chatchat for Windows: double-click this file. It finds Python 3.10-3.12 (or offers to install one
+rem Chatchat for Windows: double-click this file. It finds Python 3.11-3.12 (or offers to install one
 rem with winget) and hands over to launcher.py, which installs Chatchat on the first run, then starts it
 rem and opens the browser. Options: --update (install again after downloading a new version), --no-browser.
 setlocal
 chcp 65001 >nul
 set "PY="
-set "CHECK=import sys, venv; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))"
+set "CHECK=import sys, venv; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))"
 
 if defined CHATCHAT_PYTHON set "PY="%CHATCHAT_PYTHON%"" & goto run
-for %%V in (3.12 3.11 3.10) do if not defined PY py -%%V -c "%CHECK%" >nul 2>&1 && set "PY=py -%%V"
+for %%V in (3.12 3.11) do if not defined PY py -%%V -c "%CHECK%" >nul 2>&1 && set "PY=py -%%V"
 if not defined PY python -c "%CHECK%" >nul 2>&1 && set "PY=python"
-if not defined PY where uv >nul 2>&1 && for /f "delims=" %%P in ('uv python find ">=3.10,<3.13" 2^>nul') do set "PY="%%P""
+if not defined PY where uv >nul 2>&1 && for /f "delims=" %%P in ('uv python find ">=3.11,<3.13" 2^>nul') do set "PY="%%P""
 if defined PY goto run
 
-echo Chatchat needs Python 3.10, 3.11 or 3.12, and none was found.
-echo Chatchat 需要 Python 3.10、3.11 或 3.12，但没有找到。
+echo Chatchat needs Python 3.11 or 3.12, and none was found.
+echo Chatchat 需要 Python 3.11 或 3.12，但没有找到。
 where winget >nul 2>&1 || goto manual
 choice /M "Install Python 3.12 for your user now with winget? / 现在用 winget 安装 Python 3.12"
 if errorlevel 2 goto manual

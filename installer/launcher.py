@@ -1,6 +1,6 @@
 """Chatchat's launcher: installs on the first run, starts at once on later runs, opens the browser.
 
-chatchat.sh (Linux, macOS) and Chatchat.bat (Windows) find a Python 3.10–3.12 and run this file with
+chatchat.sh (Linux, macOS) and Chatchat.bat (Windows) find a Python 3.11–3.12 and run this file with
 it. It uses the standard library only: it runs before Chatchat's own environment exists.
 
   first run   create <data dir>/runtime/venv, install the app into it (uv when present, else pip;
@@ -404,9 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="install again, e.g. after downloading a new version")
     parser.add_argument("--no-browser", action="store_true", help="do not open the browser")
     args = parser.parse_args(argv)
-    if not (3, 10) <= sys.version_info[:2] <= (3, 12):
-        raise LauncherError(tr(f"Chatchat needs Python 3.10, 3.11 or 3.12; this is {sys.version.split()[0]}.",
-                               f"Chatchat 需要 Python 3.10、3.11 或 3.12；当前是 {sys.version.split()[0]}。"))
+    if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+        raise LauncherError(tr(f"Chatchat needs Python 3.11 or 3.12; this is {sys.version.split()[0]}.",
+                               f"Chatchat 需要 Python 3.11 或 3.12；当前是 {sys.version.split()[0]}。"))
     home = data_dir()
     runtime = home / "runtime"
     check_writable(runtime)

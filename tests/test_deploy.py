@@ -8,18 +8,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from chatchat.config import ENV_PREFIX, Settings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, as a package
-    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER = REPO / "installer" / "docker"

@@ -219,7 +219,7 @@ def test_unwritable_data_dir_and_missing_python(tmp_path: Path) -> None:
     old_python.chmod(0o755)
     run = subprocess.run(["/bin/sh", str(SCRIPT)], env=user_env(tmp_path, PATH=str(bin_dir)),
                          capture_output=True, text=True, timeout=60)
-    assert run.returncode == 1 and "needs Python 3.10, 3.11 or 3.12, and none was found" in run.stderr
+    assert run.returncode == 1 and "needs Python 3.11 or 3.12, and none was found" in run.stderr
 
 
 def test_disk_check_data_dir_and_failure_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -148,7 +148,7 @@ def test_visitors_see_only_the_conversations_they_started(on_space, services: Se
 
 
 def test_build_space_assembles_a_space_folder(tmp_path: Path) -> None:
-    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    tomllib = pytest.importorskip("tomllib")
     out = tmp_path / "space"
     subprocess.run([sys.executable, str(REPO / "installer/space/build_space.py"), str(out)], check=True)
     front = (out / "README.md").read_text(encoding="utf-8").split("---\n")[1]

@@ -10,7 +10,7 @@ import email
 import email.policy
 import json
 import re
-import sys
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +18,6 @@ from lxml import etree
 
 from chatchat.errors import ParseError
 from chatchat.ingest.elements import Element
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, as a package
-    import tomli as tomllib
 
 
 def json_value(text: str, name: str) -> Any:

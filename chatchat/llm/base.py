@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence, TypedDict
+from typing import Iterable, Iterator, Literal, NotRequired, Sequence, TypedDict
 
 import psutil
 
@@ -26,14 +26,11 @@ GIB = 1024**3
 LOCK_POLL = 0.1  # seconds between checks of `cancel` while a stream waits for its engine
 
 
-class _Said(TypedDict):
+class Message(TypedDict):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
-
-
-class Message(_Said, total=False):  # total=False rather than NotRequired, which needs Python 3.11
-    tool_calls: list[dict]  # an assistant's calls (ToolCall.as_openai), when it made some
-    tool_call_id: str  # a tool's result: the call it answers
+    tool_calls: NotRequired[list[dict]]  # an assistant's calls (ToolCall.as_openai), when it made some
+    tool_call_id: NotRequired[str]  # a tool's result: the call it answers
 
 
 Event = str | ToolCall

@@ -8,19 +8,15 @@ The repository's own README must start with its set-up commands, so the Space's 
 matter) lives here and replaces the repository's in the copy. requirements.txt is written from
 pyproject.toml (dependencies + the `local` extra) after the pip options in requirements-head.txt, so
 it never drifts from the app's. The app runs unchanged: app.py sees SPACE_ID, which Hugging Face
-sets, and starts in Space mode.
+sets, and starts in Space mode. Needs Python 3.11+ (tomllib).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import tomllib
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, as a package
-    import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
