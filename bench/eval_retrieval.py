@@ -15,12 +15,14 @@ chatchat.retrieval.fusion.fuse — the same function KnowledgeBase.search ranks 
 the app's configuration. "BM25 over passages" ranks whole gold passages by Okapi BM25 over character
 bigrams (Chinese) and words (English), computed here (retrieval_tools.py).
 
-Gate: the last 20% of each set's articles are removed; the top cosine of every question decides
+Gate: the last 20% of each set's articles are removed; the gate's signal for every question's top 3 hits
+(chatchat.retrieval.gate.signal: the best hit's cosine plus a little for the question's terms it holds) decides
 "covered" or "not covered" at the catalog's thresholds (models.yaml `gate`); refusal = questions about a
 removed article that the gate refuses, false refusal = answerable questions it refuses. The evaluation run
 over the same questions (those of removed articles marked unanswerable) gives the same two figures at the
-Settings level ("gate (evaluation run)"). --calibrate
-prints the thresholds these sets give (false refusal <= 5% / 10% / 20% for loose / balanced / strict).
+Settings level ("gate (evaluation run)"). --calibrate sets the thresholds from the calibration half (the
+questions at even positions, pooled per language: the signals that refuse 2.5% / 5% / 10% of its answerable
+questions for loose / balanced / strict) and reports refusals on the other half (odd positions) only.
 
 Embeddings of passages and questions are cached under bench/out/ (git-ignored); ingest chunks/s and
 search p50 are measured on uncached embedders.
@@ -68,6 +70,8 @@ FUSIONS = [  # label, method, vector share, rrf k
     ("zscore w0.3", "zscore", 0.3, 60), ("zscore w0.5", "zscore", 0.5, 60), ("zscore w0.7", "zscore", 0.7, 60),
 ]
 HELD_OUT_SHARE = 0.2  # of the articles, removed for the out-of-corpus questions
+HALVES = ("calibration", "test")  # the questions at even / odd positions
+GATE_QUANTILES = (("loose", 2.5), ("balanced", 5.0), ("strict", 10.0))  # % of answerable questions refused
 
 
 @dataclass
@@ -253,15 +257,18 @@ def hold_out(services, es: EvalSet, kb: str) -> set[str]:
     return {cid for title in titles for cid in es.articles[title]}
 
 
-def gate_signals(services, kb: str, questions: list[dict], held: set[str]) -> tuple[list[float], list[float]]:
-    """The gate's signal (chatchat.retrieval.gate.signal) for answerable questions and for those whose article is gone."""
+def gate_signals(services, kb: str, questions: list[dict], held: set[str]
+                 ) -> dict[str, tuple[list[float], list[float]]]:
+    """The gate's signal (chatchat.retrieval.gate.signal) for answerable questions and for those whose article is
+    gone, in each half: "calibration" (questions at even positions) and "test" (odd positions)."""
     from chatchat.retrieval import gate
 
-    inside, outside = [], []
-    for q in questions:
+    halves: dict[str, tuple[list[float], list[float]]] = {half: ([], []) for half in HALVES}
+    for index, q in enumerate(questions):
         hits = services.search(kb, q["question"], top_k=3, score_threshold=-1.0)
-        (outside if q["context_id"] in held else inside).append(gate.signal(hits))
-    return inside, outside
+        inside, outside = halves[HALVES[index % 2]]
+        (outside if q["context_id"] in held else inside).append(gate.signal(q["question"], hits))
+    return halves
 
 
 def gate_rates(inside: list[float], outside: list[float], threshold: float) -> dict:
@@ -315,7 +322,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
         thresholds = services.catalog.embedding(model).gate.get(result["lang"])
         if thresholds:
             for level in ("loose", "balanced", "strict"):
-                rates = gate_rates(*result["gate"][model], getattr(thresholds, level))
+                rates = gate_rates(*result["gate"][model]["test"], getattr(thresholds, level))
                 print(f"   gate {level} {getattr(thresholds, level):.3f}: {rates}", flush=True)
         outside = [dataclasses.replace(item, unanswerable=True) if q["context_id"] in held else item
                    for item, q in zip(items, questions)]
@@ -335,14 +342,14 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
 
 
 def calibrate(results: list[dict], model: str) -> dict[str, dict[str, float]]:
-    """Per language, the thresholds at which the answerable questions of its sets are refused 5 / 10 / 20%
-    of the time (loose / balanced / strict)."""
+    """Per language, the thresholds at which the answerable questions of the calibration halves of its sets
+    are refused 2.5 / 5 / 10% of the time (loose / balanced / strict)."""
     out = {}
     for lang in dict.fromkeys(r["lang"] for r in results):
-        inside = [x for r in results if r["lang"] == lang for x in r["gate"].get(model, ([], []))[0]]
+        inside = [x for r in results if r["lang"] == lang and model in r["gate"]
+                  for x in r["gate"][model]["calibration"][0]]
         if inside:
-            out[lang] = {level: round(float(np.percentile(inside, share)), 3)
-                         for level, share in (("loose", 5), ("balanced", 10), ("strict", 20))}
+            out[lang] = {level: round(float(np.percentile(inside, share)), 3) for level, share in GATE_QUANTILES}
     return out
 
 
@@ -350,6 +357,8 @@ def calibrate(results: list[dict], model: str) -> dict[str, dict[str, float]]:
 
 
 def section(results: list[dict], models: list[str], services, header: str, calibrated: dict | None) -> str:
+    from chatchat.retrieval.gate import WORDS_WEIGHT
+
     parts = [header]
     for r in results:
         parts += ["", f"**{r['set']}** ({r['questions']} questions)", "", TABLE_HEAD, *(fmt(x) for x in r["rows"])]
@@ -368,9 +377,12 @@ def section(results: list[dict], models: list[str], services, header: str, calib
                 s = r["sweep"].get(label, {}).get(m)
                 cells.append(f"{s['R@1']:.3f} / {s['MRR']:.3f}" if s else "")
         parts.append(f"| {label} | " + " | ".join(cells) + " |")
-    source = "calibrated on these runs (--calibrate), as in models.yaml" if calibrated else "from models.yaml"
-    parts += ["", f"*Relevance gate* ({HELD_OUT_SHARE:.0%} of each set's articles removed; signal: the best hit's "
-              f"cosine among the top 3; thresholds per model and language, {source})", "",
+    source = ("calibrated on the calibration half, the questions at even positions (--calibrate), as in models.yaml"
+              if calibrated else "from models.yaml")
+    parts += ["", f"*Relevance gate* ({HELD_OUT_SHARE:.0%} of each set's articles removed; signal "
+              f"(chatchat.retrieval.gate): the best of the top 3 hits' cosine + {WORDS_WEIGHT} × the share of the question's "
+              f"terms in it; thresholds per model and language, {source}; rates over the test half, the questions at "
+              "odd positions; the evaluation run: all questions at the Settings level)", "",
               "| model | set | level (threshold) | refusal (not in KB) | false refusal (in KB) |", "|---|---|---|---|---|"]
     for r in results:
         for m in models:
@@ -382,7 +394,7 @@ def section(results: list[dict], models: list[str], services, header: str, calib
             if not thresholds or m not in r["gate"]:
                 continue
             for level in ("loose", "balanced", "strict"):
-                rates = gate_rates(*r["gate"][m], thresholds[level])
+                rates = gate_rates(*r["gate"][m]["test"], thresholds[level])
                 parts.append(f"| {m} | {r['set']} | {level} ({thresholds[level]:.3f}) | "
                              f"{rates['refusal']:.2f} (n {rates['n_out']}) | {rates['false_refusal']:.2f} (n {rates['n_in']}) |")
             run = r.get("gate_run", {}).get(m)
@@ -416,7 +428,8 @@ def main() -> None:
             results.append(evaluate(services, es, pick(es.questions, args.limit), home / "docs", models,
                                     args.tokenizers.split(","), args.seed, args.answers))
         note = (f"{(time.perf_counter() - started) / 60:.1f} min; chunks {services.settings.chunk_size}/"
-                f"{services.settings.chunk_overlap}; top 10 without threshold; questions spread evenly over each set")
+                f"{services.settings.chunk_overlap} tokens (chatchat.ingest.split.measure); top 10 without threshold; "
+                "questions spread evenly over each set")
         calibrated = {model: calibrate(results, model) for model in models} if args.calibrate else None
         (common.OUT / "gate-signals.json").write_text(json.dumps({r["set"]: r["gate"] for r in results}))
         text = section(results, models, services, common.header(common.command_line(), load_before, common.load(), note),

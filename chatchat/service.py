@@ -269,7 +269,7 @@ class Services:
         def retrieve(query: str, language: Language) -> Retrieval:
             hits = self.search_many(kbs, query, top_k=top_k or self.settings.top_k, score_threshold=score_threshold,
                                     files=files, language=language)
-            if gate and hits and self.settings.search_mode != "fulltext" and not self.kb_covers(hits):
+            if gate and hits and self.settings.search_mode != "fulltext" and not self.kb_covers(query, hits):
                 return Retrieval(tuple(Passage.of(h) for h in hits), covered=False)
             return Retrieval(tuple(expand(hits, self.chunk_spans) if neighbours else map(Passage.of, hits)))
 

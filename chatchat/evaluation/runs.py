@@ -177,7 +177,8 @@ def _ask(services: Services, kb: str, item: Item, options: RunOptions, settings:
     chat_k = settings["chat_top_k"]
     chat_hits = hits[:chat_k] if chat_k == options.top_k else services.search_many(
         [kb], item.question, top_k=chat_k, score_threshold=threshold, mode=mode, rerank=options.rerank)
-    refused = not chat_hits or (mode != "fulltext" and not services.kb_covers(chat_hits, settings["gate"]))
+    refused = not chat_hits or (mode != "fulltext"
+                                and not services.kb_covers(item.question, chat_hits, settings["gate"]))
     retrieved = [_retrieved(hit, judge) for hit in hits]
     result = {"id": item.id, "question": item.question, "unanswerable": item.unanswerable,
               "expected": item.answers, "source": item.source, "refused": refused, "retrieved": retrieved,

@@ -2,8 +2,14 @@
 
 Text is cut at the coarsest boundary that makes pieces fit: paragraphs, lines, sentence ends
 (。！？ . ! ?), clause ends (；; …), commas (，, 、), and finally characters. Pieces are then
-packed into chunks of at most `chunk_size` characters that overlap by up to `chunk_overlap`.
+packed into chunks of at most `chunk_size` tokens that overlap by up to `chunk_overlap`.
 Separators stay with the text before them, so sentences keep their punctuation.
+
+Sizes are in tokens as the models count them, estimated without a tokenizer (`measure`): a Chinese,
+Japanese or Korean character is about 3/4 of a token, four other characters about one (multilingual-e5
+on the dev sets: 1.35 Chinese and 4.1 English characters a token). Counted in characters, an English chunk
+held a third of the tokens of a Chinese one, often too little to hold a question's answer with the words it
+is asked by (bench/RESULTS.md, "Retrieval decisions").
 """
 
 from __future__ import annotations
@@ -44,31 +50,55 @@ def _cut(text: str, pattern: str) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+CJK_TOKENS = 0.75  # tokens a CJK character counts
+OTHER_TOKENS = 0.25  # tokens any other character counts
+
+
+def measure(text: str) -> float:
+    """The estimated tokens of `text`."""
+    cjk = len(_CJK.findall(text))
+    return CJK_TOKENS * cjk + OTHER_TOKENS * (len(text) - cjk)
+
+
 def _pieces(text: str, size: int, separators: list[str]) -> list[str]:
     """Pieces no longer than size, cut at the coarsest boundary possible."""
-    if len(text) <= size:
+    if measure(text) <= size:
         return [text]
     for level, pattern in enumerate(separators):
         parts = _cut(text, pattern)
         if len(parts) > 1:
             result: list[str] = []
             for part in parts:
-                result.extend(_pieces(part, size, separators[level + 1 :]) if len(part) > size else [part])
+                result.extend(_pieces(part, size, separators[level + 1 :]) if measure(part) > size else [part])
             return result
-    return [text[i : i + size] for i in range(0, len(text), size)]
+    return _hard_cut(text, size)
+
+
+def _hard_cut(text: str, size: int) -> list[str]:
+    """Text without a boundary, cut into pieces of at most `size` tokens (one character at least)."""
+    pieces, start, length = [], 0, 0.0
+    for end, char in enumerate(text):
+        weight = measure(char)
+        if end > start and length + weight > size:
+            pieces.append(text[start:end])
+            start, length = end, 0.0
+        length += weight
+    pieces.append(text[start:])
+    return pieces
 
 
 def _pack(pieces: list[str], size: int, overlap: int) -> list[str]:
     chunks: list[str] = []
     window: list[str] = []
-    length = 0
+    length = 0.0
     for piece in pieces:
-        if window and length + len(piece) > size:
+        if window and length + measure(piece) > size:
             chunks.append("".join(window).strip())
-            while window and (length > overlap or length + len(piece) > size):
-                length -= len(window.pop(0))
+            while window and (length > overlap or length + measure(piece) > size):
+                length -= measure(window.pop(0))
         window.append(piece)
-        length += len(piece)
+        length += measure(piece)
     if window:  # it always ends with a piece not yet emitted
         chunks.append("".join(window).strip())
     return [chunk for chunk in chunks if chunk]

@@ -123,10 +123,10 @@ class Search:
         entry = self.catalog.embeddings.get(self.store.get(kb).info.embedding)
         return gate.threshold(entry.gate if entry else {}, level or self.settings.relevance_gate, language)
 
-    def kb_covers(self, hits: list[Hit], level: gate.Level | None = None) -> bool:
+    def kb_covers(self, query: str, hits: list[Hit], level: gate.Level | None = None) -> bool:
         """The relevance gate over search hits (vector or hybrid search): False when no hit is relevant
         enough for its knowledge base's model, i.e. the answer is not in the knowledge base."""
-        return gate.covers(hits, lambda hit: self.gate_minimum(hit.kb, detect_language(hit.text), level))
+        return gate.covers(query, hits, lambda hit: self.gate_minimum(hit.kb, detect_language(hit.text), level))
 
     def _vector_weight(self, embedding: str, language: Language) -> float | None:
         """An embedding model that does not know the question's language gives vectors that only add noise

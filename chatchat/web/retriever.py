@@ -82,7 +82,7 @@ class WebRetriever:
         model_id = self.embedders.default_for_new_kb()[0]
         passages = rank(documents, query, self.embedders.get(model_id), self.top_k,
                         settings.chunk_size, settings.chunk_overlap)
-        covered = gate.covers([p.hit for p in passages], self._minimum(model_id))
+        covered = gate.covers(query, [p.hit for p in passages], self._minimum(model_id))
         timings["rank"] = time.perf_counter() - started
         if not passages:
             names = "; ".join(u.error.message for u in unread)
