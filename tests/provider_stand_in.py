@@ -52,8 +52,9 @@ class Recorder:
             def do_POST(self) -> None:
                 body = self._record()
                 if self.path.split("?")[0].endswith("/embeddings"):
+                    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
                     return self._answer(200, json.dumps({"object": "list", "model": body["model"], "data": [
-                        {"object": "embedding", "index": 0, "embedding": [0.25] * 8}],
+                        {"object": "embedding", "index": i, "embedding": [0.25] * 8} for i in range(len(texts))],
                         "usage": {"prompt_tokens": 2, "total_tokens": 2}}))
                 chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
                          "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Paris."},

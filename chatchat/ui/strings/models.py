@@ -142,9 +142,4 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{provider} 无法用「{model}」生成向量（{detail}）：它是服务器已加载的嵌入模型吗？",
     ),
     "error.served_model_name": ("Type or pick a model name first.", "请先输入或选择模型名称。"),
-    "error.azure_embeddings": (
-        "Azure OpenAI embedding deployments cannot be used yet: add it as a chat model, or use another provider's "
-        "embedding model.",
-        "暂不支持 Azure OpenAI 的嵌入部署：请把它添加为对话模型，或使用其他服务商的嵌入模型。",
-    ),
 }
