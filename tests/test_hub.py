@@ -383,3 +383,16 @@ def test_a_model_added_through_the_manager_is_in_the_process_catalog_at_once(ser
         assert "smol-added" not in services.catalog.llms
     finally:
         manager.close()
+
+
+def test_a_packaged_embedding_model_touched_first_by_many_threads_is_assembled_once(tmp_path):
+    """Concurrent first requests (e.g. /v1/models from several clients) used to remove each other's staging
+    folder: FileNotFoundError on os.replace."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = load_settings(tmp_path)
+    entry = load_catalog().embedding("minilm-l6-v2-int8")
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: installed_path(settings, entry), range(16)))
+    assert len(set(paths)) == 1 and (paths[0] / COMPLETE_MARKER).exists()
+    assert (paths[0] / entry.model_file).is_file()

@@ -51,19 +51,26 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 def _assemble_embedding_dir(settings: Settings, entry: EmbeddingEntry, onnx: Path) -> Path:
     """A packaged ONNX plus tokenizer files from assets/ make one model dir for fastembed."""
+    from filelock import FileLock
+
     target = model_dir(settings, entry)
     if (target / COMPLETE_MARKER).exists():
         return target
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    _link_or_copy(onnx, staging / entry.model_file)
-    for item in (ASSETS_DIR / entry.tokenizer_from).iterdir():
-        if item.is_file():
-            shutil.copy2(item, staging / item.name)
-    (staging / COMPLETE_MARKER).write_text("assembled from package " + str(entry.package))
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # two requests (or processes) touching the model first would remove each other's staging folder
+    with FileLock(str(target.with_name(target.name + ".lock"))):
+        if (target / COMPLETE_MARKER).exists():
+            return target
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        _link_or_copy(onnx, staging / entry.model_file)
+        for item in (ASSETS_DIR / entry.tokenizer_from).iterdir():
+            if item.is_file():
+                shutil.copy2(item, staging / item.name)
+        (staging / COMPLETE_MARKER).write_text("assembled from package " + str(entry.package))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
     return target
 
 
