@@ -123,13 +123,13 @@ def bench_growth(home: Path, total: int, batch: int, paths: tuple[str, ...]) -> 
     return {"total": total, "batch": batch, "seconds": seconds}
 
 
-def bench_cjk(services, embedding: str, repeats: int = 2) -> dict:
+def bench_cjk(services, embedding: str, limit: int, repeats: int = 2) -> dict:
+    from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
     from chatchat.ingest.split import split_text
 
-    info = services.kb_info("many") if "many" in services.store.names() else None
-    size, overlap = (info.chunk_size, info.chunk_overlap) if info else (400, 80)
+    size, overlap = DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_OVERLAP
     embedder = services.embedders.get(embedding)
-    chunks = {lang: [c for text in passages(name) for c in split_text(text, size, overlap)]
+    chunks = {lang: [c for text in passages(name)[:limit] for c in split_text(text, size, overlap)]
               for lang, name in (("en", "xquad-en-a"), ("zh", "xquad-zh-a"))}
     seconds = {"en": 0.0, "zh": 0.0}
     for _ in range(repeats):  # in turn, so that both see the same load
@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--growth", type=int, default=5000, help="files written in the growth figure")
     parser.add_argument("--batch", type=int, default=250, help="files a batch in the growth figure")
     parser.add_argument("--no-before", action="store_true", help="growth: only the write path of now")
+    parser.add_argument("--articles", type=int, default=120, help="cjk: passages of each language (the same ones)")
     parser.add_argument("--embedding", default="multilingual-e5-small-q4")
     parser.add_argument("--only", choices=["many", "growth", "cjk"], action="append")
     parser.add_argument("--no-write", action="store_true")
@@ -194,13 +195,13 @@ def main() -> None:
             paths = ("now",) if args.no_before else ("before", "now")
             rows["growth"] = bench_growth(home / "growth", args.growth, args.batch, paths)
         if "cjk" in wanted:
-            rows["cjk"] = bench_cjk(services, args.embedding)
+            rows["cjk"] = bench_cjk(services, args.embedding, args.articles)
             print(rows["cjk"], flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     note = ("many: one .txt per eval passage (xquad-en-a, xquad-zh-a, cmrc2018-trial, cycled), default chunking; "
             "growth: fixed unit vectors, 2 chunks a file, no embedding (the store's part only); "
-            f"cjk: {args.embedding} on the chunks of the same 120 articles in each language")
+            f"cjk: {args.embedding} on the chunks of the same {args.articles} passages in each language")
     table = markdown(rows, args, common.header(common.command_line(), load_before, common.load(), note))
     print("\n" + table)
     if not args.no_write:
