@@ -547,3 +547,13 @@ def test_offline_pipeline_replaces_the_model_download() -> None:
         pytest.skip("the real en_core_web_sm is installed; unstructured uses it")
     assert offline_nlp.install() is True
     assert tokenize.sent_tokenize("第一句。第二句！Third one. Fourth?") == ["第一句。", "第二句！", "Third one.", "Fourth?"]
+
+
+def test_a_names_middle_dot_does_not_break_a_text_files_sentence(tmp_path: Path) -> None:
+    # 约翰·埃尔维 is one name; a "·" at a line's start is still a bullet
+    path = tmp_path / "names.txt"
+    path.write_text("约翰·埃尔维是一位科学家，他在1950年发表了论文。之后他去了美国·纽约工作。\n\n"
+                    "第二段：玛丽·居里发现了镭。\n\n· 第一项\n· 第二项\n", encoding="utf-8")
+    texts = [element.text for element in parse_file(path)]
+    assert texts[:2] == ["约翰·埃尔维是一位科学家，他在1950年发表了论文。之后他去了美国·纽约工作。", "第二段：玛丽·居里发现了镭。"]
+    assert texts[2:] == ["第一项", "第二项"]

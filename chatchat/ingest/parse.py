@@ -195,8 +195,20 @@ def _read_notebook(path: Path, name: str, use_ocr: bool) -> list[Element]:
     return _partition("md", MARKUP, text=plain.notebook_markdown(_text(path, name), name))
 
 
+# "·" inside a word (约翰·埃尔维, Jean·Paul) is a name's middle dot, but unstructured's paragraph grouper takes
+# it for a bullet and breaks the sentence there, dropping the dot; a dot at a line's start stays a bullet.
+_NAME_DOT = re.compile(r"(?<=\S)·(?=\S)")
+_KEPT_DOT = "\ue0b7"  # a private-use character, for the grouper's pass only
+
+
+def _group_paragraphs(text: str) -> str:
+    from unstructured.cleaners.core import auto_paragraph_grouper
+
+    return auto_paragraph_grouper(_NAME_DOT.sub(_KEPT_DOT, text)).replace(_KEPT_DOT, "·")
+
+
 def _read_text(path: Path, name: str, use_ocr: bool) -> list[Element]:
-    return _partition("text", GUESSED, text=_text(path, name))
+    return _partition("text", GUESSED, text=_text(path, name), paragraph_grouper=_group_paragraphs)
 
 
 def _read_code(path: Path, name: str, use_ocr: bool) -> list[Element]:
