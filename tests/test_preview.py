@@ -29,7 +29,8 @@ def kb(tmp_path_factory) -> Services:
     from chatchat.config import load_settings
 
     services = Services.open(load_settings(home=tmp_path_factory.mktemp("preview") / "home"))
-    services.create_kb("docs", embedding=EMBEDDING)
+    # 100/20 tokens: the 400/80 characters of English the chunk numbers below were written against
+    services.create_kb("docs", embedding=EMBEDDING, chunk_size=100, chunk_overlap=20)
     files = [PDF, SAMPLES / "ocr_test.pdf", SAMPLES / "大模型推理优化策略.md", UNSTRUCTURED_DOCS / "fake.docx"]
     assert [r.status for r in services.add_files("docs", files)] == ["added"] * len(files)
     return services
