@@ -31,7 +31,8 @@ MD = SAMPLES / "大模型推理优化策略.md"
 def app(tmp_path_factory):
     settings = api_settings(tmp_path_factory.mktemp("api-sources") / "home")
     services = Services.open(settings)
-    services.create_kb("资料", embedding=EMBEDDING)
+    # 100/20 tokens: the 400/80 characters of English the chunk numbers below were written against
+    services.create_kb("资料", embedding=EMBEDDING, chunk_size=100, chunk_overlap=20)
     results = services.add_files("资料", [PDF, DOCX, MD])
     assert [r.status for r in results] == ["added"] * 3, results
     with running(settings, services) as base, httpx.Client(base_url=base, timeout=300) as client:
