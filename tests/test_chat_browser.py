@@ -80,7 +80,9 @@ def test_closing_the_tab_mid_answer_keeps_the_question(app, browser):
     page.locator("#chat-new").click()
     text_field(page, "chat-input").fill("Tell me a long story about a lighthouse keeper.")
     page.locator("#chat-send").click()
-    expect(page.locator("#chat-box .message.bot").last).to_contain_text(re.compile("…"), timeout=WAIT)
+    # the answer has begun (a stage line or the first words; a fast machine skips the stage) and is still running
+    expect(page.locator("#chat-box .message.bot").last).not_to_be_empty(timeout=WAIT)
+    expect(page.locator("#chat-stop")).to_be_visible()
     page.context.close()  # gone mid-answer
     page = new_page(browser, app[0])
     item = page.locator("#chat-list label", has_text="lighthouse keeper")
