@@ -77,8 +77,8 @@ def test_a_missing_tool_and_a_failing_tool_go_back_to_the_model(settings):
 
 
 def test_the_step_limit_ends_a_runaway_loop_with_a_message(settings):
-    calls = [{"tool_calls": [("current_time", {})]}] * 3
-    with tool_model_stand_in.running(calls + [{"tool_calls": [("current_time", {})]}]) as stand_in:
+    calls = [{"tool_calls": [("calculator", {"expression": f"{n}+1"})]} for n in range(3)]
+    with tool_model_stand_in.running(calls + [{"tool_calls": [("calculator", {"expression": "4+1"})]}]) as stand_in:
         events = list(run_agent(_step(_model(stand_in.url)), [{"role": "user", "content": "x"}], basic_tools(),
                                 max_steps=3))
     assert [e.kind for e in events].count("step") == 3
@@ -88,6 +88,30 @@ def test_the_step_limit_ends_a_runaway_loop_with_a_message(settings):
     assert events[-1].kind == "done"
     thinking = [stage for stage in _stages(events) if stage[0] != "agent_tool"]
     assert thinking == [("agent_think", {"step": n, "of": 3}) for n in (1, 2, 3)] + [("agent_answer", {"step": 3, "of": 3})]
+
+
+def test_the_same_call_again_is_not_run_and_the_model_must_answer(settings):
+    """A small model that asks for the same tool with the same arguments again (SmolLM2 did, until the step
+    limit) gets the earlier result back and no tools: it answers now."""
+    again = {"tool_calls": [("current_time", {"timezone": "Asia/Shanghai"})]}
+    with tool_model_stand_in.running([again, again, {"content": "It is noon."}]) as stand_in:
+        events = list(run_agent(_step(_model(stand_in.url)), [{"role": "user", "content": "time?"}], basic_tools()))
+    assert [e.step["tool"] for e in events if e.kind == "step"] == ["current_time"]  # run once
+    assert len(stand_in.requests) == 3 and not stand_in.requests[2].get("tools")  # the third turn: answer only
+    first, second = [m["content"] for m in stand_in.requests[2]["messages"] if m["role"] == "tool"]
+    assert second == f"(called before with the same arguments) {first}"
+    assert ("agent_repeated", {"step": 2, "of": 6, "tool": "current_time"}) in _stages(events)
+    assert events[-1].kind == "done" and events[-1].text.strip() == "It is noon." and not any(e.kind == "error" for e in events)
+
+
+def test_a_model_that_keeps_repeating_a_call_is_stopped_with_a_message(settings):
+    again = {"tool_calls": [("current_time", {})]}
+    with tool_model_stand_in.running([again, again, again]) as stand_in:
+        events = list(run_agent(_step(_model(stand_in.url)), [{"role": "user", "content": "x"}], basic_tools()))
+    assert len(stand_in.requests) == 3
+    error = next(e for e in events if e.kind == "error")
+    assert error.error.key == "agent_repeated_call" and "current_time" in error.text
+    assert events[-1].kind == "done" and len(events[-1].steps) == 1
 
 
 def test_a_tool_that_may_change_something_runs_only_when_allowed(settings, tmp_path):

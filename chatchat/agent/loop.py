@@ -3,6 +3,7 @@ until the model answers in words, the person stops it, or the step limit ends a 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -58,11 +59,19 @@ def run_agent(
     specs = [tool.spec() for tool in tools]
     history = [dict(m) for m in messages]
     taken: list[dict[str, Any]] = []
+    results: dict[str, str] = {}  # a call's tool and arguments -> what it returned
+    repeated = ""  # a tool the model asked for again with the same arguments: it has what it needs, so it answers
     answer = ""
     while True:
         out_of_steps = len(taken) >= max_steps
-        replies = step(history, [] if out_of_steps else specs, cancel)  # a model that cannot fails here, unstaged
-        yield stage("agent_answer" if out_of_steps else "agent_think", len(taken) + 1, max_steps)
+        must_answer = out_of_steps or bool(repeated)
+        replies = step(history, [] if must_answer else specs, cancel)  # a model that cannot fails here, unstaged
+        if out_of_steps:
+            yield stage("agent_answer", len(taken) + 1, max_steps)
+        elif repeated:
+            yield stage("agent_repeated", len(taken) + 1, max_steps, repeated)
+        else:
+            yield stage("agent_think", len(taken) + 1, max_steps)
         text, calls = "", []
         for piece in replies:
             if isinstance(piece, ToolCall):
@@ -77,21 +86,30 @@ def run_agent(
         if not calls:
             yield AnswerEvent("done", text=answer, steps=tuple(taken))
             return
-        if out_of_steps:  # the model was offered no tools and still asked for one
-            limit = AgentLimit(f"The agent stopped after {max_steps} tool calls without an answer.",
-                               key="agent_step_limit", steps=max_steps)
+        if must_answer:  # the model was offered no tools and still asked for one
+            limit = (AgentLimit(f"The agent stopped after {max_steps} tool calls without an answer.",
+                                key="agent_step_limit", steps=max_steps) if out_of_steps else
+                     AgentLimit(f"The agent stopped: the model asked for {repeated} again with the same arguments "
+                                "instead of answering.", key="agent_repeated_call", tool=repeated))
             yield AnswerEvent("error", text=limit.message, error=limit)
             yield AnswerEvent("done", text=answer, steps=tuple(taken))
             return
         history.append({"role": "assistant", "content": text,  # "": a chat template may join it as text
                         "tool_calls": [call.as_openai() for call in calls]})
         for call in calls:
+            key = f"{call.name} {json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)}"
+            if key in results:  # not run again, not a step: the model gets the same result and must answer
+                repeated = repeated or call.name
+                history.append({"role": "tool", "tool_call_id": call.id,
+                                "content": f"(called before with the same arguments) {results[key]}"})
+                continue
             if len(taken) >= max_steps or cancel.is_set():
                 result = ToolResult("not run: the step limit was reached", False, 0.0)
             else:
                 yield stage("agent_tool", len(taken) + 1, max_steps, call.name)
                 result = _run(by_name.get(call.name), call, approve, cancel)
             history.append({"role": "tool", "tool_call_id": call.id, "content": result.text})
+            results[key] = result.text
             if len(taken) < max_steps:
                 done = asdict(AgentStep(len(taken) + 1, call.name, call.arguments, _summary(result.text), result.ok,
                                         round(result.seconds, 3), getattr(by_name.get(call.name), "server", "")))
@@ -102,7 +120,8 @@ def run_agent(
 def stage(name: str, index: int, of: int, tool: str = "") -> AnswerEvent:
     """What the agent is doing now, for a face to show while it waits (a small local model takes minutes
     to pick a tool): "agent_think" (the model decides step `index` of at most `of` tool calls),
-    "agent_tool" (`tool` runs as step `index`) or "agent_answer" (all `of` steps used: it must answer now).
+    "agent_tool" (`tool` runs as step `index`), "agent_answer" (all `of` steps used: it must answer now) or
+    "agent_repeated" (it asked for `tool` again with the same arguments: it must answer now).
     `step` carries {"step": index, "of": of} and, while a tool runs, "tool"."""
     return AnswerEvent("stage", text=name, step={"step": min(index, of), "of": of, **({"tool": tool} if tool else {})})
 

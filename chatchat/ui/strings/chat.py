@@ -55,6 +55,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.stage.agent_think": ("Thinking… step {step} of {of}", "思考中…第 {step} 步，共 {of} 步"),
     "chat.stage.agent_tool": ("Running {tool}… step {step} of {of}", "正在运行 {tool}…第 {step} 步，共 {of} 步"),
     "chat.stage.agent_answer": ("Writing the answer… all {of} steps used", "正在作答…{of} 步已用完"),
+    "chat.stage.agent_repeated": ("Writing the answer… {tool} was asked for again with the same input",
+                                  "正在作答…模型以相同参数再次调用 {tool}，不再重复运行"),
     "chat.reading": ("Reading files…", "正在读取文件……"),
     "chat.go_settings": ("Add a cloud key", "填写云端密钥"),
     "chat.demo_model": (

@@ -94,6 +94,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # agent chat
     "error.agent_step_limit": ("The agent stopped after {steps} tool calls without an answer.",
                                "智能体调用了 {steps} 次工具仍未得出回答，已停止。"),
+    "error.agent_repeated_call": ("The agent stopped: the model asked for {tool} again with the same input instead "
+                                  "of answering.", "智能体已停止：模型以相同参数再次调用 {tool}，而没有作答。"),
     "error.mcp_unreachable": ("MCP server {problem}", "MCP 服务器 {problem}"),
     "chat.mode.agent": ("Agent", "智能体"),
     "agent.use_web": ("Use the web", "使用网络搜索"),
