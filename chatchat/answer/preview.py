@@ -13,7 +13,6 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from chatchat.answer.preview_pdf import render_page
 from chatchat.answer.prompts import detect_language
 from chatchat.errors import NotFound
 from chatchat.ingest import ocr_boxes
@@ -117,6 +116,8 @@ def preview(services: Services, kb: str, file: str, chunk_index: int, doc_id: st
     chunk = source_chunk(services, kb, file, chunk_index, doc_id)
     page = chunk.hit.page
     if view != "passage" and page is not None and is_pdf(services, kb, file):
+        from chatchat.answer.preview_pdf import render_page  # PDFium's library: loaded at the first page shown
+
         boxes = ocr_boxes.load(services.store.get(kb).blobs, file, chunk.sha256, page)
         shown = render_page(services.original(kb, file), page, chunk.hit.text, boxes)
         return Preview(shown.png, PNG, page, shown.note)
