@@ -1,12 +1,14 @@
 """The LanceDB store on its own: knowledge bases, registry, search, crash cleanup."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from s3_server import s3  # noqa: F401  (the session's S3 server, started only for the "s3" runs)
 
 from chatchat.config import Settings
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
-from chatchat.retrieval.chunks import ChunkRow
+from chatchat.retrieval.chunks import BIGRAM_COLUMN, ChunkRow, chunk_schema
+from chatchat.retrieval.fusion import fuse
 from chatchat.retrieval.kb_info import check_kb_name
 from chatchat.retrieval.location import locate
 from chatchat.retrieval.registry import DocumentRecord
@@ -207,3 +209,87 @@ def test_originals_are_kept_beside_the_tables_and_go_with_their_document(store, 
     assert store.names() == [] and not store.exists("kb")
     store.create("kb", embedding="e", dim=8)
     assert store.get("kb").kept_files() == []  # nothing of the deleted one is left
+
+
+def test_orphan_sweep_in_another_process_never_takes_a_new_knowledge_base_s_tables(local_store, tmp_path):
+    """A server starting up sweeps orphan tables while `chatchat kb create` (another process) makes a knowledge
+    base: its tables exist a moment before its kb.json. The sweep must not take them in that moment."""
+    import subprocess
+    import sys
+
+    sweeper = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from chatchat.retrieval.store import Store\n"
+        "store = Store(Path(sys.argv[1]) / 'kbs', Path(sys.argv[1]) / 'db')\n"
+        "end = time.monotonic() + 60\n"
+        "while not (Path(sys.argv[1]) / 'stop').exists() and time.monotonic() < end:\n"
+        "    store.drop_orphan_tables()\n"), str(tmp_path)])
+    try:
+        for n in range(40):
+            local_store.create(f"kb{n}", embedding="e", dim=8)
+    finally:
+        (tmp_path / "stop").touch()
+        sweeper.wait(timeout=60)
+    tables = set(local_store.db.list_tables().tables)
+    lost = [info.name for info in local_store.list() if f"{info.table_id}_chunks" not in tables]
+    assert not lost, f"tables swept from under knowledge bases {lost}"
+
+
+# A Chinese question whose answer hinges on a rare bigram: only the long-stalked species' chunk holds 长柄;
+# the other species' chunk holds more of the question's common words, and ICU ranks it first
+SPECIES_QUESTION = "长柄艾纳香的叶子有什么特点？"
+SPECIES = ["长柄艾纳香是菊科的植物，叶片倒卵形，有细长的叶柄。",
+           "狭叶艾纳香是菊科艾纳香属的植物，叶子线形，叶子的特点是粗糙。",
+           "这种鱼有什么特点？它生活在湖里。", "菊科植物的种类很多。", "秋天的叶子会变黄。"]
+
+
+def old_schema_kb(store):
+    """A knowledge base whose chunk table has the columns of tables made before the bigram column."""
+    info = store.create("old", embedding="e", dim=8)
+    name = f"{info.table_id}_chunks"
+    store.db.drop_table(name)
+    store.db.create_table(name, schema=pa.schema([f for f in chunk_schema(8) if f.name != BIGRAM_COLUMN]))
+    return store.get("old")
+
+
+def test_a_chinese_question_is_ranked_by_bigrams_too_and_the_rare_bigram_wins(local_store):
+    kb = local_store.get(local_store.create("kb", embedding="e", dim=8).name)
+    add_document(kb, "species.txt", SPECIES, [unit(1)] * len(SPECIES))  # one vector: the full text decides
+    found = kb.candidates(unit(1), SPECIES_QUESTION, 20)
+    assert found.rows[found.bm25[0][0]]["text"] == SPECIES[1]  # ICU alone: the wrong species
+    by_bigrams = [found.rows[cid]["text"] for cid, _ in found.bigrams]
+    assert by_bigrams.index(SPECIES[0]) < by_bigrams.index(SPECIES[1])  # the bigrams put 长柄 ahead
+    for mode in ("hybrid", "fulltext"):
+        hits = kb.search(None if mode == "fulltext" else unit(1), SPECIES_QUESTION, top_k=3, mode=mode)
+        assert hits[0].text == SPECIES[0], mode
+        assert [h.relevance for h in hits] == sorted((h.relevance for h in hits), reverse=True)
+    assert kb.candidates(unit(1), "what leaves", 20).bigrams == []  # no CJK: ICU only
+
+
+def test_a_table_without_the_bigram_column_still_writes_and_searches_as_before(local_store):
+    kb = old_schema_kb(local_store)
+    add_document(kb, "species.txt", SPECIES, [unit(1, 0.1 * i) for i in range(len(SPECIES))])
+    assert [index.columns for index in kb.chunks_table.list_indices() if str(index.index_type) == "FTS"] == [["content"]]
+    query = unit(1, 0.2)
+    found = kb.candidates(query, SPECIES_QUESTION, 20)
+    assert found.bigrams == [] and found.bm25
+    hits = kb.search(query, SPECIES_QUESTION, top_k=5)
+    assert [h.text for h in hits] == [found.rows[cid]["text"] for cid, _ in fuse(found.cosine, found.bm25)][:5]
+    assert kb.search(None, SPECIES_QUESTION, top_k=1, mode="fulltext")[0].text == SPECIES[1]  # ICU, as before
+    kb.update_chunk("doc-species.txt:4", "长柄艾纳香的花期在秋季。", unit(0, 0, 1))
+    kb.optimize()
+    assert kb.search(None, "花期", top_k=1, mode="fulltext")[0].text == "长柄艾纳香的花期在秋季。"
+
+
+def test_optimize_keeps_the_bigram_index_and_indexes_new_and_edited_chunks(local_store):
+    kb = local_store.get(local_store.create("kb", embedding="e", dim=8).name)
+    add_document(kb, "one.txt", SPECIES[1:], [unit(1)] * 4)
+    add_document(kb, "two.txt", SPECIES[:1], [unit(1)])  # a second batch, optimized again
+    fts = [index.columns for index in kb.chunks_table.list_indices() if str(index.index_type) == "FTS"]
+    assert sorted(fts) == [[BIGRAM_COLUMN], ["content"]]
+    assert kb.chunks_table.index_stats(f"{BIGRAM_COLUMN}_idx").num_unindexed_rows == 0
+    assert kb.search(unit(1), SPECIES_QUESTION, top_k=1)[0].file == "two.txt"
+    [edited] = kb.chunks_of("one.txt")[-1:]
+    kb.update_chunk(f"{edited.doc_id}:{edited.chunk_index}", "短柄艾纳香的叶子有什么特点？叶柄很短。", unit(1))
+    kb.optimize()
+    found = kb.candidates(unit(1), "短柄", 20)
+    assert found.rows[found.bigrams[0][0]]["text"] == "短柄艾纳香的叶子有什么特点？叶柄很短。"

@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from filelock import FileLock
+
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.policy import legacy_owner, visible
@@ -41,6 +43,9 @@ class Store:
         self.index_threshold = index_threshold
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
+        # held from a knowledge base's new tables to the kb.json that names them, and by the orphan sweep:
+        # another process (a second server, the command line) must not sweep them in between
+        self._tables_lock = FileLock(str(self.kb_dir / ".tables.lock"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Store":
@@ -124,7 +129,7 @@ class Store:
         if chunk_overlap >= chunk_size:
             raise InvalidName(f"Chunk overlap ({chunk_overlap}) must be smaller than chunk size ({chunk_size}).",
                               key="overlap_too_large", overlap=chunk_overlap, size=chunk_size)
-        with self._lock:
+        with self._tables_lock, self._lock:  # this order everywhere (the sweep reads kb.json under both)
             blobs = self.blobs.child(folder.name)
             if blobs.exists("kb.json"):
                 raise AlreadyExists(f"A knowledge base named '{folder.name}' already exists.", key="kb_exists",
@@ -171,9 +176,10 @@ class Store:
             old = kb.info.table_id
             table_id = "kb_" + uuid.uuid4().hex
             info = KBInfo(**{**asdict(kb.info), "embedding": embedding, "dim": dim, "table_id": table_id})
-            self.db.create_table(f"{info.table_id}_chunks", schema=chunk_schema(dim))
-            self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
-            write_info(kb.blobs, info)
+            with self._tables_lock:
+                self.db.create_table(f"{info.table_id}_chunks", schema=chunk_schema(dim))
+                self.db.create_table(f"{info.table_id}_docs", schema=DOC_SCHEMA)
+                write_info(kb.blobs, info)
             with self._lock:
                 self._open.pop(kb.folder.name, None)
             for suffix in ("_chunks", "_docs"):
@@ -181,8 +187,10 @@ class Store:
         return info
 
     def drop_orphan_tables(self) -> None:
-        """Tables whose knowledge base is gone (a crash during create or delete)."""
-        live = {self.get(n).info.table_id for n in self.names()}
-        for table in self.db.list_tables().tables:
-            if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
-                self.db.drop_table(table, ignore_missing=True)
+        """Tables whose knowledge base is gone (a crash during create, delete or an embedding switch)."""
+        with self._tables_lock:
+            tables = self.db.list_tables().tables
+            live = {info.table_id for info in self.list()}
+            for table in tables:
+                if table.startswith("kb_") and table.rsplit("_", 1)[0] not in live:
+                    self.db.drop_table(table, ignore_missing=True)
