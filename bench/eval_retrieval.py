@@ -10,10 +10,12 @@ width and case ignored). Recall@1/3/5/10 and MRR@10. The three modes are evaluat
 baselines rank otherwise and are judged by the same chatchat.evaluation.judge.Judge.
 
 For every question the store's candidates (KnowledgeBase.candidates: 40 by vector, 40 by full text, the
-cosine of each) are read once per FTS tokenizer, and every ranking is computed from them with
-chatchat.retrieval.fusion.fuse — the same function KnowledgeBase.search ranks with; the row "hybrid (default)" is
-the app's configuration. "BM25 over passages" ranks whole gold passages by Okapi BM25 over character
-bigrams (Chinese) and words (English), computed here (retrieval_tools.py).
+cosine of each; for a Chinese question also 40 by BM25 over character bigrams, the bigram column) are read
+once per FTS tokenizer, and every ranking is computed from them with chatchat.retrieval.fusion.fuse /
+fuse_weighted — what KnowledgeBase.search ranks with; the row "hybrid (default)" is the app's configuration
+(vector + ICU, and for a Chinese question vector + ICU + bigrams, chatchat.retrieval.chunks). "BM25 over
+passages" ranks whole gold passages by Okapi BM25 over character bigrams (Chinese) and words (English),
+computed here (retrieval_tools.py).
 
 Gate: the last 20% of each set's articles are removed; the gate's signal for every question's top 3 hits
 (chatchat.retrieval.gate.signal: the best hit's cosine plus a little for the question's terms it holds) decides
@@ -69,6 +71,8 @@ FUSIONS = [  # label, method, vector share, rrf k
     ("minmax w0.6", "minmax", 0.6, 60), ("minmax w0.7", "minmax", 0.7, 60),
     ("zscore w0.3", "zscore", 0.3, 60), ("zscore w0.5", "zscore", 0.5, 60), ("zscore w0.7", "zscore", 0.7, 60),
 ]
+# vector share, the bigrams' part of the full text's (chatchat.retrieval.chunks: CJK_VECTOR_WEIGHT, BIGRAM_SHARE)
+BIGRAM_FUSIONS = [(0.0, 0.4), (0.0, 0.5), (0.4, 0.3), (0.4, 0.4), (0.4, 0.5), (0.5, 0.4), (0.6, 0.4)]
 HELD_OUT_SHARE = 0.2  # of the articles, removed for the out-of-corpus questions
 HALVES = ("calibration", "test")  # the questions at even / odd positions
 GATE_QUANTILES = (("loose", 2.5), ("balanced", 5.0), ("strict", 10.0))  # % of answerable questions refused
@@ -178,7 +182,7 @@ def rebuild_fts(kb, config: dict) -> None:
 
 def sweep(kb, items: list[Item], vectors: np.ndarray, tokenizer: str) -> dict[str, list]:
     """Ranks of every fusion variant (and full text alone) from one read of each question's candidates."""
-    from chatchat.retrieval.fusion import fuse
+    from chatchat.retrieval.fusion import fuse, fuse_weighted
 
     found = [kb.candidates(v, item.question, CANDIDATES, "hybrid") for item, v in zip(items, vectors)]
 
@@ -188,6 +192,12 @@ def sweep(kb, items: list[Item], vectors: np.ndarray, tokenizer: str) -> dict[st
     out = {f"fulltext, {tokenizer}": ranks(lambda c: c.bm25)}
     for label, method, weight, k in FUSIONS:
         out[f"{label}, {tokenizer}"] = ranks(lambda c: fuse(c.cosine, c.bm25, method, weight, k))
+    if any(c.bigrams for c in found):  # Chinese questions in a table with the bigram column
+        out["fulltext, bigrams"] = ranks(lambda c: c.bigrams)
+        for weight, share in BIGRAM_FUSIONS:
+            label = f"minmax w{weight}, {tokenizer} {1 - share:g} + bigrams {share:g}"
+            out[label] = ranks(lambda c: fuse_weighted([(c.cosine, weight), (c.bm25, (1 - weight) * (1 - share)),
+                                                        (c.bigrams, (1 - weight) * share)]))
     return out
 
 
@@ -294,6 +304,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
     print(fmt(result["rows"][-1]), flush=True)
     product = next(name for name, c in TOKENIZERS.items() if c["base_tokenizer"] == FTS_OPTIONS["base_tokenizer"]
                    and c.get("ngram_min_length") == FTS_OPTIONS.get("ngram_min_length"))
+    bigrams = " + bigrams" if result["lang"] != "en" else ""  # a CJK question is also ranked by bigrams (chunks.py)
     for model in models:
         real = services.embedders.get(model)
         cached = CachedEmbedder(getattr(real, "inner", real), common.OUT)  # the previous set left its cache there
@@ -306,7 +317,7 @@ def evaluate(services, es: EvalSet, questions: list[dict], docs: Path, models: l
         for mode in ("vector", "fulltext", "hybrid"):
             with common.timer() as t:
                 ranks = [r["rank"] for r in ask(services, kb, items, mode).results]
-            label = f"{model}, {mode}" + (f" ({product})" if mode == "fulltext" else " (default)" if mode == "hybrid" else "")
+            label = f"{model}, {mode}" + (f" ({product}{bigrams})" if mode == "fulltext" else " (default)" if mode == "hybrid" else "")
             result["rows"].append(row(label, ranks, note=f"{info['chunks']} chunks; {1000 * t['s'] / len(questions):.0f} ms/q"))
             print(fmt(result["rows"][-1]), flush=True)
         result["speed"][model] = speed(services, cached, kb, questions)

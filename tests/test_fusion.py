@@ -1,8 +1,8 @@
-"""chatchat.retrieval.fusion.fuse on its own: a pure function over two rankings."""
+"""chatchat.retrieval.fusion.fuse and fuse_weighted on their own: pure functions over rankings."""
 
 import pytest
 
-from chatchat.retrieval.fusion import fuse
+from chatchat.retrieval.fusion import fuse, fuse_weighted
 
 # the vector ranking is sure of "a" (far ahead of the rest); the full text barely prefers "b" and "c"
 VECTOR = [("a", 0.92), ("b", 0.61), ("c", 0.60), ("d", 0.40)]
@@ -46,3 +46,17 @@ def test_bad_arguments_say_what_is_allowed():
         fuse(VECTOR, FULLTEXT, "minmax", 1.5)
     with pytest.raises(ValueError, match="rrf, minmax, zscore"):
         fuse(VECTOR, FULLTEXT, "borda")
+
+
+def test_weighted_fusion_of_three_rankings_mixes_them_and_two_give_fuse():
+    bigrams = [("c", 8.0), ("e", 7.0), ("b", 1.0)]
+    for method in ("rrf", "minmax", "zscore"):
+        assert fuse_weighted([(VECTOR, 0.4), (FULLTEXT, 0.6)], method) == fuse(VECTOR, FULLTEXT, method, 0.4)
+    fused = fuse_weighted([(VECTOR, 0.4), (FULLTEXT, 0.36), (bigrams, 0.24)])
+    # c, just behind b in the full text and first by bigrams, passes b there; a (the vector's first) stays first
+    assert ids(fuse(VECTOR, FULLTEXT, "minmax", 0.4))[:3] == ["a", "b", "c"]
+    assert ids(fused)[:3] == ["a", "c", "b"]
+    assert set(ids(fused)) == {"a", "b", "c", "d", "e"} and all(0.0 <= v <= 1.0 for _, v in fused)
+    assert fuse_weighted([(VECTOR, 0.4), (FULLTEXT, 0.36), ([], 0.24)]) == fuse_weighted([(VECTOR, 0.4), (FULLTEXT, 0.36)])
+    with pytest.raises(ValueError):
+        fuse_weighted([(VECTOR, -0.1), (FULLTEXT, 1.1)])

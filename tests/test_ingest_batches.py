@@ -64,7 +64,7 @@ def test_a_small_add_to_a_big_table_leaves_optimizing_for_later_and_is_found_mea
     services.create_kb("kb", embedding="minilm-l6-v2-int8")
     services.add_files("kb", _notes(tmp_path / "notes", 2 * UNINDEXED_SHARE))
     table = services.store.get("kb").chunks_table
-    [fts] = [index.name for index in table.list_indices() if str(index.index_type) == "FTS"]
+    [fts] = [index.name for index in table.list_indices() if index.columns == ["content"]]
     assert table.index_stats(fts).num_unindexed_rows == 0
     late = tmp_path / "late.txt"
     late.write_text("A late note with the word zanzibar.\n", encoding="utf-8")

@@ -4,17 +4,18 @@ indexes, and search over them (vector, full text, or both fused by chatchat.retr
 from __future__ import annotations
 
 import math
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Collection, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from chatchat.retrieval.fusion import Method, fuse
+from chatchat.retrieval.fusion import Method, fuse, fuse_weighted
 from chatchat.retrieval.registry import any_of, quote
 
 if TYPE_CHECKING:
@@ -26,6 +27,14 @@ RRF_K = 60
 # ICU finds words in Chinese and English alike (the default tokenizer finds no Chinese); chosen against n-grams
 # on the dev sets (bench/RESULTS.md)
 FTS_OPTIONS = dict(base_tokenizer="icu", stem=False, remove_stop_words=False, lower_case=True)
+# A question in Chinese (Japanese, Korean) is also ranked by BM25 over character bigrams: BIGRAM_COLUMN holds
+# each chunk's indexed text as `terms` joined by spaces, under a second FTS index that splits at spaces only.
+# Fused with the vector and ICU rankings it gains on the Chinese dev sets (bench/RESULTS.md, "Retrieval
+# decisions"). Tables made before it have no such column and rank as before, by ICU alone.
+BIGRAM_COLUMN = "bigrams"
+BIGRAM_FTS_OPTIONS = dict(base_tokenizer="whitespace", stem=False, remove_stop_words=False, lower_case=True)
+BIGRAM_SHARE = 0.4  # the bigram ranking's part of the full text's share (ICU has the rest)
+CJK_VECTOR_WEIGHT = 0.4  # the vector share (unless the caller gives one) when the bigram ranking joins
 CANDIDATES_PER_HIT = 4  # each retriever proposes this many candidates per requested hit before fusion
 KEEP_VERSIONS = timedelta(seconds=30)  # optimize() drops table versions older than this
 # optimize() rewrites the table's small fragments whole (compaction): run after every batch, each batch cost
@@ -44,7 +53,7 @@ NPROBES = 20
 REFINE_FACTOR = 3
 MIN_REFINED = 100
 ROWS_PER_REFINED = 2_500
-# hybrid search runs its full-text half here while the calling thread runs the vector half
+# the full-text searches (ICU, bigrams) run here while the calling thread runs the vector one
 _FULLTEXT_HALF = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatchat-fulltext")
 
 
@@ -73,7 +82,8 @@ class Candidates:
 
     rows: dict[str, dict]  # chunk id -> its stored columns
     cosine: list[tuple[str, float]]  # every candidate's cosine with the query vector, best first
-    bm25: list[tuple[str, float]]  # the full-text candidates' BM25 scores, best first
+    bm25: list[tuple[str, float]]  # the full-text (ICU) candidates' BM25 scores, best first
+    bigrams: list[tuple[str, float]] = field(default_factory=list)  # BM25 over bigrams (CJK questions), best first
 
 
 @dataclass
@@ -99,6 +109,7 @@ def chunk_schema(dim: int) -> pa.Schema:
             ("section", pa.string()),
             ("text", pa.string()),
             ("content", pa.string()),
+            (BIGRAM_COLUMN, pa.string()),
             ("vector", pa.list_(pa.float32(), dim)),
         ]
     )
@@ -113,7 +124,8 @@ class ChunkTable:
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
         self._rows: int | None = None  # counted at the first search after a write here (sizes the refine)
-        self._fulltext_indexed = False  # seen once, an FTS index stays: not looked up again per search
+        self._indexed: set[str] = set()  # columns seen with an FTS index (one stays): not looked up again per search
+        self._has_bigrams = BIGRAM_COLUMN in table.schema.names  # False in tables made before the column
 
     @contextmanager
     def writing_document(self, doc_id: str) -> Iterator[None]:
@@ -142,6 +154,7 @@ class ChunkTable:
                 "section": row.section,
                 "text": row.text,
                 "content": row.content,
+                BIGRAM_COLUMN: " ".join(terms(row.content)),  # left out by a table without the column
                 "vector": np.asarray(row.vector, dtype=np.float32),
             }
             for doc_id, file, rows in parts
@@ -185,6 +198,8 @@ class ChunkTable:
     def update(self, chunk_id: str, text: str, vector: np.ndarray) -> None:
         """Replace one chunk's text (searched as it is) and vector."""
         values = {"text": text, "content": text, "vector": np.asarray(vector, dtype=np.float32).tolist()}
+        if self._has_bigrams:
+            values[BIGRAM_COLUMN] = " ".join(terms(text))
         self.table.update(where=f"id = {quote(chunk_id)}", values=values)
 
     def count(self) -> int:
@@ -203,29 +218,39 @@ class ChunkTable:
     ) -> list[Hit]:
         """Vector, full-text or both fused (chatchat.retrieval.fusion), best first by `Hit.relevance`. `vector_weight`
         (0–1, default VECTOR_WEIGHT) is the vector ranking's share against the full-text one; at 0 the full
-        text ranks alone and vector candidates only fill up behind it. Hits whose `score` is below
-        `score_threshold` are left out."""
+        text ranks alone and vector candidates only fill up behind it. A question with CJK characters is
+        ranked in full text by ICU and bigrams fused (BIGRAM_SHARE; vector share CJK_VECTOR_WEIGHT unless
+        given) where the table has the bigram column. Hits whose `score` is below `score_threshold` are left
+        out."""
         # vector search alone needs no more than top_k: its refine pool, not its candidates, sets its recall
         limit = top_k if mode == "vector" else max(top_k * CANDIDATES_PER_HIT, 20)
         found = self.candidates(vector, text, limit, mode, files)
         if mode == "vector":
             ranked = found.cosine
+        elif found.bigrams:
+            weight = 0.0 if mode == "fulltext" or not found.cosine else \
+                CJK_VECTOR_WEIGHT if vector_weight is None else vector_weight
+            text_weight = 1.0 - weight
+            ranked = fuse_weighted([(found.cosine, weight), (found.bm25, text_weight * (1.0 - BIGRAM_SHARE)),
+                                    (found.bigrams, text_weight * BIGRAM_SHARE)], FUSION_METHOD, RRF_K)
         elif mode == "fulltext" or vector is None:
             best = found.bm25[0][1] if found.bm25 and found.bm25[0][1] > 0 else 1.0
             ranked = [(cid, value / best) for cid, value in found.bm25]
         else:
             weight = VECTOR_WEIGHT if vector_weight is None else vector_weight
             ranked = fuse(found.cosine, found.bm25, FUSION_METHOD, weight, RRF_K)
+        # without a query vector: the ICU BM25 score (0 for a chunk only the bigrams found)
         scores = dict(found.bm25) if vector is None else dict(found.cosine)
-        hits = [self._hit(found.rows[cid], scores[cid], relevance) for cid, relevance in ranked]
+        hits = [self._hit(found.rows[cid], scores.get(cid, 0.0), relevance) for cid, relevance in ranked]
         return [hit for hit in hits if hit.score >= score_threshold][:top_k]
 
     def candidates(
         self, vector: np.ndarray | None, text: str, limit: int, mode: str = "hybrid", files: list[str] | None = None
     ) -> Candidates:
-        """What each retriever proposes before fusion: `limit` nearest chunks by vector and `limit` by full text,
-        with the cosine of every candidate (when there is a query vector) and the BM25 score of the full-text ones.
-        In hybrid search the two halves run at once (the full text in a worker thread)."""
+        """What each retriever proposes before fusion: `limit` nearest chunks by vector and `limit` by full text
+        (ICU, and bigrams for a question with CJK characters where the table has them), with the cosine of
+        every candidate (when there is a query vector) and the BM25 scores of the full-text ones. The full-text
+        searches run in worker threads meanwhile the vector one runs here."""
         clauses = []
         if files:
             clauses.append(f"file IN ({', '.join(quote(f) for f in files)})")
@@ -235,14 +260,19 @@ class ChunkTable:
             clauses.append(f"doc_id NOT IN ({', '.join(quote(d) for d in pending)})")
         where = " AND ".join(clauses) or None
         nearest = mode in ("hybrid", "vector") and vector is not None
-        by_text = mode in ("hybrid", "fulltext") and bool(text.strip()) and self._has_fulltext_index()
-        text_half = _FULLTEXT_HALF.submit(self._fulltext, text, where, limit) if nearest and by_text else None
+        by_text = mode in ("hybrid", "fulltext") and bool(text.strip()) and self._has_fulltext_index("content")
+        bigram_query = " ".join(dict.fromkeys(terms(text))) if by_text and _CJK.search(text) else ""
+        by_bigrams = bool(bigram_query) and self._has_bigrams and self._has_fulltext_index(BIGRAM_COLUMN)
+        searches = [("content", text)] * by_text + [(BIGRAM_COLUMN, bigram_query)] * by_bigrams
+        text_halves = [_FULLTEXT_HALF.submit(self._fulltext, query, column, where, limit) for column, query in searches]
         tables = [self._nearest(vector, where, limit)] if nearest else []
-        bm25: list[tuple[str, float]] = []
-        if by_text:
-            found = text_half.result() if text_half is not None else self._fulltext(text, where, limit)
+        rankings = []
+        for half in text_halves:
+            found = half.result()
             tables.append(found)
-            bm25 = list(zip(found.column("id").to_pylist(), found.column("_score").to_pylist()))
+            rankings.append(list(zip(found.column("id").to_pylist(), found.column("_score").to_pylist())))
+        bm25 = rankings[0] if by_text else []
+        bigrams = rankings[1] if by_bigrams else []
         rows: dict[str, dict] = {}
         at: dict[str, tuple[int, int]] = {}  # chunk id -> (table, row) of its stored vector
         for t, table in enumerate(tables):
@@ -258,7 +288,7 @@ class ChunkTable:
             stored = [_vectors(table) for table in tables]
             cosine = sorted(((cid, float(np.dot(stored[t][i], vector))) for cid, (t, i) in at.items()),
                             key=lambda item: -item[1])
-        return Candidates(rows, cosine, bm25)
+        return Candidates(rows, cosine, bm25, bigrams)
 
     def _nearest(self, vector: np.ndarray, where: str | None, limit: int) -> pa.Table:
         query = self.table.search(vector, vector_column_name="vector").distance_type("cosine")
@@ -268,8 +298,8 @@ class ChunkTable:
         # `_distance` named: lance warns on every search that leaves it to be added implicitly
         return query.select([*HIT_COLUMNS, "vector", "_distance"]).limit(limit).to_arrow()
 
-    def _fulltext(self, text: str, where: str | None, limit: int) -> pa.Table:
-        query = self.table.search(text, query_type="fts", fts_columns="content")
+    def _fulltext(self, text: str, column: str, where: str | None, limit: int) -> pa.Table:
+        query = self.table.search(text, query_type="fts", fts_columns=column)
         if where:
             query = query.where(where, prefilter=True)
         return query.select([*HIT_COLUMNS, "vector", "_score"]).limit(limit).to_arrow()
@@ -279,10 +309,18 @@ class ChunkTable:
             self._rows = self.table.count_rows()
         return max(REFINE_FACTOR, math.ceil(max(MIN_REFINED, self._rows / ROWS_PER_REFINED) / limit))
 
-    def _has_fulltext_index(self) -> bool:
-        if not self._fulltext_indexed:
-            self._fulltext_indexed = "FTS" in self.index_types()
-        return self._fulltext_indexed
+    def _has_fulltext_index(self, column: str) -> bool:
+        if column not in self._indexed:
+            self._indexed |= self._fulltext_columns()
+        return column in self._indexed
+
+    def _fulltext_columns(self) -> set[str]:
+        """The columns with an FTS index."""
+        return {c for index in self.table.list_indices() if str(index.index_type) == "FTS" for c in index.columns}
+
+    def _wanted_fulltext(self) -> list[tuple[str, dict]]:
+        """The FTS indexes this table should have: (column, options)."""
+        return [("content", FTS_OPTIONS)] + [(BIGRAM_COLUMN, BIGRAM_FTS_OPTIONS)] * self._has_bigrams
 
     def _hit(self, row: dict, score: float, relevance: float = 0.0) -> Hit:
         return Hit(
@@ -312,9 +350,11 @@ class ChunkTable:
         if not rows:
             return False
         indexes = {str(index.index_type): index.name for index in self.table.list_indices()}
-        if "FTS" not in indexes or (rows >= index_threshold and not set(indexes) - SCALAR_INDEXES):
+        if {column for column, _ in self._wanted_fulltext()} - self._fulltext_columns():
             return True
-        stats = self.table.index_stats(indexes["FTS"])
+        if rows >= index_threshold and not set(indexes) - SCALAR_INDEXES:
+            return True
+        stats = self.table.index_stats(indexes["FTS"])  # the FTS indexes cover the same rows
         if stats is None:
             return True
         unindexed = stats.num_unindexed_rows
@@ -329,8 +369,10 @@ class ChunkTable:
 
         rows = self.table.count_rows()
         types = self.index_types()
-        if rows and "FTS" not in types:
-            self.table.create_index("content", config=FTS(**FTS_OPTIONS))
+        indexed = self._fulltext_columns()
+        for column, options in self._wanted_fulltext():
+            if rows and column not in indexed:
+                self.table.create_index(column, config=FTS(**options))
         if rows and "BTree" not in types:
             # a search's neighbours (spans), a document's chunks and its delete look up doc_id: at 100k chunks
             # the neighbours' read took 60 ms as a scan, 12 ms through this index (2 busy cores)
@@ -341,6 +383,25 @@ class ChunkTable:
             self.table.create_index("vector", config=IvfPq(distance_type="cosine"))
         self.table.optimize(cleanup_older_than=KEEP_VERSIONS)
         self._rows = None
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def terms(text: str) -> list[str]:
+    """The terms of a text, in order: character bigrams of each CJK run (a lone character stands for
+    itself), lower-cased words otherwise. The bigram index's and the relevance gate's terms."""
+    found: list[str] = []
+    for piece in _CJK_SPLIT.split(text):
+        if _CJK.fullmatch(piece):
+            found += [piece[i : i + 2] for i in range(max(1, len(piece) - 1))]
+        else:
+            found += [word.lower() for word in _WORD.findall(piece)]
+    return found
+
+
+_CJK_SPLIT = re.compile(f"({_CJK.pattern})")
 
 
 def _vectors(table: pa.Table) -> np.ndarray:

@@ -29,13 +29,22 @@ def fuse(
     bounded for rrf and zscore. Ties keep the order of the ranking with the larger weight, then the other's."""
     if not 0.0 <= vector_weight <= 1.0:
         raise ValueError(f"vector_weight must be 0–1, got {vector_weight}")
+    return fuse_weighted([(vector, vector_weight), (fulltext, 1.0 - vector_weight)], method, rrf_k)
+
+
+def fuse_weighted(rankings: Sequence[tuple[Scored, float]], method: Method = "minmax", rrf_k: int = 60
+                  ) -> list[tuple[str, float]]:
+    """`fuse` over any number of rankings, each `(ranking, its weight)` (weights >= 0; for minmax they should
+    add up to 1 for 0–1 fused scores). Ties keep the order of the ranking with the largest weight, then the
+    next (the first given among equal weights)."""
     if method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(METHODS)}")
-    parts = [(vector, vector_weight), (fulltext, 1.0 - vector_weight)]
-    leading, following = (vector, fulltext) if vector_weight >= 0.5 else (fulltext, vector)
-    order = {cid: i for i, cid in enumerate(dict.fromkeys([c for c, _ in leading] + [c for c, _ in following]))}
+    if any(weight < 0 for _, weight in rankings):
+        raise ValueError("fusion weights must be >= 0")
+    leading = sorted(rankings, key=lambda part: -part[1])  # stable: equal weights keep their given order
+    order = {cid: i for i, cid in enumerate(dict.fromkeys(c for ranking, _ in leading for c, _ in ranking))}
     fused = dict.fromkeys(order, 0.0)
-    for ranking, weight in parts:
+    for ranking, weight in rankings:
         if not ranking:
             continue
         if method == "rrf":

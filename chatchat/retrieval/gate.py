@@ -12,8 +12,9 @@ a person the knowledge base never mentions still finds passages on the same kind
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Callable, Literal, Mapping, Sequence
+
+from chatchat.retrieval.chunks import terms as in_order
 
 if TYPE_CHECKING:
     from chatchat.models.catalog import RelevanceGate
@@ -22,14 +23,12 @@ if TYPE_CHECKING:
 Level = Literal["off", "loose", "balanced", "strict"]
 LEVELS: tuple[str, ...] = ("off", "loose", "balanced", "strict")
 WORDS_WEIGHT = 0.1  # what a hit holding all of the question's terms adds to its cosine
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
-_WORD = re.compile(r"[^\W_]+")
 
 
 def terms(text: str) -> set[str]:
-    """Character bigrams of each CJK run (a lone character stands for itself), lower-cased words otherwise."""
-    found = {run[i : i + 2] for run in _CJK.findall(text) for i in range(max(1, len(run) - 1))}
-    return found | {word.lower() for word in _WORD.findall(_CJK.sub(" ", text))}
+    """Character bigrams of each CJK run (a lone character stands for itself), lower-cased words otherwise
+    (chatchat.retrieval.chunks.terms, which the bigram index is made of)."""
+    return set(in_order(text))
 
 
 def hit_signal(hit: Hit, question_terms: set[str]) -> float:
