@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 from chatchat.errors import ParseError, UnsupportedFile
 
 _lock = threading.Lock()  # keeps two threads from loading two engines
+_detect_lock = threading.Lock()  # RapidOCR's detector keeps each image's preprocessing on itself: one at a time
 
 # RapidOCR scales an image up until its short side is 736 px, so a thin strip (a 3 x 2000 px
 # rule line in a .docx) becomes 736 x 490,000 px and exhausts memory. Strips thinner than any
@@ -135,7 +136,8 @@ def _read(engine: Any, bgr: np.ndarray) -> list[tuple[Any, str, float]]:
     scale = DET_SIDE / min(full_h, full_w)
     small = padded if scale >= 1 else cv2.resize(padded, (round(full_w * scale), round(full_h * scale)),
                                                  interpolation=cv2.INTER_AREA)
-    boxes, _ = engine.auto_text_det(small)  # the detector scales a smaller image up itself
+    with _detect_lock:
+        boxes, _ = engine.auto_text_det(small)  # the detector scales a smaller image up itself
     if boxes is None:
         return []
     ratio = np.array([full_w / small.shape[1], full_h / small.shape[0]], dtype=np.float32)

@@ -19,6 +19,8 @@ import logging
 import re
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -41,6 +43,9 @@ IMAGE_OCR_BUDGET_S = 120.0  # RapidOCR takes ~0.5-2 s an image on 2 cores
 # 144 dpi: body text of the sample scans reads well at this size and not at 72 dpi; OCR time
 # grows with the pixel count.
 OCR_RENDER_SCALE = 2.0
+# pages whose OCR runs at once: one page's detector (one thread) beside another's recogniser, so both cores
+# stay busy on a scan (bench/bench_ocr.py)
+PAGES_AT_ONCE = 2
 SCAN_COVER = 0.9  # a picture covering this share of a page that holds nothing else is a scan of it
 
 # PDFium is not thread-safe: no two calls into it may run at once, on any document.
@@ -67,6 +72,8 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
     page_count = garbled = 0
     seen_images: set[str] = set()
     deadline = time.monotonic() + IMAGE_OCR_BUDGET_S
+    readers = ThreadPoolExecutor(PAGES_AT_ONCE, thread_name_prefix="pdf-ocr")
+    pending: deque[tuple[int, _Page, Future]] = deque()  # pages read from the PDF, their OCR running
     try:
         with _pdfium_lock:
             page_count = len(pdf)
@@ -78,18 +85,13 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
             with _pdfium_lock:
                 page = _read_page(pdf, index, can_ocr, embedded, seen_images, name)
             garbled += page.garbled
-            if page.text.strip():
-                elements.append(Element(text=page.text, page=index + 1))
-            seen = _SPACE.sub("", page.text)
-            for image, place in page.images:
-                lines = [ln for ln in ocr.read_lines(image, name) if _SPACE.sub("", ln.text) not in seen]
-                if lines:
-                    seen += "".join(_SPACE.sub("", ln.text) for ln in lines)
-                    # A garbled page's OCR text is the page's text, not a picture on it.
-                    elements.append(Element(text="\n".join(ln.text for ln in lines), page=index + 1,
-                                            category="Text" if page.garbled else "Image",
-                                            boxes=_on_page(lines, place)))
+            pending.append((index, page, readers.submit(_ocr_page, page, name)))
+            while len(pending) > PAGES_AT_ONCE:
+                elements += _page_elements(*pending.popleft())
+        while pending:
+            elements += _page_elements(*pending.popleft())
     finally:
+        readers.shutdown(wait=True, cancel_futures=True)
         with _pdfium_lock:
             pdf.close()
     if not elements and page_count and not can_ocr:
@@ -97,6 +99,28 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
             raise ocr.unavailable(name)
         what = "an unreadable text layer (fonts without a Unicode map)" if garbled else "no text layer (it looks like a scan)"
         raise ParseError(f"{name} has {what}. Turn OCR on to read it as images.")
+    return elements
+
+
+def _ocr_page(page: _Page, name: str) -> list[tuple[list[ocr.Line], Place | None]]:
+    """The lines OCR finds in each of the page's images that its text layer (or an earlier image) does not
+    already hold, with where the image stands."""
+    seen = _SPACE.sub("", page.text)
+    found = []
+    for image, place in page.images:
+        lines = [ln for ln in ocr.read_lines(image, name) if _SPACE.sub("", ln.text) not in seen]
+        if lines:
+            seen += "".join(_SPACE.sub("", ln.text) for ln in lines)
+            found.append((lines, place))
+    return found
+
+
+def _page_elements(index: int, page: _Page, read: Future) -> list[Element]:
+    elements = [Element(text=page.text, page=index + 1)] if page.text.strip() else []
+    for lines, place in read.result():
+        # A garbled page's OCR text is the page's text, not a picture on it.
+        elements.append(Element(text="\n".join(ln.text for ln in lines), page=index + 1,
+                                category="Text" if page.garbled else "Image", boxes=_on_page(lines, place)))
     return elements
 
 
