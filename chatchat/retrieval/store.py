@@ -17,8 +17,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock
-
 from chatchat.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from chatchat.errors import AlreadyExists, InvalidName, NotFound
 from chatchat.policy import legacy_owner, visible
@@ -27,6 +25,7 @@ from chatchat.retrieval.location import Location, locate
 
 if TYPE_CHECKING:  # a knowledge base's tables (pyarrow, numpy) load at its first use: listing reads kb.json alone
     import lancedb
+    from filelock import FileLock
 
     from chatchat.config import Settings
     from chatchat.retrieval.knowledge_base import KnowledgeBase
@@ -43,9 +42,6 @@ class Store:
         self.index_threshold = index_threshold
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
-        # held from a knowledge base's new tables to the kb.json that names them, and by the orphan sweep:
-        # another process (a second server, the command line) must not sweep them in between
-        self._tables_lock = FileLock(str(self.kb_dir / ".tables.lock"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Store":
@@ -57,6 +53,14 @@ class Store:
 
     def names(self) -> list[str]:
         return [name for name in self.blobs.folders() if self.blobs.child(name).exists("kb.json")]
+
+    @cached_property
+    def _tables_lock(self) -> FileLock:
+        """Held from a knowledge base's new tables to the kb.json that names them, and by the orphan sweep: another
+        process (a second server, the command line) must not sweep them in between."""
+        from filelock import FileLock  # at first write: listing does not need it
+
+        return FileLock(str(self.kb_dir / ".tables.lock"))
 
     @cached_property
     def db(self) -> lancedb.DBConnection:
