@@ -121,7 +121,7 @@ def test_create_kb_and_upload_with_progress(page_en: Page, tmp_path: Path):
     expect(progress.locator(".cc-added")).to_have_count(2)
     expect(progress.locator(".cc-failed")).to_have_count(2)
     expect(progress.locator(".cc-failed").first).to_contain_text("password")  # a readable reason per file
-    expect(progress).to_contain_text(".exe files are not supported")
+    expect(progress).to_contain_text("files of type .exe are not supported")
     table = page.locator("#kb-docs-table")
     expect(table).to_contain_text(CHINESE_DOC.name)
     expect(table).to_contain_text(ENGLISH_DOC.name)

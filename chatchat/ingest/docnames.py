@@ -59,7 +59,7 @@ def safe_file_name(name: str) -> str:
     while len(parts) > 1 and len("/".join(parts)) > MAX_NAME_CHARS:
         parts = parts[1:]  # deep folders: the innermost ones name the document best
     if not parts:
-        raise InvalidName(f"{name!r} is not a usable file name.")
+        raise InvalidName(f"{name!r} is not a usable file name.", key="ingest_name_unusable", name=name)
     return "/".join(parts)
 
 
@@ -68,12 +68,14 @@ def original_path(files_dir: Path, name: str) -> Path:
     is a link, so that a link placed in the folder never sends a read or a write elsewhere.
     Raises InvalidName for a name that is not already safe, or a path through a link."""
     if not _is_safe(name):
-        raise InvalidName(f"{name!r} is not a document name: names hold no '..', absolute paths or control characters.")
+        raise InvalidName(f"{name!r} is not a document name: names hold no '..', absolute paths or control characters.",
+                          key="ingest_name_invalid", name=name)
     path = files_dir
     for part in name.split("/"):
         path = path / part
         if path.is_symlink():
-            raise InvalidName(f"The original of '{name}' goes through a link ({path.name}); links are never followed.")
+            raise InvalidName(f"The original of '{name}' goes through a link ({path.name}); links are never followed.",
+                              key="ingest_original_link", name=name, link=path.name)
     return path
 
 

@@ -35,9 +35,11 @@ def decode_text(data: bytes, name: str) -> str:
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError as exc:
+                code = encoding.upper()
                 raise ParseError(
-                    f"{name} starts with a {encoding.upper()} byte-order mark but is not valid "
-                    f"{encoding.upper()} ({exc.reason} at byte {exc.start}); re-save it as UTF-8."
+                    f"{name} starts with a {code} byte-order mark but is not valid "
+                    f"{code} ({exc.reason} at byte {exc.start}); re-save it as UTF-8.",
+                    key="ingest_bad_bom", name=name, encoding=code, reason=exc.reason, byte=exc.start,
                 ) from exc
     try:
         return data.decode("utf-8")
@@ -47,7 +49,8 @@ def decode_text(data: bytes, name: str) -> str:
     if encoding is None:
         raise ParseError(
             f"{name} does not look like a text file: its encoding could not be recognised. "
-            "If it is text, re-save it as UTF-8; otherwise check that the extension is right."
+            "If it is text, re-save it as UTF-8; otherwise check that the extension is right.",
+            key="ingest_unknown_encoding", name=name,
         )
     return data.decode(encoding, errors="replace")
 

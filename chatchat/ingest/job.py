@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -54,7 +54,18 @@ class FileResult:
     status: str  # added | replaced | unchanged | failed | cancelled
     chunks: int = 0
     pages: int | None = None
-    error: str | None = None
+    error: str | None = None  # in English; the UI shows error_key's text in its language (chatchat.errors)
+    error_key: str | None = None
+    error_params: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def stopped(cls, file: str, exc: BaseException) -> "FileResult":
+        """The result of a file that `exc` stopped: cancelled or failed, with the error's message and key."""
+        if isinstance(exc, ChatchatError):
+            return cls(file=file, status="cancelled" if isinstance(exc, Cancelled) else "failed", error=exc.message,
+                       error_key=exc.key, error_params=exc.params)
+        detail = f"{type(exc).__name__}: {exc}"  # a library's error, told as it is
+        return cls(file=file, status="failed", error=detail, error_key="ingest_library_error", error_params={"error": detail})
 
 
 @dataclass
@@ -113,7 +124,7 @@ class Ingestor:
                 safe.append(safe_file_name(name))
             except InvalidName as exc:
                 safe.append(None)
-                results[index] = FileResult(file=name, status="failed", error=exc.message)
+                results[index] = FileResult.stopped(name, exc)
         with _batch_mark(self.kb.folder):
             for part in _without_repeats(safe):  # a name twice: the second waits until the first is stored
                 self._run_part([(i, Path(paths[i]), safe[i]) for i in part], len(paths), results)
@@ -183,7 +194,7 @@ class Ingestor:
                 existing = self.kb.documents_named([name for _, _, name in part])  # one read for many files
             except Exception as exc:  # a store error fails these files, not the batch
                 for index, _, name in part:
-                    hand((index, FileResult(file=name, status="failed", error=f"{type(exc).__name__}: {exc}")))
+                    hand((index, FileResult.stopped(name, exc)))
                 continue
             for index, path, name in part:
                 if stop.is_set():
@@ -198,7 +209,7 @@ class Ingestor:
 
     def _prepare(self, index: int, path: Path, name: str, existing: DocumentRecord | None, count: int) -> _Parsed | FileResult:
         if self.cancel.is_set():
-            return FileResult(file=name, status="cancelled", error="cancelled before it started")
+            return FileResult.stopped(name, Cancelled("cancelled before it started", key="ingest_cancelled_before_start"))
         staged: Path | None = None
         try:
             staged = self._stage(path, name)
@@ -209,36 +220,28 @@ class Ingestor:
             parsed = self._parse(index, staged, name, digest, existing, count)
             staged = None  # the batch that stores it removes it
             return parsed
-        except ChatchatError as exc:
-            return FileResult(file=name, status="cancelled" if isinstance(exc, Cancelled) else "failed", error=exc.message)
-        except Exception as exc:  # a library bug must not stop the batch; report it per file
-            return FileResult(file=name, status="failed", error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a library bug must not stop the batch either; each is reported per file
+            return FileResult.stopped(name, exc)
         finally:
             if staged is not None:
                 staged.unlink(missing_ok=True)
 
     def _stage(self, path: Path, name: str) -> Path:
-        from chatchat.ingest.parse import SUPPORTED_EXTENSIONS
+        from chatchat.ingest.parse import supported_extension
 
-        extension = Path(name).suffix.lower()
-        if extension not in SUPPORTED_EXTENSIONS:
-            raise UnsupportedFile(
-                f"'{name}': {'files without an extension' if not extension else extension + ' files'} "
-                f"are not supported. Supported: {' '.join(sorted(SUPPORTED_EXTENSIONS))}"
-            )
+        extension = supported_extension(name)
         if _within(path.absolute(), self.kb.folder.absolute()) and not _within(path.resolve(), self.kb.folder.resolve()):
             raise UnsupportedFile(
                 f"'{name}' in the knowledge base's folder is a link to a file outside it; links are not followed. "
-                "Add the file itself."
+                "Add the file itself.", key="ingest_link_outside", name=name
             )
         if not path.is_file():
-            raise UnsupportedFile(f"'{name}' is not a readable file.")
+            raise UnsupportedFile(f"'{name}' is not a readable file.", key="ingest_not_a_file", name=name)
         size = path.stat().st_size
         if size > self.max_bytes:
-            raise FileTooLarge(
-                f"'{name}' is {size / 2**20:.0f} MB; the limit is {self.max_bytes / 2**20:.0f} MB "
-                "(setting max_upload_mb)."
-            )
+            mb, limit = f"{size / 2**20:.0f}", f"{self.max_bytes / 2**20:.0f}"
+            raise FileTooLarge(f"'{name}' is {mb} MB; the limit is {limit} MB (setting max_upload_mb).",
+                               key="ingest_upload_too_large", name=name, mb=mb, limit=limit)
         staging = self.kb.folder / "staging"
         staging.mkdir(exist_ok=True)
         staged = staging / f"{uuid.uuid4().hex}{extension}"
@@ -255,7 +258,8 @@ class Ingestor:
         self._report(name, index, count, "split")
         chunks = split_elements(elements, info.chunk_size, info.chunk_overlap)
         if not chunks:
-            raise ParseError(f"'{name}' contains no text to index (empty, only whitespace, or images without text).")
+            raise ParseError(f"'{name}' contains no text to index (empty, only whitespace, or images without text).",
+                             key="ingest_no_chunks", name=name)
         pages = max((e.page for e in elements if e.page), default=None)
         return _Parsed(index, name, staged, digest, existing, elements, chunks, pages)
 
@@ -266,14 +270,13 @@ class Ingestor:
                 results[parsed.index] = result
         except Cancelled as exc:
             for parsed in batch:
-                results[parsed.index] = FileResult(file=parsed.name, status="cancelled", error=exc.message)
+                results[parsed.index] = FileResult.stopped(parsed.name, exc)
         except Exception as exc:  # ChatchatError or a library bug: find the file it was, the others are stored
             if len(batch) > 1:
                 for parsed in batch:
                     self._store([parsed], count, results)
                 return
-            error = exc.message if isinstance(exc, ChatchatError) else f"{type(exc).__name__}: {exc}"
-            results[batch[0].index] = FileResult(file=batch[0].name, status="failed", error=error)
+            results[batch[0].index] = FileResult.stopped(batch[0].name, exc)
         finally:
             for parsed in batch:
                 parsed.staged.unlink(missing_ok=True)
@@ -325,7 +328,7 @@ class Ingestor:
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
-            raise Cancelled("cancelled; nothing of this file was stored")
+            raise Cancelled("cancelled; nothing of this file was stored", key="ingest_cancelled")
 
 
 def _without_repeats(names: list[str | None]) -> Iterator[list[int]]:

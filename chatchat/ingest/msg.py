@@ -48,7 +48,8 @@ def read_msg(path: Path, name: str) -> MsgContent:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {entry[0]: ole.openstream(entry).read() for entry in ole.listdir() if len(entry) == 1}
     except OSError as exc:
-        raise ParseError(f"{name} is not a readable Outlook message ({exc}).") from exc
+        raise ParseError(f"{name} is not a readable Outlook message ({exc}).", key="ingest_msg_unreadable", name=name,
+                         detail=str(exc)) from exc
     numbers = _long_properties(streams.get("__properties_version1.0", b"")[_HEADER_BYTES:])
 
     def prop(pid: int, ptyp: int) -> bytes | None:

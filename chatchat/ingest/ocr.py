@@ -62,7 +62,7 @@ def available() -> bool:
 def unavailable(name: str) -> OCRUnavailable:
     return OCRUnavailable(
         f"Reading the text of {name} needs OCR, and the OCR engine is not installed: "
-        "run `pip install 'chatchat[ocr]'` (rapidocr-onnxruntime) and add the file again."
+        "run `pip install 'chatchat[ocr]'` (rapidocr-onnxruntime) and add the file again.", key="ingest_ocr_missing", name=name
     )
 
 
@@ -109,7 +109,8 @@ def read_lines(image: Image.Image | bytes, name: str) -> list[Line]:
             image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
         image = image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ParseError(f"The image in {name} cannot be read ({exc}); re-save it as PNG or JPEG.") from exc
+        raise ParseError(f"The image in {name} cannot be read ({exc}); re-save it as PNG or JPEG.",
+                         key="ingest_image_unreadable", name=name, detail=str(exc)) from exc
     canvas = _bounded(image)  # shrinks `image` itself to MAX_SIDE
     if canvas is None:
         return []

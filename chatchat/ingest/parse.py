@@ -60,7 +60,7 @@ MARKUP, SLIDES, GUESSED = "markup", "slides", "guessed"
 def _text(path: Path, name: str) -> str:
     text = decode_text(path.read_bytes(), name)
     if not text.strip():
-        raise ParseError(f"{name} contains only whitespace: there is no text to add.")
+        raise ParseError(f"{name} contains only whitespace: there is no text to add.", key="ingest_whitespace", name=name)
     return text
 
 
@@ -278,7 +278,7 @@ def _needs_libreoffice(kind: str, titles: str) -> Reader:
                 f"{name} is {sniff.KIND_NAMES[kind]}: reading it needs LibreOffice, which is not "
                 "installed. Install LibreOffice (Debian/Ubuntu: `apt install libreoffice-writer-nogui "
                 "libreoffice-impress-nogui`), or save the file in the newer format "
-                f"(.{kind}x) and add that."
+                f"(.{kind}x) and add that.", key="ingest_needs_libreoffice", name=name, old=f".{kind}", newer=f".{kind}x"
             )
         return _partition(kind, titles, filename=str(path))
 
@@ -327,7 +327,8 @@ def _read_pptx(path: Path, name: str, use_ocr: bool) -> list[Element]:
 
 def _read_image(path: Path, name: str, use_ocr: bool) -> list[Element]:
     if not use_ocr:
-        raise UnsupportedFile(f"{name} is an image: its text can only be read with OCR, which is turned off.")
+        raise UnsupportedFile(f"{name} is an image: its text can only be read with OCR, which is turned off.",
+                              key="ingest_image_ocr_off", name=name)
     lines = ocr_image(path.read_bytes(), name)
     return [Element("\n".join(lines), category="Image")] if lines else []
 
@@ -384,25 +385,20 @@ def parse_file(path: Path, filename: str | None = None, ocr: bool = True) -> lis
     """
     path = Path(path)
     name = filename or path.name
-    ext = Path(name).suffix.lower()
-    if ext not in SUPPORTED_EXTENSIONS:
-        raise UnsupportedFile(
-            f"{name}: files of type {ext or '(no extension)'} are not supported"
-            + (" (unpack the archive and add the files inside)" if ext == ".zip" else "")
-            + f". Supported types: {', '.join(sorted(SUPPORTED_EXTENSIONS))}."
-        )
+    ext = supported_extension(name)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ParseError(f"{name} cannot be read: {exc.strerror or exc}.") from exc
+        detail = exc.strerror or str(exc)
+        raise ParseError(f"{name} cannot be read: {detail}.", key="ingest_unreadable", name=name, detail=detail) from exc
     if size == 0:
-        raise ParseError(f"{name} is empty (0 bytes): there is nothing to add. Check that it was saved or uploaded completely.")
+        raise ParseError(f"{name} is empty (0 bytes): there is nothing to add. Check that it was saved or uploaded "
+                         "completely.", key="ingest_empty", name=name)
     limit = MAX_TEXT_BYTES if ext in _PURE_TEXT else MAX_FILE_BYTES
     if size > limit:
-        raise FileTooLarge(
-            f"{name} is {size / 2**20:,.0f} MB, over the {limit // 2**20} MB limit for one {ext} document. "
-            "Split it into smaller files and add those."
-        )
+        mb, most = f"{size / 2**20:,.0f}", limit // 2**20
+        raise FileTooLarge(f"{name} is {mb} MB, over the {most} MB limit for one {ext} document. Split it into smaller "
+                           "files and add those.", key="ingest_over_type_limit", name=name, mb=mb, limit=most, ext=ext)
     _check_content(path, name, ext)
     try:
         elements = _READERS[ext](path, name, ocr)
@@ -412,21 +408,40 @@ def parse_file(path: Path, filename: str | None = None, ocr: bool = True) -> lis
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ParseError(
             f"{name} could not be read ({reason}). It may be damaged or not really a {ext} file: "
-            "check that it opens in its own application, re-save it there and add it again."
+            "check that it opens in its own application, re-save it there and add it again.",
+            key="ingest_damaged", name=name, reason=reason, ext=ext,
         ) from exc
     elements = [e for e in elements if e.text.strip()]
     if not elements:
-        raise ParseError(
-            f"No text found in {name}: it is empty, or holds only pictures without readable text"
-            + ("." if ocr else " (OCR is turned off).")
-        )
+        if ocr:
+            raise ParseError(f"No text found in {name}: it is empty, or holds only pictures without readable text.",
+                             key="ingest_no_text", name=name)
+        raise ParseError(f"No text found in {name}: it is empty, or holds only pictures without readable text (OCR is "
+                         "turned off).", key="ingest_no_text_ocr_off", name=name)
     return elements
+
+
+def supported_extension(name: str) -> str:
+    """The extension of document `name`, lower-cased; UnsupportedFile when no reader takes it."""
+    ext = Path(name).suffix.lower()
+    if ext in SUPPORTED_EXTENSIONS:
+        return ext
+    supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+    if not ext:
+        raise UnsupportedFile(f"{name}: files without an extension are not supported. Supported types: {supported}.",
+                              key="ingest_no_extension", name=name, supported=supported)
+    if ext == ".zip":
+        raise UnsupportedFile(f"{name}: files of type .zip are not supported (unpack the archive and add the files "
+                              f"inside). Supported types: {supported}.", key="ingest_zip", name=name, supported=supported)
+    raise UnsupportedFile(f"{name}: files of type {ext} are not supported. Supported types: {supported}.",
+                          key="ingest_unsupported_type", name=name, ext=ext, supported=supported)
 
 
 def _check_content(path: Path, name: str, ext: str) -> None:
     kind = sniff.sniff(path)
     if kind == "encrypted-office":
-        raise ParseError(f"{name} is password-protected. Remove the password in its application and add it again.")
+        raise ParseError(f"{name} is password-protected. Remove the password in its application and add it again.",
+                         key="ingest_office_password", name=name)
     if kind in _ZIP_KINDS:
         sniff.check_zip(path, name)
     expected = _EXPECTED_KINDS.get(ext, frozenset({"text"}))

@@ -97,8 +97,11 @@ def parse_pdf(path: Path, name: str, use_ocr: bool) -> list[Element]:
     if not elements and page_count and not can_ocr:
         if use_ocr:
             raise ocr.unavailable(name)
-        what = "an unreadable text layer (fonts without a Unicode map)" if garbled else "no text layer (it looks like a scan)"
-        raise ParseError(f"{name} has {what}. Turn OCR on to read it as images.")
+        if garbled:
+            raise ParseError(f"{name} has an unreadable text layer (fonts without a Unicode map). Turn OCR on to read "
+                             "it as images.", key="ingest_pdf_garbled", name=name)
+        raise ParseError(f"{name} has no text layer (it looks like a scan). Turn OCR on to read it as images.",
+                         key="ingest_pdf_scan", name=name)
     return elements
 
 
@@ -131,11 +134,11 @@ def _open(path: Path, name: str) -> pdfium.PdfDocument:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise ParseError(
                 f"{name} is password-protected. Remove the password (e.g. print it to a new PDF) "
-                "and add it again."
+                "and add it again.", key="ingest_pdf_password", name=name
             ) from exc
         raise ParseError(
             f"{name} is damaged or truncated and cannot be opened as a PDF ({exc}). "
-            "Download or export it again and add the complete file."
+            "Download or export it again and add the complete file.", key="ingest_pdf_damaged", name=name, detail=str(exc)
         ) from exc
 
 
@@ -161,7 +164,8 @@ def _read_page(
             images = _embedded_images(page, seen_images)
         page.close()
     except pdfium.PdfiumError as exc:
-        raise ParseError(f"Page {index + 1} of {name} is damaged and cannot be read ({exc}).") from exc
+        raise ParseError(f"Page {index + 1} of {name} is damaged and cannot be read ({exc}).",
+                         key="ingest_pdf_page_damaged", name=name, page=index + 1, detail=str(exc)) from exc
     return _Page(text, garbled, images)
 
 

@@ -25,9 +25,10 @@ def json_value(text: str, name: str) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        detail = f"{getattr(exc, 'msg', 'nested too deeply')}{where}"
         raise ParseError(
-            f"{name} is not valid JSON ({getattr(exc, 'msg', 'nested too deeply')}{where}); "
-            "it may be truncated. Fix or re-export it and add it again."
+            f"{name} is not valid JSON ({detail}); it may be truncated. Fix or re-export it and add it again.",
+            key="ingest_json_invalid", name=name, detail=detail,
         ) from exc
 
 
@@ -38,9 +39,11 @@ def jsonl_values(text: str, name: str) -> list[Any]:
             try:
                 values.append(json.loads(line))
             except (json.JSONDecodeError, RecursionError) as exc:
+                detail = str(getattr(exc, "msg", exc))
                 raise ParseError(
-                    f"Line {number} of {name} is not valid JSON ({getattr(exc, 'msg', exc)}); "
-                    "each line of a JSON Lines file must be one JSON value."
+                    f"Line {number} of {name} is not valid JSON ({detail}); "
+                    "each line of a JSON Lines file must be one JSON value.",
+                    key="ingest_jsonl_line_invalid", name=name, line=number, detail=detail,
                 ) from exc
     return values
 
@@ -49,7 +52,8 @@ def toml_value(text: str, name: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ParseError(f"{name} is not valid TOML ({exc}). Fix it and add it again.") from exc
+        raise ParseError(f"{name} is not valid TOML ({exc}). Fix it and add it again.", key="ingest_toml_invalid",
+                         name=name, detail=str(exc)) from exc
 
 
 def structured_elements(value: Any) -> list[Element]:
@@ -81,7 +85,8 @@ def notebook_markdown(text: str, name: str) -> str:
     notebook = json_value(text, name)
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
-        raise ParseError(f"{name} is JSON but not a Jupyter notebook (it has no list of cells).")
+        raise ParseError(f"{name} is JSON but not a Jupyter notebook (it has no list of cells).",
+                         key="ingest_notebook_no_cells", name=name)
     parts = []
     for cell in cells:
         source = cell.get("source", "")
@@ -118,12 +123,13 @@ def evernote_notes(text: str, name: str) -> list[tuple[str, str]]:
     try:
         root = etree.fromstring(text.encode("utf-8"), parser)
     except etree.XMLSyntaxError as exc:
-        raise ParseError(f"{name} is not a valid Evernote export ({exc}).") from exc
+        raise ParseError(f"{name} is not a valid Evernote export ({exc}).", key="ingest_enex_invalid", name=name,
+                         detail=str(exc)) from exc
     notes = []
     for note in root.iter("note"):
         notes.append((note.findtext("title", "").strip(), note.findtext("content", "")))
     if not notes:
-        raise ParseError(f"{name} contains no Evernote notes (no <note> elements).")
+        raise ParseError(f"{name} contains no Evernote notes (no <note> elements).", key="ingest_enex_no_notes", name=name)
     return notes
 
 
@@ -137,9 +143,11 @@ def mhtml_parts(data: bytes, name: str) -> list[tuple[str, str]]:
             try:
                 parts.append((ctype, part.get_content()))
             except (LookupError, UnicodeError) as exc:
-                raise ParseError(f"A part of {name} has an unreadable text encoding ({exc}).") from exc
+                raise ParseError(f"A part of {name} has an unreadable text encoding ({exc}).",
+                                 key="ingest_mhtml_part_encoding", name=name, detail=str(exc)) from exc
     if not parts:
-        raise ParseError(f"{name} holds no HTML or text part; is it really a saved web page (MHTML)?")
+        raise ParseError(f"{name} holds no HTML or text part; is it really a saved web page (MHTML)?",
+                         key="ingest_mhtml_no_text", name=name)
     # A page saved with a plain-text alternative would otherwise be read twice.
     html = [part for part in parts if part[0] == "text/html"]
     return html or parts

@@ -232,7 +232,7 @@ def check_zip(path: Path, name: str) -> None:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ParseError(
             f"{name} is damaged: its zip container cannot be read ({exc}). "
-            "Open and re-save it in its application, then add it again."
+            "Open and re-save it in its application, then add it again.", key="ingest_zip_damaged", name=name, detail=str(exc)
         ) from exc
     total = sum(i.file_size for i in infos)
     bomb = (
@@ -244,14 +244,18 @@ def check_zip(path: Path, name: str) -> None:
         )
     )
     if bomb:
+        unpacked, packed = f"{total / 2**20:,.0f}", f"{path.stat().st_size / 2**20:,.1f}"
         raise ParseError(
-            f"{name} was not opened: it would unpack to {total / 2**20:,.0f} MB in {len(infos)} "
-            f"parts from {path.stat().st_size / 2**20:,.1f} MB on disk, which looks like a zip bomb. "
-            "If the document is genuine, save a smaller copy (fewer or compressed images) and add that."
+            f"{name} was not opened: it would unpack to {unpacked} MB in {len(infos)} "
+            f"parts from {packed} MB on disk, which looks like a zip bomb. "
+            "If the document is genuine, save a smaller copy (fewer or compressed images) and add that.",
+            key="ingest_zip_bomb", name=name, unpacked=unpacked, parts=len(infos), packed=packed,
         )
     markup = sum(i.file_size for i in infos if i.filename.lower().endswith(_MARKUP_SUFFIXES))
     if markup > MAX_MARKUP_BYTES:
+        mb, limit = f"{markup / 2**20:,.0f}", MAX_MARKUP_BYTES // 2**20
         raise FileTooLarge(
-            f"{name} holds {markup / 2**20:,.0f} MB of document text and markup, over the "
-            f"{MAX_MARKUP_BYTES // 2**20} MB that can be read at once. Split it into smaller files and add those."
+            f"{name} holds {mb} MB of document text and markup, over the "
+            f"{limit} MB that can be read at once. Split it into smaller files and add those.",
+            key="ingest_markup_too_large", name=name, mb=mb, limit=limit,
         )

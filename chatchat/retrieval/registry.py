@@ -19,6 +19,9 @@ from chatchat.retrieval.kb_info import now_iso
 if TYPE_CHECKING:
     import lancedb
 
+# the one error a row is given here (settle()); the UI shows it in its language ("error.ingest_interrupted")
+INTERRUPTED = "interrupted: the app stopped during ingest; add the file again"
+
 DOC_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -144,5 +147,5 @@ class Registry:
             self.delete([record.doc_id])
             return True
         self.table.delete(f"{same} AND status = 'failed'")
-        self.set_status([record.doc_id], "failed", chunks=0, error="interrupted: the app stopped during ingest; add the file again")
+        self.set_status([record.doc_id], "failed", chunks=0, error=INTERRUPTED)
         return True

@@ -19,7 +19,7 @@ from chatchat.ingest.docnames import safe_file_name
 from chatchat.service import Services
 from chatchat.ui.agent_steps import steps_message
 from chatchat.ui.common import esc
-from chatchat.ui.i18n import t
+from chatchat.ui.i18n import document_error_text, t
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "chatchat-exports"
 SOURCE_LINK = "#cc-source/{message}/{n}"
@@ -156,7 +156,7 @@ def attached_html(services: Services, conversation: Conversation | None, lang: s
     except ChatchatError:
         return ""
     chips = "".join(
-        f'<span class="cc-chip cc-{esc(d.status)}" title="{esc(d.error or "")}">{esc(d.file)}</span>' for d in docs
+        f'<span class="cc-chip cc-{esc(d.status)}" title="{esc(document_error_text(d, lang))}">{esc(d.file)}</span>' for d in docs
     )
     return f'<div class="cc-chips"><span>{esc(t("chat.attached", lang))}</span>{chips}</div>'
 

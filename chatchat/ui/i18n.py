@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from chatchat.ui.strings import chat, common, evaluation, knowledge, models, settings, sources, web
+from chatchat.retrieval.registry import INTERRUPTED, DocumentRecord
+
+from chatchat.ui.strings import chat, common, evaluation, ingest, knowledge, models, settings, sources, web
 
 LANGUAGES = ("zh", "en")
 # what the frontend's locale is set to: Gradio's own strings (upload hints, buttons) exist as zh-CN
@@ -17,7 +19,7 @@ FRONTEND_LOCALE = {"zh": "zh-CN", "en": "en"}
 # key: (English, 中文), gathered from one module a tab
 STRINGS: dict[str, tuple[str, str]] = {
     **common.STRINGS, **chat.STRINGS, **knowledge.STRINGS, **models.STRINGS, **settings.STRINGS,
-    **evaluation.STRINGS, **web.STRINGS, **sources.STRINGS,
+    **evaluation.STRINGS, **web.STRINGS, **sources.STRINGS, **ingest.STRINGS,
 }
 
 
@@ -45,10 +47,22 @@ def t(key: str, lang: str, /, **values: object) -> str:
 def error_text(error: Exception, lang: str) -> str:
     """What the UI shows for a server error: its "error.<key>" text in `lang` when it has one, else its
     message (English)."""
-    key = getattr(error, "key", None)
+    message = getattr(error, "message", None) or str(error)
+    return message_text(message, getattr(error, "key", None), getattr(error, "params", {}), lang)
+
+
+def message_text(message: str, key: str | None, params: dict[str, object], lang: str) -> str:
+    """An error kept as its English `message`, `key` and `params` (a file's ingest result), in `lang`."""
     if key and f"error.{key}" in STRINGS:
-        return t(f"error.{key}", lang, **error.params)
-    return getattr(error, "message", None) or str(error)
+        return t(f"error.{key}", lang, **params)
+    return message
+
+
+def document_error_text(record: DocumentRecord, lang: str) -> str:
+    """A registered document's error in `lang` ("" when it has none)."""
+    if record.error == INTERRUPTED:
+        return t("error.ingest_interrupted", lang)
+    return record.error or ""
 
 
 def _primary(tag: str) -> str:

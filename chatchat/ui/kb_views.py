@@ -8,7 +8,7 @@ import pandas as pd
 from chatchat.service import Services
 from chatchat.retrieval.chunks import Hit
 from chatchat.ui.common import esc, local_time
-from chatchat.ui.i18n import t
+from chatchat.ui.i18n import document_error_text, t
 
 
 def kb_card(services: Services, kb: str | None, lang: str) -> str:
@@ -34,7 +34,8 @@ def docs_frame(services: Services, kb: str | None, lang: str) -> pd.DataFrame:
     if not kb:
         return pd.DataFrame(columns=headers)
     rows = [
-        [d.file, d.pages if d.pages else "", d.chunks, t("status." + d.status, lang), d.error or "", local_time(d.added)]
+        [d.file, d.pages if d.pages else "", d.chunks, t("status." + d.status, lang), document_error_text(d, lang),
+         local_time(d.added)]
         for d in services.documents(kb)
     ]
     return pd.DataFrame(rows, columns=headers)

@@ -10,7 +10,7 @@ from typing import Generator
 from chatchat.ingest.job import FileResult, Progress
 from chatchat.jobs import Job
 from chatchat.ui.common import esc, info, warn
-from chatchat.ui.i18n import t
+from chatchat.ui.i18n import message_text, t
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress redraws
 STAGE_SHARE = {"parse": 0.05, "split": 0.15, "embed": 0.2, "store": 0.95, "done": 1.0}
@@ -58,7 +58,8 @@ class IngestView:
         name, stage = self.names[i], self.stage[i]
         result = self.results[i] if self.results and i < len(self.results) else None
         if result is not None:
-            note = esc(result.error) if result.error else esc(t("ingest.chunks", lang, n=result.chunks))
+            note = esc(message_text(result.error, result.error_key, result.error_params, lang) if result.error
+                       else t("ingest.chunks", lang, n=result.chunks))
         else:
             note = esc(self.detail[i])
         return (
