@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from chatchat import cjk
+
 # Measured on the shared PDFs: 0.02-0.08 for real pages; source code ~0.2; mojibake 0.44-1.0.
 MAX_ODD_SHARE = 0.35
 MIN_CHARS = 10  # fewer visible characters than this are too few to judge
@@ -20,7 +22,6 @@ MIN_CHARS = 10  # fewer visible characters than this are too few to judge
 MIN_MEAN_WORD = 12
 
 _REPEATS = re.compile(r"(\S)\1+")  # dot leaders in a table of contents, rules of dashes
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # Base names of CJK fonts (after a subset tag such as "ABCDEF+"), and CMap-style names.
 _CJK_FONT = re.compile(
     r"Sim(Sun|Hei|Kai|Fang|Li|You)|Song|Hei(ti)?|Kai(ti)?|FangSong|Ming(Li)?U|YaHei|DengXian|"
@@ -58,4 +59,4 @@ def looks_garbled(text: str, cjk_fonts: Callable[[], bool]) -> bool:
     if odd_share(text) > MAX_ODD_SHARE:
         return True
     words = text.split()
-    return not _CJK.search(text) and len(visible) / len(words) >= MIN_MEAN_WORD and cjk_fonts()
+    return not cjk.LETTER.search(text) and len(visible) / len(words) >= MIN_MEAN_WORD and cjk_fonts()

@@ -25,6 +25,7 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from chatchat import cjk
 from chatchat.errors import ChatchatError, FileTooLarge, ParseError, UnsupportedFile
 from chatchat.ingest import offline_nlp, plain, sniff
 from chatchat.ingest.elements import Element
@@ -110,7 +111,6 @@ def _is_heading(titles: str, depth: int, text: str) -> bool:
     return looks_like_heading(text)
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _SENTENCE_END = tuple("。．.！!？?；;，,、：:…")
 _EMPHASIS = "*_#`~ \t"  # Markdown marks around a line in a .txt
 _INNER_BREAK = re.compile(r"[。！？!?；;]\s*\S")
@@ -128,7 +128,7 @@ def looks_like_heading(text: str) -> bool:
     letters = sum(ch.isalpha() for ch in visible)
     if letters * 2 < len(visible):
         return False
-    units = len(_CJK.findall(text)) / 2 + len(_CJK.sub(" ", text).split())
+    units = len(cjk.LETTER.findall(text)) / 2 + len(cjk.LETTER.sub(" ", text).split())
     return units <= MAX_HEADING_UNITS
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Iterable
 
+from chatchat.cjk import WIDE
 from chatchat.ingest.elements import Element
 
 SEPARATORS = [
@@ -50,14 +51,13 @@ def _cut(text: str, pattern: str) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 CJK_TOKENS = 0.75  # tokens a CJK character counts
 OTHER_TOKENS = 0.25  # tokens any other character counts
 
 
 def measure(text: str) -> float:
     """The estimated tokens of `text`."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(WIDE.findall(text))
     return CJK_TOKENS * cjk + OTHER_TOKENS * (len(text) - cjk)
 
 

@@ -7,7 +7,6 @@ or the consumer closes it; either way the engine is free for the next request at
 
 from __future__ import annotations
 
-import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Iterable, Iterator, Literal, NotRequired, Sequence, TypedDict
 
 import psutil
 
+from chatchat.cjk import WIDE
 from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
 from chatchat.llm.gguf import check_gguf
@@ -178,9 +178,6 @@ class ChatModel(ABC):
         return ModelError(f"Model '{self.model_id}' failed while generating: {exc}")
 
 
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
-
-
 def base_model_error(model_id: str, where: str) -> ModelError:
     """Chat asked of a model without a chat template (`where` has none: "GGUF", "tokenizer")."""
     return ModelError(
@@ -191,7 +188,7 @@ def base_model_error(model_id: str, where: str) -> ModelError:
 
 def estimate_tokens(text: str) -> int:
     """An overestimate for tokenizers we cannot run: CJK characters 1.5 each, other text 3 chars a token."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(WIDE.findall(text))
     return int(cjk * 1.5 + (len(text) - cjk) / 3) + 1
 
 

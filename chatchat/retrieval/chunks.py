@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
+from chatchat import cjk
 from chatchat.retrieval.fusion import Method, fuse, fuse_weighted
 from chatchat.retrieval.registry import any_of, quote
 
@@ -385,7 +386,7 @@ class ChunkTable:
         self._rows = None
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+_CJK = re.compile(f"[{cjk.LETTERS}]+")
 _WORD = re.compile(r"[^\W_]+")
 
 
