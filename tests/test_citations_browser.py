@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from browser import CHROMIUM, app, browser, choose, radio, screenshot, text_field  # noqa: E402, F401 (fixtures)
 from browser import new_page as app_page  # noqa: E402
+from chatchat.answer.citations import Marker  # noqa: E402
 from chatchat.answer.conversations import ConversationStore  # noqa: E402
 from chatchat.config import load_settings  # noqa: E402
 
@@ -156,13 +157,15 @@ def test_a_marker_is_a_chip_that_opens_its_source_from_the_keyboard(kbs, browser
     reply = conversation.messages[-1]
     assert reply.role == "assistant" and reply.sources
     reply.content = answer
+    # as the answerer stores a model's markers: [1] kept, [9] (no such passage) dropped
+    reply.markers = [Marker(1, m.start(), m.end(), "model").to_dict() for m in re.finditer(r"\[1\]", answer)]
     store.save(conversation)
     page = new_page(browser, url, locale)
     page.locator("#chat-list label", has_text=conversation.title).first.click()
     chip = page.locator("#chat-box a.cc-cite")
     expect(chip).to_have_count(1, timeout=WAIT)  # [9] points at no passage the model was given: plain text
     expect(chip).to_have_text("1")
-    assert chip.get_attribute("title") == f"{MEMO.name} · {page_word}"
+    assert chip.get_attribute("title") == f"{MEMO.name} · {page_word}"  # the model's own: no "matched by the app"
     expect(page.locator("#chat-box")).to_contain_text("[9]")
     chip.focus()
     page.keyboard.press("Enter")
@@ -177,6 +180,27 @@ def test_a_marker_is_a_chip_that_opens_its_source_from_the_keyboard(kbs, browser
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden(timeout=WAIT)
     expect(chip).to_be_focused()
+    page.context.close()
+
+
+def test_a_marker_the_app_attached_says_so_on_the_chip_and_in_the_viewer(kbs, browser):
+    """The model cited nothing, so the app matched the sentence to its passage: the chip's hover and the
+    viewer's head tell the user the citation is the app's, not the model's."""
+    url, home = kbs
+    store = ConversationStore(load_settings(home).conversations_dir)
+    conversation = next(c for c in store.list() if c.kb == "memo" and len(c.messages) >= 2)
+    reply = conversation.messages[-1]
+    reply.content = "The memo counts 20,000 bottles of water.[1]"
+    reply.markers = [Marker(1, len(reply.content) - 3, len(reply.content), "app", 0.9).to_dict()]
+    store.save(conversation)
+    page = new_page(browser, url, "en-US")
+    page.locator("#chat-list label", has_text=conversation.title).first.click()
+    chip = page.locator("#chat-box a.cc-cite.cc-by-app")
+    expect(chip).to_have_count(1, timeout=WAIT)
+    assert chip.get_attribute("title").startswith(f"{MEMO.name} · page 1 — Matched by the app")
+    chip.click()
+    panel = page.locator("#chat-source")
+    expect(panel.locator(".cc-viewer-note")).to_contain_text("Matched by the app", timeout=WAIT)
     page.context.close()
 
 

@@ -43,6 +43,7 @@ if (!window.__ccSourceListening) {
     event.preventDefault();
     event.stopPropagation();
     window.__ccSourceFrom = link.getAttribute("href");
+    window.__ccSourceFromLink = link;  // a marker in the text and the source below share the href
     window.__ccSourceTrigger("click", {link: window.__ccSourceFrom});
   }, true);
   // Capturing, as the click listener: the chatbot's own listeners (delegated by Svelte to the app's root)
@@ -63,11 +64,13 @@ if (!window.__ccSourceListening) {
 """
 FOCUS_PANEL_JS = "() => setTimeout(() => document.querySelector('#chat-source .cc-viewer-title')?.focus(), 50)"
 FOCUS_CHIP_JS = """() => {
-  const from = window.__ccSourceFrom;
+  const from = window.__ccSourceFrom, link = window.__ccSourceFromLink;
   let tries = 20;  // the chatbot may still be redrawing: look again for up to a second
   const focus = () => {
-    const chip = from && [...document.querySelectorAll('#chat-box a[href^="#cc-source/"]')]
-      .find((a) => a.getAttribute("href") === from);
+    // the link that opened the panel; if the chatbot has redrawn it, its new copy (same href and text)
+    const same = (a) => a.getAttribute("href") === from && (!link || a.textContent === link.textContent);
+    const chip = link && link.isConnected ? link
+      : from && [...document.querySelectorAll('#chat-box a[href^="#cc-source/"]')].find(same);
     if (chip) chip.focus();
     else if (--tries > 0) setTimeout(focus, 50);
   };
