@@ -134,9 +134,10 @@ def test_the_seaweedfs_profile_makes_its_bucket_on_a_real_weed_with_the_env_cred
     command = [loopback.get(arg, arg) for arg in compose["services"]["seaweedfs"]["command"]]
     assert set(loopback.values()) <= set(command)
     extra = [f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", "-master.volumeSizeLimitMB=64"]
-    process = subprocess.Popen(["weed", *command, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "weed.log"
+    process = subprocess.Popen(["weed", *command, *extra], stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
-        assert _wait(process, f"http://127.0.0.1:{s3}/", 60), "weed server did not start"
+        assert _wait(process, f"http://127.0.0.1:{s3}/", 60), f"weed server did not start: {log.read_text()[-2000:]}"
         one_shot = compose["services"]["seaweedfs-bucket"]["command"][0].replace("seaweedfs:9333", f"127.0.0.1:{master}")
         for _ in range(2):  # a later start finds the bucket there and ends all the same
             subprocess.run(["sh", "-c", one_shot], check=True, timeout=120)
