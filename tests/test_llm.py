@@ -66,6 +66,19 @@ def test_chat_streams_deltas(smol):
     assert "".join(deltas).strip()
 
 
+def test_a_llama_cpp_with_amx_kernels_loads_without_its_extra_weight_layouts(smol):
+    """llama.cpp's AMX layout crashes the first decode on AMX CPUs under a hypervisor (this test machine, a
+    Firecracker VM, with a native build: the process died in libggml-cpu): where the build has AMX kernels
+    the model is loaded without the extra layouts, elsewhere with llama.cpp's default; it answers either way."""
+    from llama_cpp import llama_model_default_params, llama_print_system_info
+
+    amx = b"AMX_INT8 = 1" in llama_print_system_info()
+    expected = False if amx else llama_model_default_params().use_extra_bufts
+    assert smol.llama.model_params.use_extra_bufts == expected
+    assert llama_model_default_params().use_extra_bufts  # llama-cpp-python's own default is left as it was
+    assert "".join(smol.chat(QUESTION, max_tokens=8)).strip()
+
+
 def test_stop_sequence_and_max_tokens(smol):
     text = "".join(smol.chat(STORY, temperature=0, max_tokens=60, stop=["e"]))
     assert "e" not in text and smol.count_tokens(text) < 20

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from chatchat.config import Settings
 from chatchat.errors import ChatchatError, ModelError
@@ -34,6 +34,33 @@ from chatchat.llm.tools import ToolCalls
 # the whole max_tokens (SmolLM2 135M did, answering Chinese)
 REPEAT_PENALTY = 1.1
 CHATML = "<|im_start|>"  # in the GGUF's chat template: the format chatml-function-calling writes
+_LOADING = threading.Lock()  # load_llama swaps a llama-cpp-python default while one model loads
+
+
+def load_llama(**options: Any) -> Any:
+    """llama_cpp.Llama(**options); on a llama.cpp built with AMX kernels, with its extra weight layouts
+    (AMX, repack) off. Those crash at the first decode on AMX CPUs under a hypervisor (llama.cpp #20824;
+    here a Firecracker VM: a protection fault in libggml-cpu, the whole app gone); the plain CPU buffer
+    runs the AVX2/AVX-512 kernels. Llama() takes no option for it, so its default model params are
+    swapped while it loads."""
+    from llama_cpp import Llama, llama_print_system_info
+    from llama_cpp import llama as high_level
+
+    if b"AMX_INT8 = 1" not in llama_print_system_info():
+        return Llama(**options)
+    with _LOADING:
+        default = high_level.llama_cpp.llama_model_default_params
+
+        def without_extra_layouts():
+            params = default()
+            params.use_extra_bufts = False
+            return params
+
+        high_level.llama_cpp.llama_model_default_params = without_extra_layouts
+        try:
+            return Llama(**options)
+        finally:
+            high_level.llama_cpp.llama_model_default_params = default
 
 
 class LlamaCppModel(ChatModel):
@@ -50,7 +77,7 @@ class LlamaCppModel(ChatModel):
         expected_size: int | None = None,
     ):
         check_gguf(model_id, path, expected_size)
-        from llama_cpp import Llama, llama_supports_gpu_offload
+        from llama_cpp import llama_supports_gpu_offload
 
         gpu_layers = n_gpu_layers if llama_supports_gpu_offload() else 0
         if gpu_layers == 0:  # weights on a GPU need no RAM
@@ -58,7 +85,7 @@ class LlamaCppModel(ChatModel):
         self.model_id = model_id
         self.path = path
         try:
-            self.llama = Llama(
+            self.llama = load_llama(
                 model_path=str(path),
                 n_ctx=context,
                 n_threads=threads,
