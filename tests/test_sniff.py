@@ -17,7 +17,8 @@ import setuptools
 
 from chatchat.errors import UnsupportedFile
 from chatchat.ingest.parse import parse_file
-from chatchat.ingest.sniff import is_hidden_or_system, mismatch_message, sniff
+from chatchat.ingest.sniff import is_hidden_or_system, mismatch_error, sniff
+from chatchat.ui.i18n import message_text
 
 WINDOWS_EXE = Path(setuptools.__file__).parent / "cli-64.exe"
 
@@ -30,7 +31,8 @@ def test_linux_program_renamed_pdf_is_reported_as_an_executable(tmp_path: Path) 
     message = caught.value.message
     assert "report.pdf is an executable program (Linux ELF), not a PDF document" in message
     assert "Programs cannot be added" in message
-    assert "可执行程序" in message and "不是PDF 文档" in message
+    chinese = message_text(message, caught.value.key, caught.value.params, "zh")
+    assert "可执行程序" in chinese and "不是PDF 文档" in chinese
     assert "content is text" not in message
 
 
@@ -66,8 +68,9 @@ def test_archives_media_and_databases_are_named(tmp_path: Path) -> None:
     assert {kind: sniff(path) for kind, path in made.items()} == {kind: kind for kind in made}
 
     renamed = Path(shutil.copy(made["gzip"], tmp_path / "notes.md"))
-    with pytest.raises(UnsupportedFile, match=r"notes\.md is a gzip archive, not text.*Unpack it.*请先解压"):
+    with pytest.raises(UnsupportedFile, match=r"notes\.md is a gzip archive, not text.*Unpack it") as caught:
         parse_file(renamed)
+    assert "请先解压" in message_text(caught.value.message, caught.value.key, caught.value.params, "zh")
 
 
 def test_text_that_starts_like_a_magic_number_stays_text(tmp_path: Path) -> None:
@@ -81,9 +84,14 @@ def test_text_that_starts_like_a_magic_number_stays_text(tmp_path: Path) -> None
 
 
 def test_document_mismatch_keeps_naming_both_kinds() -> None:
-    message = mismatch_message("报告.txt", ".txt", "docx", "text")
-    assert message.startswith("报告.txt has the extension .txt, which means text, but its content is a Word document")
-    assert "内容是Word 文档" in message
+    error = mismatch_error("报告.txt", ".txt", "docx", "text")
+    assert error.message.startswith("报告.txt has the extension .txt, which means text, but its content is a Word document")
+    assert message_text(error.message, error.key, error.params, "zh").startswith(
+        "报告.txt 的扩展名 .txt 表示文本，但内容是Word 文档（.docx）。")
+    program = mismatch_error("setup.pdf", ".pdf", "pe", "pdf")
+    assert message_text(program.message, program.key, program.params, "en") == program.message
+    assert message_text(program.message, program.key, program.params, "zh") == (
+        "setup.pdf 实际是可执行程序（Windows .exe/.dll），不是PDF 文档（扩展名为 .pdf）。程序不能加入知识库，请添加文档本身。")
 
 
 def test_hidden_and_system_files_of_a_folder() -> None:

@@ -447,4 +447,4 @@ def _check_content(path: Path, name: str, ext: str) -> None:
     expected = _EXPECTED_KINDS.get(ext, frozenset({"text"}))
     if kind not in expected:
         wanted = "image" if ext in _IMAGES else next(iter(expected))
-        raise UnsupportedFile(sniff.mismatch_message(name, ext, kind, wanted))
+        raise sniff.mismatch_error(name, ext, kind, wanted)

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import olefile
 
-from chatchat.errors import FileTooLarge, ParseError
+from chatchat.errors import FileTooLarge, ParseError, UnsupportedFile
 
 # Zip members above this size whose compression ratio is beyond anything real documents
 # reach (deflate tops out near 1000:1 on runs of zeros; Office XML is typically 5-20:1).
@@ -174,21 +174,20 @@ def _binary_kind(head: bytes) -> str | None:
     return None
 
 
-def mismatch_message(name: str, ext: str, kind: str, wanted: str) -> str:
+def mismatch_error(name: str, ext: str, kind: str, wanted: str) -> UnsupportedFile:
     """Why `name` (extension `ext`, which means the kind `wanted`; "image" for any image) is refused when its
-    bytes are `kind`: what it really is and what to do, in English then Chinese."""
-    en_kind, zh_kind = _KINDS[kind]
-    en_wanted, zh_wanted = _KINDS[wanted]
+    bytes are `kind`: what it really is and what to do. The kinds and the advice go with the key in both
+    languages ({"en": …, "zh": …}: the UI's sentence takes its language's words)."""
+    (en_kind, zh_kind), (en_wanted, zh_wanted) = _KINDS[kind], _KINDS[wanted]
+    words = {"name": name, "ext": ext, "kind": {"en": en_kind, "zh": zh_kind},
+             "wanted": {"en": en_wanted, "zh": zh_wanted}}
     advice = next(((en, zh) for kinds, en, zh in _ADVICE if kind in kinds), None)
     if advice:  # no document at all: say what it is
-        return (
-            f"{name} is {en_kind}, not {en_wanted} (its extension is {ext}). {advice[0]} "
-            f"/ {name} 实际是{zh_kind}，不是{zh_wanted}（扩展名为 {ext}）。{advice[1]}"
-        )
-    return (
+        return UnsupportedFile(f"{name} is {en_kind}, not {en_wanted} (its extension is {ext}). {advice[0]}",
+                               key="ingest_not_a_document", advice={"en": advice[0], "zh": advice[1]}, **words)
+    return UnsupportedFile(
         f"{name} has the extension {ext}, which means {en_wanted}, but its content is {en_kind}. "
-        "Give it the right extension (or export it again) and add it again. "
-        f"/ {name} 的扩展名 {ext} 表示{zh_wanted}，但内容是{zh_kind}。请改用正确的扩展名（或重新导出）后再添加。"
+        "Give it the right extension (or export it again) and add it again.", key="ingest_wrong_extension", **words
     )
 
 

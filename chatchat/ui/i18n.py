@@ -52,10 +52,17 @@ def error_text(error: Exception, lang: str) -> str:
 
 
 def message_text(message: str, key: str | None, params: dict[str, object], lang: str) -> str:
-    """An error kept as its English `message`, `key` and `params` (a file's ingest result), in `lang`."""
+    """An error kept as its English `message`, `key` and `params` (a file's ingest result), in `lang`. A param
+    that is words in each language ({"en": …, "zh": …}, e.g. the name of a file kind) is put in `lang`'s."""
     if key and f"error.{key}" in STRINGS:
-        return t(f"error.{key}", lang, **params)
+        return t(f"error.{key}", lang, **{name: _in_language(value, lang) for name, value in params.items()})
     return message
+
+
+def _in_language(value: object, lang: str) -> object:
+    if isinstance(value, dict) and set(value) == {"en", "zh"}:
+        return value[lang if lang in value else "en"]
+    return value
 
 
 def document_error_text(record: DocumentRecord, lang: str) -> str:

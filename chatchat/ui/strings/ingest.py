@@ -32,6 +32,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{name}: files of type {ext} are not supported. Supported types: {supported}.",
         "{name}：不支持 {ext} 类型的文件。支持的类型：{supported}。",
     ),
+    "error.ingest_not_a_document": (
+        "{name} is {kind}, not {wanted} (its extension is {ext}). {advice}",
+        "{name} 实际是{kind}，不是{wanted}（扩展名为 {ext}）。{advice}",
+    ),
+    "error.ingest_wrong_extension": (
+        "{name} has the extension {ext}, which means {wanted}, but its content is {kind}. "
+        "Give it the right extension (or export it again) and add it again.",
+        "{name} 的扩展名 {ext} 表示{wanted}，但内容是{kind}。请改用正确的扩展名（或重新导出）后再添加。",
+    ),
     "error.ingest_empty": (
         "{name} is empty (0 bytes): there is nothing to add. Check that it was saved or uploaded completely.",
         "{name} 是空文件（0 字节），没有可添加的内容。请检查它是否已完整保存或上传。",
