@@ -18,7 +18,7 @@ import setuptools
 from chatchat.errors import UnsupportedFile
 from chatchat.ingest.parse import parse_file
 from chatchat.ingest.sniff import is_hidden_or_system, mismatch_error, sniff
-from chatchat.ui.i18n import message_text
+from chatchat.ui.i18n import error_text
 
 WINDOWS_EXE = Path(setuptools.__file__).parent / "cli-64.exe"
 
@@ -31,7 +31,7 @@ def test_linux_program_renamed_pdf_is_reported_as_an_executable(tmp_path: Path) 
     message = caught.value.message
     assert "report.pdf is an executable program (Linux ELF), not a PDF document" in message
     assert "Programs cannot be added" in message
-    chinese = message_text(message, caught.value.key, caught.value.params, "zh")
+    chinese = error_text(caught.value, "zh")
     assert "可执行程序" in chinese and "不是PDF 文档" in chinese
     assert "content is text" not in message
 
@@ -70,7 +70,7 @@ def test_archives_media_and_databases_are_named(tmp_path: Path) -> None:
     renamed = Path(shutil.copy(made["gzip"], tmp_path / "notes.md"))
     with pytest.raises(UnsupportedFile, match=r"notes\.md is a gzip archive, not text.*Unpack it") as caught:
         parse_file(renamed)
-    assert "请先解压" in message_text(caught.value.message, caught.value.key, caught.value.params, "zh")
+    assert "请先解压" in error_text(caught.value, "zh")
 
 
 def test_text_that_starts_like_a_magic_number_stays_text(tmp_path: Path) -> None:
@@ -86,11 +86,11 @@ def test_text_that_starts_like_a_magic_number_stays_text(tmp_path: Path) -> None
 def test_document_mismatch_keeps_naming_both_kinds() -> None:
     error = mismatch_error("报告.txt", ".txt", "docx", "text")
     assert error.message.startswith("报告.txt has the extension .txt, which means text, but its content is a Word document")
-    assert message_text(error.message, error.key, error.params, "zh").startswith(
+    assert error_text(error, "zh").startswith(
         "报告.txt 的扩展名 .txt 表示文本，但内容是Word 文档（.docx）。")
     program = mismatch_error("setup.pdf", ".pdf", "pe", "pdf")
-    assert message_text(program.message, program.key, program.params, "en") == program.message
-    assert message_text(program.message, program.key, program.params, "zh") == (
+    assert error_text(program, "en") == program.message
+    assert error_text(program, "zh") == (
         "setup.pdf 实际是可执行程序（Windows .exe/.dll），不是PDF 文档（扩展名为 .pdf）。程序不能加入知识库，请添加文档本身。")
 
 
